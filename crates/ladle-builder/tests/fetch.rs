@@ -1,0 +1,297 @@
+//! URL buildpacks: real `git` against a repository made here, zips served by a loopback HTTP
+//! server, and the hostile inputs that must never reach git or the filesystem.
+
+mod common;
+
+use std::fs;
+use std::io::{BufRead, BufReader, Cursor, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::Command;
+use std::thread;
+
+use common::{fixtures, text, Workspace};
+use ladle_builder::buildpack_dir_name;
+use zip::write::SimpleFileOptions;
+
+fn git(dir: &Path, args: &[&str]) {
+    let status = Command::new("git")
+        .args([
+            "-c",
+            "user.name=ladle",
+            "-c",
+            "user.email=ladle@example.com",
+            "-c",
+            "init.defaultBranch=main",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .status()
+        .expect("git runs");
+    assert!(status.success(), "git {args:?}");
+}
+
+/// A repository whose `main` has no buildpack and whose `bp` branch holds detect-pass.
+fn buildpack_repository(parent: &Path) -> std::path::PathBuf {
+    let repo = parent.join("bp-repo");
+    fs::create_dir_all(&repo).unwrap();
+    git(&repo, &["init", "-q"]);
+    fs::write(repo.join("README"), "not a buildpack on main\n").unwrap();
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-q", "-m", "main"]);
+    git(&repo, &["checkout", "-q", "-b", "bp"]);
+    common::copy_tree(
+        &fixtures().join("buildpacks/detect-pass/bin"),
+        &repo.join("bin"),
+    );
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-q", "-m", "buildpack"]);
+    git(&repo, &["checkout", "-q", "main"]);
+    repo
+}
+
+#[test]
+fn git_buildpack_is_cloned_at_the_fragment_branch() {
+    let ws = Workspace::new("plain");
+    let repo = buildpack_repository(ws.root.path());
+    let key = format!("file://{}#bp", repo.display());
+    let run = ws.stage(&key, &["-skipDetect", "-allowFileGitUrls"]);
+    run.assert_code(0);
+    assert!(run
+        .stdout
+        .contains(&ladle_contract::Phase::Download.marker()));
+    assert_eq!(
+        text(&ws.droplet(), "./app/compiled-marker"),
+        "compiled by detect-pass\n"
+    );
+    assert_eq!(ws.result().lifecycle_metadata.buildpack_key, key);
+    let clone = ws.downloads().join(buildpack_dir_name(&key));
+    assert!(
+        clone.join("bin/compile").is_file(),
+        "cloned where CF puts URL buildpacks"
+    );
+}
+
+#[test]
+fn file_git_urls_need_the_flag_or_env() {
+    let ws = Workspace::new("plain");
+    let repo = buildpack_repository(ws.root.path());
+    let key = format!("file://{}#bp", repo.display());
+    let run = ws.stage(&key, &["-skipDetect"]);
+    run.assert_code(1);
+    assert!(
+        run.stderr.contains("scheme \"file\" is not allowed"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("-allowFileGitUrls"));
+    assert!(!ws
+        .downloads()
+        .join(buildpack_dir_name(&key))
+        .join("bin")
+        .exists());
+    assert_eq!(ws.result().failure.unwrap().exit_code, 1);
+
+    let run = ws.stage_with_env(
+        &key,
+        &["-skipDetect"],
+        &[("LADLE_ALLOW_FILE_GIT_URLS", "1")],
+    );
+    run.assert_code(0);
+}
+
+#[test]
+fn unknown_branch_fails_with_cf_message() {
+    let ws = Workspace::new("plain");
+    let repo = buildpack_repository(ws.root.path());
+    let key = format!("file://{}#no-such-branch", repo.display());
+    let run = ws.stage(&key, &["-skipDetect", "-allowFileGitUrls"]);
+    run.assert_code(1);
+    assert!(run.stderr.contains(&format!(
+        "Failed to clone git repository at file://{}",
+        repo.display()
+    )));
+}
+
+#[test]
+fn hostile_git_urls_never_run_git() {
+    let ws = Workspace::new("plain");
+    let repo = buildpack_repository(ws.root.path());
+    let pwned = ws.path("pwned");
+    let ext = format!("ext::sh -c touch% {}", pwned.display());
+    let option_branch = format!(
+        "file://{}#--upload-pack=touch {}",
+        repo.display(),
+        pwned.display()
+    );
+    for key in [ext.as_str(), option_branch.as_str()] {
+        let run = ws.stage(key, &["-skipDetect", "-allowFileGitUrls"]);
+        run.assert_code(1);
+        assert!(
+            run.stderr.contains("Refusing buildpack url"),
+            "{key}: {}",
+            run.stderr
+        );
+        assert!(!pwned.exists(), "{key} ran a command");
+    }
+    // No scheme, so it is an admin key: looked up on disk, never handed to git.
+    let dash = format!("--upload-pack=touch {}", pwned.display());
+    let run = ws.stage(&dash, &["-skipDetect"]);
+    run.assert_code(225);
+    assert!(run
+        .stderr
+        .contains("malformed buildpack does not contain a /bin dir"));
+    assert!(!pwned.exists());
+}
+
+/// Serves `body` for every request to `/<name>`, 404 otherwise, for `requests` connections.
+fn serve(name: &'static str, body: Vec<u8>, requests: usize) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    thread::spawn(move || {
+        for stream in listener.incoming().take(requests) {
+            let mut stream = stream.unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut request_line = String::new();
+            reader.read_line(&mut request_line).unwrap();
+            let mut header = String::new();
+            while reader.read_line(&mut header).unwrap() > 2 {
+                header.clear();
+            }
+            let found = request_line.starts_with(&format!("GET /{name} "));
+            let (status, payload) = if found {
+                ("200 OK", body.clone())
+            } else {
+                ("404 Not Found", Vec::new())
+            };
+            let head = format!(
+                "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                payload.len()
+            );
+            stream.write_all(head.as_bytes()).unwrap();
+            stream.write_all(&payload).unwrap();
+        }
+    });
+    format!("http://{address}/{name}")
+}
+
+enum ZipEntry<'a> {
+    File(&'a str, &'a [u8], u32),
+    Symlink(&'a str, &'a str),
+}
+
+fn make_zip(entries: &[ZipEntry]) -> Vec<u8> {
+    let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    for entry in entries {
+        match entry {
+            ZipEntry::File(name, data, mode) => {
+                zip.start_file(*name, SimpleFileOptions::default().unix_permissions(*mode))
+                    .unwrap();
+                zip.write_all(data).unwrap();
+            }
+            ZipEntry::Symlink(name, target) => {
+                zip.add_symlink(*name, *target, SimpleFileOptions::default())
+                    .unwrap();
+            }
+        }
+    }
+    zip.finish().unwrap().into_inner()
+}
+
+fn detect_pass_script(script: &str) -> Vec<u8> {
+    fs::read(fixtures().join("buildpacks/detect-pass/bin").join(script)).unwrap()
+}
+
+#[test]
+fn zip_buildpack_is_downloaded_and_unpacked_with_modes() {
+    let (detect, compile, release) = (
+        detect_pass_script("detect"),
+        detect_pass_script("compile"),
+        detect_pass_script("release"),
+    );
+    // A top-level folder, as GitHub release zips have it.
+    let body = make_zip(&[
+        ZipEntry::File("buildpack-1.0/bin/detect", &detect, 0o755),
+        ZipEntry::File("buildpack-1.0/bin/compile", &compile, 0o755),
+        ZipEntry::File("buildpack-1.0/bin/release", &release, 0o755),
+        ZipEntry::File("buildpack-1.0/README", b"docs", 0o644),
+        ZipEntry::Symlink("buildpack-1.0/bin/build", "compile"),
+    ]);
+    let url = serve("buildpack.zip", body, 1);
+    let ws = Workspace::new("plain");
+    let run = ws.stage(&url, &[]);
+    run.assert_code(0);
+    assert!(
+        run.stdout
+            .contains(&format!("Downloaded buildpack `{url}`")),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        text(&ws.droplet(), "./app/compiled-marker"),
+        "compiled by detect-pass\n"
+    );
+    let result = ws.result();
+    assert_eq!(result.lifecycle_metadata.buildpack_key, url);
+    assert_eq!(result.lifecycle_metadata.detected_buildpack, "Detect Pass");
+    let unpacked = ws
+        .downloads()
+        .join(buildpack_dir_name(&url))
+        .join("buildpack-1.0");
+    assert_eq!(
+        fs::read_link(unpacked.join("bin/build")).unwrap(),
+        Path::new("compile")
+    );
+}
+
+#[test]
+fn missing_zip_fails_with_the_http_status() {
+    let url = serve("other.zip", Vec::new(), 1).replace("other.zip", "buildpack.zip");
+    let ws = Workspace::new("plain");
+    let run = ws.stage(&url, &["-skipDetect"]);
+    run.assert_code(1);
+    assert!(run.stderr.contains(&format!(
+        "Failed to download buildpack {url}: server answered HTTP 404"
+    )));
+}
+
+#[test]
+fn zip_slip_entries_are_refused_by_name() {
+    let ws = Workspace::new("plain");
+    let outside = ws.root.path().join("evil");
+    let cases: Vec<(Vec<u8>, &str)> = vec![
+        (
+            make_zip(&[ZipEntry::File("bin/../../../evil", b"x", 0o644)]),
+            "bin/../../../evil",
+        ),
+        (
+            make_zip(&[ZipEntry::File("/tmp/ladle-absolute-evil", b"x", 0o644)]),
+            "/tmp/ladle-absolute-evil",
+        ),
+        (
+            make_zip(&[ZipEntry::Symlink("bin/escape", "../../../../etc")]),
+            "bin/escape",
+        ),
+    ];
+    for (body, entry) in cases {
+        let url = serve("bp.zip", body, 1);
+        let run = ws.stage(&url, &["-skipDetect"]);
+        run.assert_code(1);
+        assert!(
+            run.stderr.contains("Failed to extract buildpack"),
+            "{}",
+            run.stderr
+        );
+        assert!(
+            run.stderr.contains(&format!("entry {entry:?}")),
+            "{entry}: {}",
+            run.stderr
+        );
+        assert!(!outside.exists());
+        assert!(!Path::new("/tmp/ladle-absolute-evil").exists());
+        assert!(
+            !ws.downloads().join(buildpack_dir_name(&url)).exists(),
+            "partial unpack removed"
+        );
+    }
+}

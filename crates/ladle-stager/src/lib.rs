@@ -1,0 +1,16 @@
+//! Host side of staging: prepares a workspace, runs `ladle-builder` in a runc container (or as a
+//! plain process where runc is unavailable) under Cloud Foundry's limits, streams its log, and
+//! turns the outcome into a droplet or one of Cloud Controller's staging errors.
+
+pub mod archive;
+mod config;
+pub mod env;
+mod log;
+mod request;
+
+pub use config::{ConfigError, ExecutorChoice, StagerConfig, StagingNetwork};
+pub use ladle_contract::Phase;
+pub use log::{LogLine, LogSink, Stream, VecSink};
+pub use request::{
+    BuildpackSource, ExecutorKind, FailureKind, StackRoot, StagingFailure, StagingRequest, StagingSuccess,
+};

@@ -1,0 +1,191 @@
+//! Turning what the builder left behind into a droplet or one of Cloud Controller's errors.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use ladle_contract::{exit_codes, StagingResult};
+
+use crate::prepare::{disk_limit_failure, host_failure};
+use crate::request::{ExecutorKind, FailureKind, StagingFailure, StagingSuccess};
+
+/// result.json is small; anything bigger is not ours to parse.
+const MAX_RESULT_BYTES: u64 = 16 * 1024 * 1024;
+
+/// What the run looked like from the outside.
+pub(crate) struct Observed {
+    pub exit: Option<i32>,
+    pub timed_out: bool,
+    pub oom_killed: bool,
+    pub pids_exhausted: bool,
+    pub disk_full: bool,
+}
+
+pub(crate) struct Limits {
+    pub memory_mb: u64,
+    pub disk_mb: u64,
+    pub pids: u64,
+    pub timeout_secs: u64,
+}
+
+/// Decides the outcome. Limits are checked before the exit code, since a buildpack killed by
+/// the kernel usually makes the builder report an ordinary compile failure.
+pub(crate) fn judge(observed: &Observed, limits: &Limits, result: Option<StagingResult>) -> Result<StagingResult, StagingFailure> {
+    let failure = |kind, message: String| StagingFailure { kind, message, result: result.clone() };
+    if observed.timed_out {
+        let message = format!("staging exceeded its time limit of {} seconds", limits.timeout_secs);
+        return Err(failure(FailureKind::StagingTimeExpired, message));
+    }
+    let code = observed.exit.unwrap_or(-1);
+    if code == 0 {
+        return result.ok_or_else(|| StagingFailure::new(FailureKind::StagingError, "the builder wrote no result.json"));
+    }
+    if observed.oom_killed {
+        let message = format!("staging exceeded its memory limit of {} MB", limits.memory_mb);
+        return Err(failure(FailureKind::StagingError, message));
+    }
+    if observed.disk_full {
+        return Err(StagingFailure { result: result.clone(), ..disk_limit_failure(limits.disk_mb) });
+    }
+    if observed.pids_exhausted {
+        let message = format!("staging exceeded its process limit of {} processes", limits.pids);
+        return Err(failure(FailureKind::StagingError, message));
+    }
+    let kind = kind_for_exit_code(code);
+    let message = result
+        .as_ref()
+        .and_then(|r| r.failure.as_ref())
+        .map(|f| f.message.clone())
+        .unwrap_or_else(|| default_message(kind, code));
+    Err(failure(kind, message))
+}
+
+/// Cloud Controller's mapping of the builder's exit status.
+pub(crate) fn kind_for_exit_code(code: i32) -> FailureKind {
+    match code {
+        exit_codes::DETECT_FAILED => FailureKind::NoAppDetected,
+        exit_codes::COMPILE_FAILED => FailureKind::BuildpackCompileFailed,
+        exit_codes::RELEASE_FAILED => FailureKind::BuildpackReleaseFailed,
+        _ => FailureKind::StagingError,
+    }
+}
+
+/// Cloud Controller's descriptions, for when the builder could not say more itself.
+fn default_message(kind: FailureKind, code: i32) -> String {
+    match kind {
+        FailureKind::NoAppDetected => "An app was not successfully detected by any available buildpack".into(),
+        FailureKind::BuildpackCompileFailed => "App staging failed in the buildpack compile phase".into(),
+        FailureKind::BuildpackReleaseFailed => "App staging failed in the buildpack release phase".into(),
+        _ => format!("staging failed: the builder exited with status {code}"),
+    }
+}
+
+/// result.json from the workspace, if the builder wrote a readable one.
+pub(crate) fn read_result(ws: &Path) -> Option<StagingResult> {
+    let mut file = open_output(ws, "result.json").ok()?;
+    let mut text = String::new();
+    file.by_ref().take(MAX_RESULT_BYTES).read_to_string(&mut text).ok()?;
+    match serde_json::from_str(&text) {
+        Ok(result) => Some(result),
+        Err(e) => {
+            tracing::warn!(error = %e, "result.json is not valid");
+            None
+        }
+    }
+}
+
+/// Copies droplet (required) and cache (optional) to the caller's folder.
+pub(crate) fn deliver(ws: &Path, output_dir: &Path, result: StagingResult, executor: ExecutorKind) -> Result<StagingSuccess, StagingFailure> {
+    fs::create_dir_all(output_dir).map_err(|e| host_failure("could not create the output folder", &e))?;
+    let droplet = output_dir.join("droplet.tgz");
+    match open_output(ws, "droplet.tgz") {
+        Ok(file) => copy_to(file, &droplet).map_err(|e| host_failure("could not copy the droplet", &e))?,
+        Err(_) => return Err(StagingFailure { result: Some(result), ..StagingFailure::new(FailureKind::StagingError, "the builder produced no droplet") }),
+    }
+    let cache = match open_output(ws, "cache.tgz") {
+        Ok(file) => {
+            let path = output_dir.join("cache.tgz");
+            copy_to(file, &path).map_err(|e| host_failure("could not copy the build cache", &e))?;
+            Some(path)
+        }
+        Err(_) => None,
+    };
+    Ok(StagingSuccess { result, droplet, cache, executor })
+}
+
+/// Opens `output/<name>` without following symlinks anywhere on the way: the staging user
+/// owns that folder, and we read it as root.
+fn open_output(ws: &Path, name: &str) -> io::Result<File> {
+    let dir = ws.join("output");
+    let meta = fs::symlink_metadata(&dir)?;
+    if !meta.is_dir() {
+        return Err(io::Error::other("output is not a folder"));
+    }
+    let file = OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK).open(dir.join(name))?;
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::other(format!("{name} is not a regular file")));
+    }
+    Ok(file)
+}
+
+fn copy_to(mut from: File, to: &PathBuf) -> io::Result<()> {
+    let mut out = File::create(to)?;
+    io::copy(&mut from, &mut out)?;
+    out.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ladle_contract::result::StagingFailure as BuilderFailure;
+
+    fn observed(exit: i32) -> Observed {
+        Observed { exit: Some(exit), timed_out: false, oom_killed: false, pids_exhausted: false, disk_full: false }
+    }
+
+    const LIMITS: Limits = Limits { memory_mb: 256, disk_mb: 64, pids: 1024, timeout_secs: 5 };
+
+    #[test]
+    fn exit_codes_map_to_cloud_controller_errors() {
+        for (code, kind) in [
+            (222, FailureKind::NoAppDetected),
+            (223, FailureKind::BuildpackCompileFailed),
+            (224, FailureKind::BuildpackReleaseFailed),
+            (225, FailureKind::StagingError),
+            (1, FailureKind::StagingError),
+            (137, FailureKind::StagingError),
+        ] {
+            assert_eq!(judge(&observed(code), &LIMITS, None).unwrap_err().kind, kind, "exit {code}");
+        }
+    }
+
+    #[test]
+    fn builder_message_wins_and_limits_win_over_exit_codes() {
+        let result = StagingResult {
+            failure: Some(BuilderFailure { exit_code: 223, message: "Failed to compile droplet: boom".into() }),
+            ..Default::default()
+        };
+        let failure = judge(&observed(223), &LIMITS, Some(result.clone())).unwrap_err();
+        assert_eq!(failure.message, "Failed to compile droplet: boom");
+        assert_eq!(failure.result, Some(result.clone()));
+
+        let oom = Observed { oom_killed: true, disk_full: true, ..observed(223) };
+        let failure = judge(&oom, &LIMITS, Some(result)).unwrap_err();
+        assert_eq!((failure.kind, failure.message.as_str()), (FailureKind::StagingError, "staging exceeded its memory limit of 256 MB"));
+
+        let late = Observed { timed_out: true, exit: None, ..observed(0) };
+        assert_eq!(judge(&late, &LIMITS, None).unwrap_err().message, "staging exceeded its time limit of 5 seconds");
+    }
+
+    #[test]
+    fn outputs_behind_symlinks_are_not_read() {
+        let tmp = tempfile::tempdir().unwrap();
+        let ws = tmp.path();
+        fs::create_dir(ws.join("output")).unwrap();
+        fs::write(tmp.path().join("secret"), "root only").unwrap();
+        std::os::unix::fs::symlink(tmp.path().join("secret"), ws.join("output/result.json")).unwrap();
+        assert!(read_result(ws).is_none());
+        assert!(open_output(ws, "result.json").is_err());
+    }
+}

@@ -1,0 +1,155 @@
+//! Filling a fresh workspace before the builder starts: app bits, admin buildpacks, the
+//! previous cache and, for runc, the container's root and bundle. Runs on a blocking thread.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::archive::{self, ArchiveError};
+use crate::bundle::{self, BundleSpec};
+use crate::request::{BuildpackSource, FailureKind, StackRoot, StagingFailure, StagingRequest};
+use crate::workspace::{DiskLimit, Workspace};
+
+/// What the blocking preparation needs, owned so it can move to another thread.
+pub(crate) struct PrepareInput {
+    pub work_root: PathBuf,
+    pub id: String,
+    pub disk_limit: DiskLimit,
+    pub owner: Option<(u32, u32)>,
+    pub request: StagingRequest,
+    /// `Some` for runc: how to write the bundle once the workspace exists.
+    pub bundle: Option<BundleInput>,
+}
+
+pub(crate) struct BundleInput {
+    pub builder: PathBuf,
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+    pub pids_limit: u64,
+    pub nofile: u64,
+    pub network: crate::config::StagingNetwork,
+    pub cgroups_path: String,
+}
+
+pub(crate) struct Prepared {
+    pub workspace: Workspace,
+    /// Lines for the staging log (the sink cannot travel to the blocking thread).
+    pub notes: Vec<String>,
+}
+
+pub(crate) fn prepare(input: PrepareInput) -> Result<Prepared, StagingFailure> {
+    let workspace = Workspace::create(&input.work_root, &input.id, input.disk_limit, input.owner)
+        .map_err(|e| host_failure("could not create the staging workspace", &e))?;
+    let mut notes = Vec::new();
+    let disk_mb = input.request.disk_mb;
+    let ws = workspace.ws().to_path_buf();
+    archive::extract_zip(&input.request.app_bits, &ws.join("app"), input.owner)
+        .map_err(|e| unpack_failure("the app package", e, disk_mb))?;
+    for buildpack in &input.request.buildpacks {
+        if let BuildpackSource::Admin { key, zip } = buildpack {
+            let dir = ws.join("buildpacks").join(buildpack_dir_name(key));
+            create_owned_dir(&dir, input.owner).map_err(|e| host_failure("could not prepare buildpacks", &e))?;
+            archive::extract_zip(zip, &dir, input.owner)
+                .map_err(|e| unpack_failure(&format!("buildpack {key}"), e, disk_mb))?;
+        }
+    }
+    if let Some(cache) = &input.request.previous_cache {
+        restore_cache(cache, &ws.join("cache"), input.owner, disk_mb, &mut notes)?;
+    }
+    if let Some(bundle_input) = &input.bundle {
+        write_bundle(&workspace, &input.request, bundle_input)
+            .map_err(|e| host_failure("could not write the container bundle", &e))?;
+    }
+    Ok(Prepared { workspace, notes })
+}
+
+/// `%016x` of xxhash64(key), Cloud Foundry's `BuildpackPath`.
+pub fn buildpack_dir_name(key: &str) -> String {
+    format!("{:016x}", xxhash_rust::xxh64::xxh64(key.as_bytes(), 0))
+}
+
+fn restore_cache(
+    cache: &Path,
+    dest: &Path,
+    owner: Option<(u32, u32)>,
+    disk_mb: u64,
+    notes: &mut Vec<String>,
+) -> Result<(), StagingFailure> {
+    match archive::extract_tgz(cache, dest, owner) {
+        Ok(()) => Ok(()),
+        Err(e) if e.is_disk_full() => Err(disk_limit_failure(disk_mb)),
+        Err(e) => {
+            // Like Diego's try-action around the cache download: a bad cache only costs speed.
+            notes.push(format!("Ignoring the previous build artifacts cache: {e}"));
+            empty_dir(dest).map_err(|e| host_failure("could not clear the cache folder", &e))
+        }
+    }
+}
+
+fn write_bundle(workspace: &Workspace, request: &StagingRequest, input: &BundleInput) -> io::Result<()> {
+    let (root, stack_binds) = match &request.stack {
+        StackRoot::HostDefault => {
+            let root = workspace.dir().join("root");
+            let binds = bundle::host_default_root(&root)?;
+            (root, binds)
+        }
+        StackRoot::Rootfs(path) => (path.clone(), Vec::new()),
+    };
+    let spec = BundleSpec {
+        root: &root,
+        stack_binds,
+        workspace: workspace.ws(),
+        builder: &input.builder,
+        args: input.args.clone(),
+        env: input.env.clone(),
+        memory_mb: request.memory_mb,
+        pids_limit: input.pids_limit,
+        nofile: input.nofile,
+        network: input.network,
+        cgroups_path: &input.cgroups_path,
+    };
+    bundle::write_config(&workspace.dir().join("bundle"), &spec)
+}
+
+fn create_owned_dir(dir: &Path, owner: Option<(u32, u32)>) -> io::Result<()> {
+    fs::create_dir(dir)?;
+    if let Some((uid, gid)) = owner {
+        std::os::unix::fs::chown(dir, Some(uid), Some(gid))?;
+    }
+    Ok(())
+}
+
+fn empty_dir(dir: &Path) -> io::Result<()> {
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_type()?.is_dir() {
+            fs::remove_dir_all(entry.path())?;
+        } else {
+            fs::remove_file(entry.path())?;
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn disk_limit_failure(disk_mb: u64) -> StagingFailure {
+    StagingFailure::new(FailureKind::StagingError, format!("staging exceeded its disk limit of {disk_mb} MB"))
+}
+
+fn unpack_failure(what: &str, error: ArchiveError, disk_mb: u64) -> StagingFailure {
+    match error {
+        e if e.is_disk_full() => disk_limit_failure(disk_mb),
+        ArchiveError::Io(e) => host_failure(&format!("could not unpack {what}"), &e),
+        e => StagingFailure::new(FailureKind::StagingError, format!("{what} cannot be staged: {e}")),
+    }
+}
+
+/// The host itself failed: out of space or loop devices is a capacity problem, anything else a
+/// stager fault.
+pub(crate) fn host_failure(context: &str, error: &io::Error) -> StagingFailure {
+    let kind = match error.raw_os_error() {
+        Some(libc::ENOSPC) | Some(libc::EDQUOT) | Some(libc::ENOMEM) => FailureKind::InsufficientResources,
+        _ => FailureKind::StagerError,
+    };
+    tracing::error!(error = %error, "{context}");
+    StagingFailure::new(kind, format!("{context}: {error}"))
+}

@@ -1,0 +1,173 @@
+//! The per-staging folder `<work_root>/<id>/`:
+//!
+//! ```text
+//! disk.img   sparse image of disk_mb, ext4          (only with a size-limited workspace)
+//! ws/        the workspace: the image loop-mounted, or a plain folder
+//! root/      empty root with mountpoints for the host-default stack (runc only)
+//! bundle/    OCI bundle, config.json only (runc only)
+//! ```
+//!
+//! Dropping a `Workspace` unmounts and deletes all of it, so a cancelled staging leaves nothing.
+
+use std::fs;
+use std::io;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use nix::mount::{umount2, MntFlags};
+
+/// How the workspace's size is limited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DiskLimit {
+    /// An ext4 image of this many MB, loop-mounted: writes past it fail with ENOSPC.
+    Ext4Image { disk_mb: u64 },
+    /// A plain folder whose size the caller watches (no root, no loop devices).
+    Watched,
+}
+
+/// Folders the builder writes to, owned by the staging user (the mount root stays root's, so
+/// the builder cannot replace them with symlinks).
+pub(crate) const WRITABLE_DIRS: [&str; 7] = ["app", "buildpacks", "buildpackdownloads", "cache", "output", "home", "tmp"];
+
+pub(crate) struct Workspace {
+    dir: PathBuf,
+    ws: PathBuf,
+    mounted: bool,
+    cleaned: bool,
+}
+
+impl Workspace {
+    /// Creates the folder and, for `Ext4Image`, formats and mounts the image.
+    pub(crate) fn create(work_root: &Path, id: &str, limit: DiskLimit, owner: Option<(u32, u32)>) -> io::Result<Workspace> {
+        let dir = work_root.join(id);
+        fs::create_dir(&dir)?;
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755))?;
+        let ws = dir.join("ws");
+        fs::create_dir(&ws)?;
+        let mut workspace = Workspace { dir, ws, mounted: false, cleaned: false };
+        if let DiskLimit::Ext4Image { disk_mb } = limit {
+            workspace.mount_image(disk_mb)?;
+        }
+        fs::set_permissions(&workspace.ws, fs::Permissions::from_mode(0o755))?;
+        for name in WRITABLE_DIRS {
+            let path = workspace.ws.join(name);
+            fs::create_dir(&path)?;
+            if let Some((uid, gid)) = owner {
+                std::os::unix::fs::chown(&path, Some(uid), Some(gid))?;
+            }
+        }
+        Ok(workspace)
+    }
+
+    /// `<work_root>/<id>`.
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The workspace root (`/workspace` inside the container).
+    pub(crate) fn ws(&self) -> &Path {
+        &self.ws
+    }
+
+    fn mount_image(&mut self, disk_mb: u64) -> io::Result<()> {
+        let image = self.dir.join("disk.img");
+        fs::File::create(&image)?.set_len(disk_mb * 1024 * 1024)?;
+        // No journal and lazy init: the filesystem lives for one staging, formatting takes ~10 ms.
+        // -m 0: no blocks reserved for root, so the limit is what the staging user can write.
+        run_tool(
+            Command::new("mkfs.ext4")
+                .args(["-q", "-F", "-m", "0", "-O", "^has_journal"])
+                .args(["-E", "lazy_itable_init=1,lazy_journal_init=1,nodiscard"])
+                .arg(&image),
+        )?;
+        // `mount -o loop` allocates the loop device and sets autoclear, so unmounting frees it.
+        run_tool(Command::new("mount").args(["-t", "ext4", "-o", "loop,nosuid,nodev"]).arg(&image).arg(&self.ws))?;
+        self.mounted = true;
+        fs::remove_dir(self.ws.join("lost+found")).or_else(ignore_not_found)?;
+        Ok(())
+    }
+
+    /// Free bytes and inodes for the staging user, when the workspace is its own filesystem.
+    pub(crate) fn free_space(&self) -> Option<(u64, u64)> {
+        if !self.mounted {
+            return None;
+        }
+        let stat = nix::sys::statvfs::statvfs(&self.ws).ok()?;
+        Some((stat.blocks_available() as u64 * stat.fragment_size() as u64, stat.files_available() as u64))
+    }
+
+    /// Unmounts and deletes everything; safe to call twice.
+    pub(crate) fn cleanup(&mut self) -> io::Result<()> {
+        if self.cleaned {
+            return Ok(());
+        }
+        if self.mounted {
+            unmount(&self.ws)?;
+            self.mounted = false;
+        }
+        fs::remove_dir_all(&self.dir).or_else(ignore_not_found)?;
+        self.cleaned = true;
+        Ok(())
+    }
+}
+
+impl Drop for Workspace {
+    fn drop(&mut self) {
+        if let Err(e) = self.cleanup() {
+            tracing::error!(dir = %self.dir.display(), error = %e, "could not remove staging workspace");
+        }
+    }
+}
+
+/// Unmounts `path`, retrying briefly while the last processes of a killed container exit, then
+/// detaching lazily so the loop device is freed as soon as nothing uses it.
+pub(crate) fn unmount(path: &Path) -> io::Result<()> {
+    for _ in 0..10 {
+        match umount2(path, MntFlags::empty()) {
+            Ok(()) => return Ok(()),
+            Err(nix::errno::Errno::EBUSY) => std::thread::sleep(Duration::from_millis(20)),
+            Err(nix::errno::Errno::EINVAL | nix::errno::Errno::ENOENT) => return Ok(()),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    umount2(path, MntFlags::MNT_DETACH).map_err(io::Error::from)
+}
+
+/// Bytes used under `path` (allocated blocks, symlinks not followed): the watched-folder limit.
+pub(crate) fn disk_usage(path: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let mut total = 0;
+    let mut pending = vec![path.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let Ok(entries) = fs::read_dir(&dir) else { continue };
+        for entry in entries.flatten() {
+            let Ok(meta) = entry.metadata() else { continue };
+            total += meta.blocks() * 512;
+            if meta.is_dir() {
+                pending.push(entry.path());
+            }
+        }
+    }
+    total
+}
+
+pub(crate) fn ignore_not_found(e: io::Error) -> io::Result<()> {
+    if e.kind() == io::ErrorKind::NotFound {
+        Ok(())
+    } else {
+        Err(e)
+    }
+}
+
+/// Runs a system tool, turning a non-zero exit into an error that carries its stderr.
+pub(crate) fn run_tool(command: &mut Command) -> io::Result<()> {
+    let output = command.stdin(std::process::Stdio::null()).output()?;
+    if output.status.success() {
+        return Ok(());
+    }
+    let program = command.get_program().to_string_lossy().into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    Err(io::Error::other(format!("{program} failed ({}): {}", output.status, stderr.trim())))
+}

@@ -1,0 +1,1 @@
+//! buildpacks verbs.

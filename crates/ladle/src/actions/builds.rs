@@ -1,0 +1,1 @@
+//! builds verbs.

@@ -1,0 +1,15 @@
+//! One business verb per file. No axum types here: actions take validated input and return
+//! records or a thiserror enum that the handler maps to an `ApiError`.
+
+pub mod apps;
+pub mod buildpacks;
+pub mod builds;
+pub mod droplets;
+pub mod jobs;
+pub mod organizations;
+pub mod packages;
+pub mod processes;
+pub mod roles;
+pub mod spaces;
+pub mod stacks;
+pub mod users;

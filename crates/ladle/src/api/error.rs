@@ -1,0 +1,203 @@
+//! `ApiError`: every failure a client can see, rendered in one body that clients of both
+//! dialects read: today's `{"errors":[{code,title,detail}]}` and the 2015
+//! `{code, description, error_code}` side by side.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: u32,
+    /// CC's error name without the `CF-` prefix, e.g. `ResourceNotFound`.
+    pub name: &'static str,
+    pub detail: String,
+}
+
+impl ApiError {
+    pub fn new(
+        status: StatusCode,
+        code: u32,
+        name: &'static str,
+        detail: impl Into<String>,
+    ) -> Self {
+        ApiError {
+            status,
+            code,
+            name,
+            detail: detail.into(),
+        }
+    }
+
+    pub fn invalid_auth_token() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            1000,
+            "InvalidAuthToken",
+            "Invalid Auth Token",
+        )
+    }
+
+    pub fn message_parse_error() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            1001,
+            "MessageParseError",
+            "Request invalid due to parse error: invalid request body",
+        )
+    }
+
+    pub fn bad_request(detail: impl std::fmt::Display) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            1004,
+            "BadRequest",
+            format!("Bad request: {detail}"),
+        )
+    }
+
+    pub fn unknown_route() -> Self {
+        Self::new(StatusCode::NOT_FOUND, 10000, "NotFound", "Unknown request")
+    }
+
+    pub fn unknown_error() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            10001,
+            "UnknownError",
+            "An unknown error occurred.",
+        )
+    }
+
+    pub fn not_authenticated() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            10002,
+            "NotAuthenticated",
+            "Authentication error",
+        )
+    }
+
+    pub fn not_authorized() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            10003,
+            "NotAuthorized",
+            "You are not authorized to perform the requested action",
+        )
+    }
+
+    /// CC's InvalidRequest has no `%s` in its format, so the detail never reaches the client.
+    pub fn invalid_request() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            10004,
+            "InvalidRequest",
+            "The request is invalid",
+        )
+    }
+
+    pub fn bad_query(detail: impl std::fmt::Display) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            10005,
+            "BadQueryParameter",
+            format!("The query parameter is invalid: {detail}"),
+        )
+    }
+
+    pub fn unprocessable(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            10008,
+            "UnprocessableEntity",
+            detail,
+        )
+    }
+
+    pub fn unable_to_perform(operation: &str, detail: impl std::fmt::Display) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            10009,
+            "UnableToPerform",
+            format!("{operation} could not be completed: {detail}"),
+        )
+    }
+
+    /// `resource` is the capitalised noun: "App", "Package", "Droplet".
+    pub fn not_found(resource: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            10010,
+            "ResourceNotFound",
+            format!("{resource} not found"),
+        )
+    }
+
+    pub fn payload_too_large(limit: &str) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            10013,
+            "RequestEntityTooLarge",
+            format!("Request body is larger than the limit of {limit}"),
+        )
+    }
+
+    pub fn stack_not_found(detail: impl std::fmt::Display) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            250003,
+            "StackNotFound",
+            format!("The stack could not be found: {detail}"),
+        )
+    }
+
+    /// A 500 whose cause is logged here, with the request's span, and never sent to the client.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "request failed");
+        Self::unknown_error()
+    }
+
+    pub fn body(&self) -> serde_json::Value {
+        let title = format!("CF-{}", self.name);
+        json!({
+            "errors": [{"code": self.code, "title": title, "detail": self.detail}],
+            "code": self.code,
+            "description": self.detail,
+            "error_code": title,
+        })
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(self.body())).into_response()
+    }
+}
+
+/// Database failures are never the client's fault: log the cause, answer UnknownError.
+impl From<sqlx::Error> for ApiError {
+    fn from(err: sqlx::Error) -> Self {
+        ApiError::internal(format_args!("database: {err}"))
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn body_speaks_both_dialects() {
+        let body = ApiError::not_found("App").body();
+        assert_eq!(body["errors"][0]["code"], 10010);
+        assert_eq!(body["errors"][0]["title"], "CF-ResourceNotFound");
+        assert_eq!(body["errors"][0]["detail"], "App not found");
+        assert_eq!(body["code"], 10010);
+        assert_eq!(body["description"], "App not found");
+        assert_eq!(body["error_code"], "CF-ResourceNotFound");
+    }
+}

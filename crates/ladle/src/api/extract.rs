@@ -1,0 +1,83 @@
+//! Our extractors. Every rejection is a CF error body; axum's plain-text rejections never reach
+//! a client. Order matters and mirrors CC: `CurrentUser` (401, then the scope gate's 403) comes
+//! before `CfJson` (400/413) in every handler's argument list.
+
+use axum::body::Body;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{header, Method};
+use serde_json::{Map, Value};
+
+use super::error::ApiError;
+use crate::auth::{Scopes, User};
+use crate::state::AppState;
+
+/// Largest JSON body we read; larger ones get 413.
+pub const MAX_JSON_BODY: usize = 1024 * 1024;
+
+/// The verified caller, after the scope gate: GET/HEAD need a read scope, everything else a
+/// write scope. Seeing a user for the first time records it.
+#[derive(Debug, Clone)]
+pub struct CurrentUser(pub User);
+
+impl FromRequestParts<AppState> for CurrentUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let user = authenticate(parts, state).await?;
+        let allowed = if parts.method == Method::GET || parts.method == Method::HEAD {
+            user.scopes.may_read()
+        } else {
+            user.scopes.may_write()
+        };
+        if !allowed {
+            return Err(ApiError::not_authorized());
+        }
+        Ok(CurrentUser(user))
+    }
+}
+
+async fn authenticate(parts: &Parts, state: &AppState) -> Result<User, ApiError> {
+    let header = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .ok_or_else(ApiError::not_authenticated)?;
+    let header = header
+        .to_str()
+        .map_err(|_| ApiError::invalid_auth_token())?;
+    let token = match header.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
+        _ => return Err(ApiError::invalid_auth_token()),
+    };
+    let claims = state
+        .tokens
+        .verify(token)
+        .map_err(|_| ApiError::invalid_auth_token())?;
+    let user = User {
+        guid: claims.user_id,
+        email: claims.email,
+        username: claims.user_name,
+        scopes: Scopes::from_list(&claims.scope),
+    };
+    state.users_seen.record(&state.db, &user).await?;
+    Ok(user)
+}
+
+/// A JSON object body, parsed whatever the Content-Type says (2015 clients label JSON as
+/// `application/x-www-form-urlencoded`). Messages turn it into validated input.
+#[derive(Debug, Clone)]
+pub struct CfJson(pub Map<String, Value>);
+
+impl<S: Send + Sync> FromRequest<S> for CfJson {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request<Body>, _state: &S) -> Result<Self, ApiError> {
+        let bytes = axum::body::to_bytes(req.into_body(), MAX_JSON_BODY)
+            .await
+            .map_err(|_| ApiError::payload_too_large("1 MiB"))?;
+        match serde_json::from_slice::<Value>(&bytes) {
+            Ok(Value::Object(map)) => Ok(CfJson(map)),
+            _ => Err(ApiError::message_parse_error()),
+        }
+    }
+}

@@ -1,0 +1,87 @@
+//! `/v3/organizations`
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde_json::Value;
+
+use super::error::{ApiError, ApiResult};
+use super::extract::{CfJson, CurrentUser};
+use crate::actions::organizations::{self as actions, OrganizationError};
+use crate::auth::permissions;
+use crate::db::organizations;
+use crate::db::query::Where;
+use crate::messages::list::ListParams;
+use crate::messages::organization_create::OrganizationCreate;
+use crate::presenters::{organization, pagination};
+use crate::state::AppState;
+
+impl From<OrganizationError> for ApiError {
+    fn from(err: OrganizationError) -> Self {
+        match err {
+            OrganizationError::NotFound => ApiError::not_found("Organization"),
+            OrganizationError::NotAuthorized => ApiError::not_authorized(),
+            OrganizationError::NameTaken(_) | OrganizationError::NotEmpty(_) => {
+                ApiError::unprocessable(err.to_string())
+            }
+            OrganizationError::Db(err) => err.into(),
+        }
+    }
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    CfJson(body): CfJson,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let input = OrganizationCreate::parse(&body)?;
+    let org = actions::create(&state.db, &user, input).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(organization::present(&org, &state.links)),
+    ))
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(guid): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let org = actions::find_readable(&state.db, &user, &guid).await?;
+    Ok(Json(organization::present(&org, &state.links)))
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let params = ListParams::parse(query.as_deref(), &["names", "guids"])?;
+    let visible = permissions::readable_org_guids(&state.db, &user).await?;
+    let mut filter = Where::new();
+    filter
+        .filter("name", params.filter("names"))
+        .filter("guid", params.filter("guids"))
+        .filter("guid", visible.as_deref());
+    let (orgs, total) = organizations::list(&state.db, &filter, &params).await?;
+    let resources = orgs
+        .iter()
+        .map(|o| organization::present(o, &state.links))
+        .collect();
+    Ok(Json(pagination::present(
+        resources,
+        total,
+        &params,
+        "/v3/organizations",
+        &state.links,
+    )))
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(guid): Path<String>,
+) -> ApiResult<StatusCode> {
+    actions::delete(&state.db, &user, &guid).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,77 @@
+//! Per-request plumbing: the `X-VCAP-Request-ID` (client's value cleaned, `::` + a new uuid),
+//! a tracing span carrying it so every log line of the request shows it, and the headers every
+//! response gets.
+
+use axum::extract::Request;
+use axum::http::{header, HeaderValue};
+use axum::middleware::Next;
+use axum::response::Response;
+use tracing::Instrument;
+
+pub const REQUEST_ID_HEADER: &str = "x-vcap-request-id";
+
+/// The request's id, available to handlers as an extension.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+pub async fn layer(mut request: Request, next: Next) -> Response {
+    let id = request_id_for(
+        request
+            .headers()
+            .get(REQUEST_ID_HEADER)
+            .or_else(|| request.headers().get("x-request-id"))
+            .and_then(|v| v.to_str().ok()),
+    );
+    request.extensions_mut().insert(RequestId(id.clone()));
+    let span = tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.uri().path());
+    let mut response = next.run(request).instrument(span).await;
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        headers.insert(REQUEST_ID_HEADER, value);
+    }
+    headers.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if is_json {
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json;charset=utf-8"),
+        );
+    }
+    response
+}
+
+/// Keeps only `[A-Za-z0-9_-]` of the client's id, at most 255 characters, and appends a fresh
+/// uuid so that ids stay unique even when clients reuse theirs.
+pub fn request_id_for(client_value: Option<&str>) -> String {
+    let fresh = uuid::Uuid::new_v4().to_string();
+    let cleaned: String = client_value
+        .unwrap_or("")
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+        .take(255)
+        .collect();
+    if cleaned.is_empty() {
+        fresh
+    } else {
+        format!("{cleaned}::{fresh}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cleans_and_suffixes_client_ids() {
+        let id = request_id_for(Some("abc<script>def"));
+        assert!(id.starts_with("abcscriptdef::"), "{id}");
+        assert_eq!(id.len(), "abcscriptdef::".len() + 36);
+        assert_eq!(request_id_for(None).len(), 36);
+        assert_eq!(request_id_for(Some("%%%")).len(), 36);
+    }
+}

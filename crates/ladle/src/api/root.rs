@@ -1,0 +1,100 @@
+//! Discovery endpoints, served without a token: `GET /`, `GET /v3`, `GET /v3/info`, `GET /v2/info`.
+
+use axum::extract::State;
+use axum::Json;
+use serde_json::{json, Map, Value};
+
+use crate::state::AppState;
+
+pub const API_VERSION_V3: &str = "3.228.0";
+pub const API_VERSION_V2: &str = "2.293.0";
+
+/// Resources listed by `GET /v3`, all of which we serve.
+const V3_RESOURCES: &[&str] = &[
+    "apps",
+    "buildpacks",
+    "builds",
+    "droplets",
+    "organizations",
+    "packages",
+    "processes",
+    "roles",
+    "spaces",
+    "stacks",
+    "users",
+];
+
+pub async fn root(State(state): State<AppState>) -> Json<Value> {
+    let links = &state.links;
+    Json(json!({
+        "links": {
+            "self": links.href(""),
+            "cloud_controller_v2": Value::Null,
+            "cloud_controller_v3": { "href": links.url("/v3"), "meta": { "version": API_VERSION_V3 } },
+            "network_policy_v0": Value::Null,
+            "network_policy_v1": Value::Null,
+            // No external UAA is configured: tokens come from `ladle token`, and this server is
+            // the issuer clients are pointed at.
+            "login": links.href(""),
+            "uaa": links.href(""),
+            "credhub": Value::Null,
+            "routing": Value::Null,
+            "logging": Value::Null,
+            "log_cache": Value::Null,
+            "log_stream": Value::Null,
+            "app_ssh": Value::Null,
+        }
+    }))
+}
+
+pub async fn v3(State(state): State<AppState>) -> Json<Value> {
+    let mut links = Map::new();
+    links.insert("self".into(), state.links.href("/v3"));
+    links.insert("info".into(), state.links.href("/v3/info"));
+    for resource in V3_RESOURCES {
+        links.insert(
+            (*resource).into(),
+            state.links.href(&format!("/v3/{resource}")),
+        );
+    }
+    Json(json!({ "links": links }))
+}
+
+pub async fn v3_info(State(state): State<AppState>) -> Json<Value> {
+    Json(json!({
+        "build": "",
+        "cli_version": { "minimum": "", "recommended": "" },
+        "custom": {},
+        "description": "ladle: a Cloud Controller v3 API that stages apps with real buildpacks",
+        "name": "ladle",
+        "version": 3,
+        "osbapi_version": "",
+        "rate_limits": { "enabled": false, "general_limit": Value::Null, "reset_interval_in_minutes": Value::Null },
+        "links": { "self": state.links.href("/v3/info"), "support": Value::Null },
+    }))
+}
+
+pub async fn v2_info(State(state): State<AppState>) -> Json<Value> {
+    Json(json!({
+        "name": "ladle",
+        "build": "",
+        "support": "",
+        "version": 0,
+        "description": "ladle",
+        "authorization_endpoint": state.links.base(),
+        "token_endpoint": state.links.base(),
+        "min_cli_version": Value::Null,
+        "min_recommended_cli_version": Value::Null,
+        "app_ssh_endpoint": Value::Null,
+        "app_ssh_host_key_fingerprint": Value::Null,
+        "app_ssh_oauth_client": Value::Null,
+        "doppler_logging_endpoint": Value::Null,
+        "api_version": API_VERSION_V2,
+        "osbapi_version": "",
+    }))
+}
+
+/// Unknown routes and unknown methods on known routes: CC's NotFound.
+pub async fn not_found() -> crate::api::error::ApiError {
+    crate::api::error::ApiError::unknown_route()
+}

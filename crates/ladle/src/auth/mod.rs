@@ -1,0 +1,82 @@
+//! Who is calling and what they may do: UAA-style bearer tokens (`token`), the scope gate
+//! (`Scopes`) and space/org roles (`permissions`).
+
+pub mod permissions;
+pub mod token;
+
+pub use permissions::{Access, RoleType};
+pub use token::{Claims, TokenError, TokenKeys};
+
+/// The caller of one request, from a verified token.
+#[derive(Debug, Clone)]
+pub struct User {
+    pub guid: String,
+    pub email: Option<String>,
+    pub username: Option<String>,
+    pub scopes: Scopes,
+}
+
+/// The CC scopes a token carries, decoded once.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Scopes {
+    pub read: bool,
+    pub write: bool,
+    pub admin: bool,
+    pub admin_read_only: bool,
+    pub global_auditor: bool,
+}
+
+impl Scopes {
+    pub fn from_list<S: AsRef<str>>(scopes: &[S]) -> Self {
+        let has = |name: &str| scopes.iter().any(|s| s.as_ref() == name);
+        Scopes {
+            read: has("cloud_controller.read"),
+            write: has("cloud_controller.write"),
+            admin: has("cloud_controller.admin"),
+            admin_read_only: has("cloud_controller.admin_read_only"),
+            global_auditor: has("cloud_controller.global_auditor"),
+        }
+    }
+
+    /// May call GET/HEAD endpoints at all (roles still filter what is seen).
+    pub fn may_read(&self) -> bool {
+        self.read || self.admin || self.admin_read_only || self.global_auditor
+    }
+
+    /// May call POST/PUT/PATCH/DELETE endpoints at all.
+    pub fn may_write(&self) -> bool {
+        self.write || self.admin
+    }
+
+    /// Sees every resource without any role.
+    pub fn reads_everything(&self) -> bool {
+        self.admin || self.admin_read_only || self.global_auditor
+    }
+
+    /// Sees secrets (env vars, package bits) of every resource.
+    pub fn reads_all_secrets(&self) -> bool {
+        self.admin || self.admin_read_only
+    }
+}
+
+impl User {
+    pub fn is_admin(&self) -> bool {
+        self.scopes.admin
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scope_gate_follows_cc() {
+        let reader = Scopes::from_list(&["cloud_controller.read"]);
+        assert!(reader.may_read() && !reader.may_write());
+        let admin = Scopes::from_list(&["cloud_controller.admin"]);
+        assert!(admin.may_read() && admin.may_write() && admin.reads_everything());
+        let auditor = Scopes::from_list(&["cloud_controller.global_auditor"]);
+        assert!(auditor.may_read() && !auditor.may_write() && !auditor.reads_all_secrets());
+        assert!(!Scopes::from_list::<&str>(&[]).may_read());
+    }
+}

@@ -1,0 +1,155 @@
+//! Command-line options and environment variables, resolved once at start-up into `Config`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use clap::Args;
+
+/// Options shared by every command that needs the data dir, the database or the token secret.
+#[derive(Debug, Clone, Args)]
+pub struct CommonArgs {
+    /// Database file, blobs and staging workspaces live here.
+    #[arg(long, env = "LADLE_DATA_DIR", default_value = "./ladle-data")]
+    pub data_dir: PathBuf,
+    /// SQLite (`sqlite://path`) or PostgreSQL (`postgres://...`); default SQLite in the data dir.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// HS256 key for bearer tokens; default: a random secret kept in the data dir.
+    #[arg(long, env = "LADLE_TOKEN_SECRET", hide_env_values = true)]
+    pub token_secret: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[arg(long, env = "LADLE_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Blobstore: a directory path (default `<data-dir>/blobs`) or `s3://bucket[/prefix]`.
+    #[arg(long, env = "LADLE_BLOBSTORE")]
+    pub blobstore: Option<String>,
+    /// Base of absolute links; default `http://<listen>`.
+    #[arg(long, env = "LADLE_EXTERNAL_URL")]
+    pub external_url: Option<String>,
+    #[arg(long, env = "LADLE_DEFAULT_STACK", default_value = "cflinuxfs4")]
+    pub default_stack: String,
+    /// Largest uncompressed size of an uploaded package, in MB.
+    #[arg(long, env = "LADLE_MAX_PACKAGE_SIZE_MB", default_value_t = 1024)]
+    pub max_package_size_mb: u64,
+    #[command(flatten)]
+    pub staging: StagingArgs,
+}
+
+/// Staging limits and slots; read by `serve` (in-process slots) and `worker`.
+#[derive(Debug, Clone, Args)]
+pub struct StagingArgs {
+    #[arg(long, env = "LADLE_STAGING_TIMEOUT_SECONDS", default_value_t = 900)]
+    pub staging_timeout_seconds: u64,
+    /// Staging slots on this node; default the number of cores. 0 runs no stagings here.
+    #[arg(long, env = "LADLE_STAGING_SLOTS")]
+    pub staging_slots: Option<usize>,
+    #[arg(long, env = "LADLE_MIN_STAGING_MEMORY_MB", default_value_t = 1024)]
+    pub min_staging_memory_mb: u64,
+    #[arg(long, env = "LADLE_MIN_STAGING_DISK_MB", default_value_t = 4096)]
+    pub min_staging_disk_mb: u64,
+    #[arg(long, env = "LADLE_MAX_STAGING_MEMORY_MB", default_value_t = 8192)]
+    pub max_staging_memory_mb: u64,
+    #[arg(long, env = "LADLE_MAX_STAGING_DISK_MB", default_value_t = 8192)]
+    pub max_staging_disk_mb: u64,
+    /// `runc`, `process` or `auto`.
+    #[arg(long, env = "LADLE_STAGER", default_value = "auto")]
+    pub stager: String,
+    /// `on` (default) or `off`: network access for buildpacks during staging.
+    #[arg(long, env = "LADLE_STAGING_NETWORK", default_value = "on")]
+    pub staging_network: String,
+    /// Allow `file://` buildpack git URLs (tests and local development only).
+    #[arg(long, env = "LADLE_ALLOW_FILE_GIT_URLS", default_value_t = false)]
+    pub allow_file_git_urls: bool,
+    /// The in-container builder; default `ladle-builder` next to this binary.
+    #[arg(long, env = "LADLE_BUILDER_PATH")]
+    pub builder_path: Option<PathBuf>,
+}
+
+impl CommonArgs {
+    /// Creates the data dir if needed and checks that we can write to it.
+    pub fn prepare_data_dir(&self) -> anyhow::Result<()> {
+        std::fs::create_dir_all(&self.data_dir)
+            .with_context(|| format!("cannot create data dir {}", self.data_dir.display()))?;
+        let probe = self.data_dir.join(".write-probe");
+        std::fs::write(&probe, b"ok")
+            .with_context(|| format!("data dir {} is not writable", self.data_dir.display()))?;
+        std::fs::remove_file(&probe).ok();
+        Ok(())
+    }
+
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("ladle.db").display()
+            ),
+        }
+    }
+
+    /// The configured secret, or the one kept in the data dir (created on first use), so that
+    /// `ladle token` and `ladle serve` agree without any set-up.
+    pub fn token_secret(&self) -> anyhow::Result<String> {
+        if let Some(secret) = &self.token_secret {
+            if secret.is_empty() {
+                bail!("--token-secret must not be empty");
+            }
+            return Ok(secret.clone());
+        }
+        self.prepare_data_dir()?;
+        let path = self.data_dir.join("token-secret");
+        match std::fs::read_to_string(&path) {
+            Ok(secret) if !secret.trim().is_empty() => Ok(secret.trim().to_string()),
+            _ => write_new_secret(&path),
+        }
+    }
+}
+
+fn write_new_secret(path: &Path) -> anyhow::Result<String> {
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    let secret = hex::encode(bytes);
+    std::fs::write(path, &secret).with_context(|| format!("cannot write {}", path.display()))?;
+    restrict_permissions(path);
+    Ok(secret)
+}
+
+fn restrict_permissions(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+}
+
+/// Everything the running server needs to know, resolved from `ServeArgs`.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub external_url: String,
+    pub default_stack: String,
+    pub max_package_size_bytes: u64,
+    pub staging: StagingArgs,
+}
+
+impl Config {
+    pub fn from_args(args: &ServeArgs, bound: SocketAddr) -> Self {
+        let external_url = args
+            .external_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{bound}"))
+            .trim_end_matches('/')
+            .to_string();
+        Config {
+            data_dir: args.common.data_dir.clone(),
+            external_url,
+            default_stack: args.default_stack.clone(),
+            max_package_size_bytes: args.max_package_size_mb.saturating_mul(1024 * 1024),
+            staging: args.staging.clone(),
+        }
+    }
+}

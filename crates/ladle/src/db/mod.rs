@@ -1,0 +1,145 @@
+//! Database access. One module per table; every query is written once in SQL that both SQLite
+//! and PostgreSQL accept (`$1` placeholders, TEXT and BIGINT columns), run through sqlx's
+//! `Any` driver so the same binary serves either.
+
+pub mod apps;
+pub mod buildpacks;
+pub mod builds;
+pub mod droplets;
+pub mod jobs;
+pub mod organizations;
+pub mod packages;
+pub mod processes;
+pub mod query;
+pub mod roles;
+pub mod spaces;
+pub mod stacks;
+pub mod users;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, ConnectOptions, Executor};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+pub type DbPool = AnyPool;
+pub type DbResult<T> = Result<T, sqlx::Error>;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn of_url(url: &str) -> Option<Backend> {
+        if url.starts_with("sqlite:") {
+            Some(Backend::Sqlite)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Some(Backend::Postgres)
+        } else {
+            None
+        }
+    }
+}
+
+/// Opens the pool and brings the schema up to date.
+pub async fn connect(url: &str) -> anyhow::Result<DbPool> {
+    sqlx::any::install_default_drivers();
+    let backend = Backend::of_url(url).ok_or_else(|| {
+        anyhow::anyhow!("unsupported database URL {url:?}: use sqlite:// or postgres://")
+    })?;
+    let options = AnyConnectOptions::from_str(url)?.disable_statement_logging();
+    let pool = AnyPoolOptions::new()
+        .max_connections(match backend {
+            Backend::Sqlite => 16,
+            Backend::Postgres => 32,
+        })
+        .acquire_timeout(Duration::from_secs(30))
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                if backend == Backend::Sqlite {
+                    // WAL lets readers run beside the one writer; busy_timeout makes writers queue
+                    // instead of failing with SQLITE_BUSY.
+                    conn.execute("PRAGMA journal_mode = WAL").await?;
+                    conn.execute("PRAGMA busy_timeout = 10000").await?;
+                    conn.execute("PRAGMA synchronous = NORMAL").await?;
+                    conn.execute("PRAGMA foreign_keys = ON").await?;
+                }
+                Ok(())
+            })
+        })
+        .connect_with(options)
+        .await?;
+    MIGRATOR.run(&pool).await?;
+    Ok(pool)
+}
+
+/// Current time as stored: RFC 3339, UTC, microseconds (sorts as text).
+pub fn now() -> String {
+    format_timestamp(OffsetDateTime::now_utc())
+}
+
+pub fn format_timestamp(at: OffsetDateTime) -> String {
+    let at = at.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second(),
+        at.microsecond()
+    )
+}
+
+/// Stored timestamp → CC's wire format (seconds, `Z`).
+pub fn present_timestamp(stored: &str) -> String {
+    match OffsetDateTime::parse(stored, &Rfc3339) {
+        Ok(at) => {
+            let at = at.to_offset(time::UtcOffset::UTC);
+            format!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+                at.year(),
+                u8::from(at.month()),
+                at.day(),
+                at.hour(),
+                at.minute(),
+                at.second()
+            )
+        }
+        Err(_) => stored.to_string(),
+    }
+}
+
+pub fn new_guid() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// True when the error is a unique-constraint violation (a duplicate name, say).
+pub fn is_unique_violation(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Database(db) => {
+            db.is_unique_violation() || db.message().contains("UNIQUE constraint failed")
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_sort_as_text_and_present_in_seconds() {
+        let a = format_timestamp(time::macros::datetime!(2026-01-02 03:04:05.000001 UTC));
+        let b = format_timestamp(time::macros::datetime!(2026-01-02 03:04:05.000010 UTC));
+        assert!(a < b);
+        assert_eq!(a, "2026-01-02T03:04:05.000001Z");
+        assert_eq!(present_timestamp(&a), "2026-01-02T03:04:05Z");
+    }
+}

@@ -1,0 +1,15 @@
+//! ladle: a Cloud Foundry Cloud Controller v3-compatible server that stages app bits into
+//! droplets by running real buildpacks.
+
+pub mod actions;
+pub mod api;
+pub mod auth;
+pub mod blobstore;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod messages;
+pub mod presenters;
+pub mod routes;
+pub mod server;
+pub mod state;

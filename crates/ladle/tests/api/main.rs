@@ -1,0 +1,17 @@
+//! Black-box suite: every test starts the real `ladle serve` binary on port 0 with a fresh data
+//! dir and talks HTTP to it, nothing else.
+
+mod support;
+
+mod apps;
+mod buildpacks;
+mod builds;
+mod conventions;
+mod droplets;
+mod organizations;
+mod packages;
+mod roles;
+mod spaces;
+mod stacks;
+mod stage_package;
+mod users;
