@@ -295,3 +295,76 @@ fn zip_slip_entries_are_refused_by_name() {
         );
     }
 }
+
+/// HTTPS with a self-signed certificate, serving `body` at any path, for `requests` connections.
+fn serve_tls(body: Vec<u8>, requests: usize) -> String {
+    use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+    use std::sync::Arc;
+
+    let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(certified.key_pair.serialize_der()));
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![certified.cert.der().clone()], key)
+        .unwrap();
+    let config = Arc::new(config);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    thread::spawn(move || {
+        for stream in listener.incoming().take(requests) {
+            let connection = rustls::ServerConnection::new(config.clone()).unwrap();
+            let mut tls = rustls::StreamOwned::new(connection, stream.unwrap());
+            // A client that rejects the certificate ends the handshake here; that is the point.
+            let mut reader = BufReader::new(&mut tls);
+            let mut line = String::new();
+            while matches!(reader.read_line(&mut line), Ok(n) if n > 2) {
+                line.clear();
+            }
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = tls
+                .write_all(head.as_bytes())
+                .and_then(|_| tls.write_all(&body));
+            tls.conn.send_close_notify();
+            let _ = tls.flush();
+        }
+    });
+    format!("https://{address}/buildpack.zip")
+}
+
+#[test]
+fn self_signed_https_zip_needs_skip_cert_verify() {
+    let scripts = ["detect", "compile", "release"].map(detect_pass_script);
+    let body = make_zip(&[
+        ZipEntry::File("bin/detect", &scripts[0], 0o755),
+        ZipEntry::File("bin/compile", &scripts[1], 0o755),
+        ZipEntry::File("bin/release", &scripts[2], 0o755),
+    ]);
+    let url = serve_tls(body, 2);
+    let ws = Workspace::new("plain");
+    let run = ws.stage(&url, &["-skipDetect"]);
+    run.assert_code(1);
+    assert!(
+        run.stderr
+            .contains(&format!("Failed to download buildpack {url}")),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("UnknownIssuer"),
+        "names the TLS problem: {}",
+        run.stderr
+    );
+
+    let run = ws.stage(&url, &["-skipDetect", "-skipCertVerify"]);
+    run.assert_code(0);
+    assert_eq!(
+        text(&ws.droplet(), "./app/compiled-marker"),
+        "compiled by detect-pass\n"
+    );
+}

@@ -1,1 +1,146 @@
-fn main() {}
+//! End-to-end staging time of a 1 KB app with the `noop` fixture buildpack: workspace image,
+//! unpacking, container start, builder, droplet copy and cleanup. Prints the median of 21 runs
+//! per executor (target for runc: under 150 ms). Needs root and runc for the runc numbers.
+//!
+//! Run with `bench/stage-noop.sh` (builds the release builder first).
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use ladle_stager::{
+    BuildpackSource, ExecutorChoice, StackRoot, Stager, StagerConfig, StagingRequest, VecSink,
+};
+use zip::write::SimpleFileOptions;
+
+const RUNS: usize = 21;
+const WARMUP: usize = 3;
+
+fn main() {
+    let builder = builder_path();
+    let scratch = tempfile::Builder::new()
+        .prefix("ladle-bench")
+        .tempdir()
+        .unwrap();
+    std::fs::set_permissions(
+        scratch.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let app = scratch.path().join("app.zip");
+    write_app(&app);
+    let buildpack = scratch.path().join("noop.zip");
+    write_buildpack(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/buildpacks/noop"),
+        &buildpack,
+    );
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    for choice in [ExecutorChoice::Runc, ExecutorChoice::Process] {
+        let mut config = StagerConfig::new(&builder, scratch.path().join("staging"));
+        config.executor = choice;
+        let stager = match Stager::new(config) {
+            Ok(stager) => stager,
+            Err(e) => {
+                println!("{choice:?}: skipped ({e})");
+                continue;
+            }
+        };
+        let times = runtime.block_on(measure(&stager, scratch.path(), &app, &buildpack));
+        report(&format!("{} executor", stager.executor()), times);
+    }
+}
+
+async fn measure(stager: &Stager, scratch: &Path, app: &Path, buildpack: &Path) -> Vec<Duration> {
+    let mut times = Vec::new();
+    for run in 0..WARMUP + RUNS {
+        let request = StagingRequest {
+            staging_guid: format!("bench-{run}"),
+            app_bits: app.to_path_buf(),
+            buildpacks: vec![BuildpackSource::Admin {
+                key: "noop".into(),
+                zip: buildpack.to_path_buf(),
+            }],
+            skip_detect: false,
+            environment: vec![],
+            memory_mb: 1024,
+            disk_mb: 4096,
+            stack: StackRoot::HostDefault,
+            previous_cache: None,
+            output_dir: scratch.join(format!("out-{run}")),
+        };
+        let sink = VecSink::new();
+        let started = Instant::now();
+        let outcome = stager.stage(request, &sink).await;
+        let elapsed = started.elapsed();
+        if let Err(failure) = outcome {
+            panic!("staging failed: {failure}\n{}", sink.text());
+        }
+        if run >= WARMUP {
+            times.push(elapsed);
+        }
+    }
+    times
+}
+
+fn report(label: &str, mut times: Vec<Duration>) {
+    times.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "{label}: median {:.1} ms, min {:.1} ms, p90 {:.1} ms, max {:.1} ms ({} runs)",
+        ms(times[times.len() / 2]),
+        ms(times[0]),
+        ms(times[times.len() * 9 / 10]),
+        ms(times[times.len() - 1]),
+        times.len()
+    );
+}
+
+/// A 1 KB app: one file of 1024 bytes.
+fn write_app(path: &Path) {
+    let mut zip = zip::ZipWriter::new(File::create(path).unwrap());
+    zip.start_file(
+        "index.html",
+        SimpleFileOptions::default().unix_permissions(0o644),
+    )
+    .unwrap();
+    zip.write_all(&[b'x'; 1024]).unwrap();
+    zip.finish().unwrap();
+}
+
+fn write_buildpack(dir: &Path, path: &Path) {
+    let mut zip = zip::ZipWriter::new(File::create(path).unwrap());
+    zip.add_directory("bin/", SimpleFileOptions::default())
+        .unwrap();
+    for script in ["detect", "compile", "release"] {
+        zip.start_file(
+            format!("bin/{script}"),
+            SimpleFileOptions::default().unix_permissions(0o755),
+        )
+        .unwrap();
+        zip.write_all(&std::fs::read(dir.join("bin").join(script)).unwrap())
+            .unwrap();
+    }
+    zip.finish().unwrap();
+}
+
+fn builder_path() -> PathBuf {
+    if let Some(path) = std::env::var_os("LADLE_BUILDER_PATH") {
+        return PathBuf::from(path);
+    }
+    let exe = std::env::current_exe().unwrap();
+    let builder = exe
+        .parent()
+        .and_then(Path::parent)
+        .unwrap()
+        .join("ladle-builder");
+    assert!(
+        builder.is_file(),
+        "{} missing: cargo build --release -p ladle-builder",
+        builder.display()
+    );
+    builder
+}

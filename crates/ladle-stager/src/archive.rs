@@ -46,7 +46,11 @@ impl From<zip::result::ZipError> for ArchiveError {
 }
 
 /// Unpacks a zip into `dest` (which must exist), keeping unix modes. `owner` = chown every entry.
-pub fn extract_zip(zip_path: &Path, dest: &Path, owner: Option<(u32, u32)>) -> Result<(), ArchiveError> {
+pub fn extract_zip(
+    zip_path: &Path,
+    dest: &Path,
+    owner: Option<(u32, u32)>,
+) -> Result<(), ArchiveError> {
     let mut archive = zip::ZipArchive::new(File::open(zip_path)?)?;
     let mut out = Unpacker::new(dest, owner);
     for index in 0..archive.len() {
@@ -66,20 +70,32 @@ pub fn extract_zip(zip_path: &Path, dest: &Path, owner: Option<(u32, u32)>) -> R
 }
 
 /// Unpacks a gzip tar (a build-artifacts cache) into `dest`.
-pub fn extract_tgz(tgz_path: &Path, dest: &Path, owner: Option<(u32, u32)>) -> Result<(), ArchiveError> {
+pub fn extract_tgz(
+    tgz_path: &Path,
+    dest: &Path,
+    owner: Option<(u32, u32)>,
+) -> Result<(), ArchiveError> {
     let mut archive = tar::Archive::new(GzDecoder::new(File::open(tgz_path)?));
     let mut out = Unpacker::new(dest, owner);
     for entry in archive.entries().map_err(corrupt)? {
         let mut entry = entry.map_err(corrupt)?;
-        let name = entry.path().map_err(corrupt)?.to_string_lossy().into_owned();
+        let name = entry
+            .path()
+            .map_err(corrupt)?
+            .to_string_lossy()
+            .into_owned();
         let mode = entry.header().mode().unwrap_or(0o644);
         let link = || -> Result<String, ArchiveError> {
             let target = entry.link_name().map_err(corrupt)?;
-            Ok(target.map(|t| t.to_string_lossy().into_owned()).unwrap_or_default())
+            Ok(target
+                .map(|t| t.to_string_lossy().into_owned())
+                .unwrap_or_default())
         };
         match entry.header().entry_type() {
             tar::EntryType::Directory => out.dir(&name, mode)?,
-            tar::EntryType::Regular | tar::EntryType::Continuous => out.file(&name, mode, &mut entry)?,
+            tar::EntryType::Regular | tar::EntryType::Continuous => {
+                out.file(&name, mode, &mut entry)?
+            }
             tar::EntryType::Symlink => {
                 let target = link()?;
                 out.symlink(&name, &target)?
@@ -89,14 +105,22 @@ pub fn extract_tgz(tgz_path: &Path, dest: &Path, owner: Option<(u32, u32)>) -> R
                 out.hardlink(&name, &target)?
             }
             tar::EntryType::XGlobalHeader | tar::EntryType::XHeader => {}
-            _ => return Err(ArchiveError::Refused { name, reason: "devices and fifos are not allowed" }),
+            _ => {
+                return Err(ArchiveError::Refused {
+                    name,
+                    reason: "devices and fifos are not allowed",
+                })
+            }
         }
     }
     out.finish()
 }
 
 fn corrupt(e: io::Error) -> ArchiveError {
-    if e.kind() == io::ErrorKind::Other || e.kind() == io::ErrorKind::InvalidData || e.kind() == io::ErrorKind::UnexpectedEof {
+    if e.kind() == io::ErrorKind::Other
+        || e.kind() == io::ErrorKind::InvalidData
+        || e.kind() == io::ErrorKind::UnexpectedEof
+    {
         ArchiveError::Corrupt(e.to_string())
     } else {
         ArchiveError::Io(e)
@@ -108,9 +132,15 @@ fn read_link_target(entry: &mut impl Read, name: &str) -> Result<String, Archive
     entry
         .take(MAX_LINK_TARGET + 1)
         .read_to_string(&mut target)
-        .map_err(|_| ArchiveError::Refused { name: name.to_string(), reason: "symlink target is not text" })?;
+        .map_err(|_| ArchiveError::Refused {
+            name: name.to_string(),
+            reason: "symlink target is not text",
+        })?;
     if target.len() as u64 > MAX_LINK_TARGET {
-        return Err(ArchiveError::Refused { name: name.to_string(), reason: "symlink target too long" });
+        return Err(ArchiveError::Refused {
+            name: name.to_string(),
+            reason: "symlink target too long",
+        });
     }
     Ok(target)
 }
@@ -127,11 +157,18 @@ impl<'a> Unpacker<'a> {
     fn new(root: &'a Path, owner: Option<(u32, u32)>) -> Self {
         let mut real_dirs = HashSet::new();
         real_dirs.insert(PathBuf::new());
-        Unpacker { root, owner, real_dirs, symlinks: Vec::new() }
+        Unpacker {
+            root,
+            owner,
+            real_dirs,
+            symlinks: Vec::new(),
+        }
     }
 
     fn dir(&mut self, name: &str, mode: u32) -> Result<(), ArchiveError> {
-        let Some(rel) = relative_path(name)? else { return Ok(()) };
+        let Some(rel) = relative_path(name)? else {
+            return Ok(());
+        };
         self.ensure_dir(name, &rel)?;
         let path = self.root.join(&rel);
         fs::set_permissions(&path, fs::Permissions::from_mode(mode & 0o777))?;
@@ -139,7 +176,8 @@ impl<'a> Unpacker<'a> {
     }
 
     fn file(&mut self, name: &str, mode: u32, content: &mut impl Read) -> Result<(), ArchiveError> {
-        let rel = relative_path(name)?.ok_or_else(|| refused(name, "a file cannot be the archive root"))?;
+        let rel = relative_path(name)?
+            .ok_or_else(|| refused(name, "a file cannot be the archive root"))?;
         self.ensure_parent(name, &rel)?;
         let path = self.root.join(&rel);
         let mut file = OpenOptions::new()
@@ -156,7 +194,8 @@ impl<'a> Unpacker<'a> {
     }
 
     fn symlink(&mut self, name: &str, target: &str) -> Result<(), ArchiveError> {
-        let rel = relative_path(name)?.ok_or_else(|| refused(name, "a symlink cannot be the archive root"))?;
+        let rel = relative_path(name)?
+            .ok_or_else(|| refused(name, "a symlink cannot be the archive root"))?;
         if target.is_empty() || target.contains('\0') {
             return Err(refused(name, "empty symlink target"));
         }
@@ -173,14 +212,20 @@ impl<'a> Unpacker<'a> {
 
     /// Tar hard links become copies of a file unpacked earlier (checked like any other path).
     fn hardlink(&mut self, name: &str, target: &str) -> Result<(), ArchiveError> {
-        let source_rel = relative_path(target)?.ok_or_else(|| refused(name, "hard link to the archive root"))?;
+        let source_rel =
+            relative_path(target)?.ok_or_else(|| refused(name, "hard link to the archive root"))?;
         self.ensure_parent(target, &source_rel)?;
         let source = self.root.join(&source_rel);
         let mut input = OpenOptions::new()
             .read(true)
             .custom_flags(libc::O_NOFOLLOW)
             .open(&source)
-            .map_err(|_| refused(name, "hard link to something that is not a file unpacked earlier"))?;
+            .map_err(|_| {
+                refused(
+                    name,
+                    "hard link to something that is not a file unpacked earlier",
+                )
+            })?;
         let meta = input.metadata()?;
         if !meta.is_file() {
             return Err(refused(name, "hard link to something that is not a file"));
@@ -216,8 +261,12 @@ impl<'a> Unpacker<'a> {
             }
             let path = self.root.join(&current);
             match fs::symlink_metadata(&path) {
-                Ok(meta) if meta.file_type().is_symlink() => return Err(refused(name, "path goes through a symlink")),
-                Ok(meta) if !meta.is_dir() => return Err(refused(name, "path goes through a file")),
+                Ok(meta) if meta.file_type().is_symlink() => {
+                    return Err(refused(name, "path goes through a symlink"))
+                }
+                Ok(meta) if !meta.is_dir() => {
+                    return Err(refused(name, "path goes through a file"))
+                }
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {
                     fs::create_dir(&path)?;
@@ -239,7 +288,10 @@ impl<'a> Unpacker<'a> {
 }
 
 fn refused(name: &str, reason: &'static str) -> ArchiveError {
-    ArchiveError::Refused { name: name.to_string(), reason }
+    ArchiveError::Refused {
+        name: name.to_string(),
+        reason,
+    }
 }
 
 fn already_there(e: io::Error, name: &str) -> ArchiveError {
@@ -261,7 +313,9 @@ fn relative_path(name: &str) -> Result<Option<PathBuf>, ArchiveError> {
             Component::Normal(part) => rel.push(part),
             Component::CurDir => {}
             Component::ParentDir => return Err(refused(name, "path contains ..")),
-            Component::RootDir | Component::Prefix(_) => return Err(refused(name, "absolute path")),
+            Component::RootDir | Component::Prefix(_) => {
+                return Err(refused(name, "absolute path"))
+            }
         }
     }
     Ok((!rel.as_os_str().is_empty()).then_some(rel))
@@ -272,8 +326,11 @@ fn relative_path(name: &str) -> Result<Option<PathBuf>, ArchiveError> {
 fn resolves_inside(root: &Path, rel: &Path) -> Result<bool, ArchiveError> {
     let mut resolved: Vec<std::ffi::OsString> = Vec::new();
     // Components still to walk, in reverse so `pop` yields the next one.
-    let mut pending: Vec<std::ffi::OsString> =
-        rel.components().rev().map(|c| c.as_os_str().to_os_string()).collect();
+    let mut pending: Vec<std::ffi::OsString> = rel
+        .components()
+        .rev()
+        .map(|c| c.as_os_str().to_os_string())
+        .collect();
     let mut hops = 0;
     while let Some(part) = pending.pop() {
         match part.to_str() {
@@ -288,13 +345,20 @@ fn resolves_inside(root: &Path, rel: &Path) -> Result<bool, ArchiveError> {
         }
         resolved.push(part);
         let here: PathBuf = resolved.iter().collect();
-        let Ok(target) = fs::read_link(root.join(&here)) else { continue };
+        let Ok(target) = fs::read_link(root.join(&here)) else {
+            continue;
+        };
         hops += 1;
         if hops > MAX_LINK_HOPS || target.is_absolute() {
             return Ok(false);
         }
         resolved.pop();
-        pending.extend(target.components().rev().map(|c| c.as_os_str().to_os_string()));
+        pending.extend(
+            target
+                .components()
+                .rev()
+                .map(|c| c.as_os_str().to_os_string()),
+        );
     }
     Ok(true)
 }
@@ -317,11 +381,16 @@ mod tests {
         for item in items {
             match item {
                 Item::File(name, mode, body) => {
-                    zip.start_file(*name, SimpleFileOptions::default().unix_permissions(*mode)).unwrap();
+                    zip.start_file(*name, SimpleFileOptions::default().unix_permissions(*mode))
+                        .unwrap();
                     zip.write_all(body.as_bytes()).unwrap();
                 }
-                Item::Dir(name) => zip.add_directory(*name, SimpleFileOptions::default()).unwrap(),
-                Item::Link(name, target) => zip.add_symlink(*name, *target, SimpleFileOptions::default()).unwrap(),
+                Item::Dir(name) => zip
+                    .add_directory(*name, SimpleFileOptions::default())
+                    .unwrap(),
+                Item::Link(name, target) => zip
+                    .add_symlink(*name, *target, SimpleFileOptions::default())
+                    .unwrap(),
             }
         }
         zip.finish().unwrap();
@@ -352,14 +421,20 @@ mod tests {
         assert_eq!(mode("bin/compile"), 0o755);
         assert_eq!(mode("lib/data.txt"), 0o644, "set-uid bit dropped");
         assert_eq!(fs::read_to_string(out.join("lib/current")).unwrap(), "data");
-        assert_eq!(fs::read_to_string(out.join("node_modules/.bin/tool")).unwrap(), "data");
+        assert_eq!(
+            fs::read_to_string(out.join("node_modules/.bin/tool")).unwrap(),
+            "data"
+        );
     }
 
     #[test]
     fn refuses_zip_slip_and_absolute_names() {
         for name in ["../evil", "a/../../evil", "/etc/evil"] {
             let (tmp, result) = unpack(&[Item::File(name, 0o644, "x")]);
-            assert!(matches!(result, Err(ArchiveError::Refused { .. })), "{name}: {result:?}");
+            assert!(
+                matches!(result, Err(ArchiveError::Refused { .. })),
+                "{name}: {result:?}"
+            );
             assert!(!tmp.path().join("evil").exists());
         }
     }
@@ -371,20 +446,39 @@ mod tests {
             &[Item::Link("abs", "/etc/passwd")],
             &[Item::Link("a/b", "../../x")],
             // Each link looks harmless on its own; together they climb out.
-            &[Item::Link("s", "."), Item::Dir("d/"), Item::Link("q", "s/..")],
+            &[
+                Item::Link("s", "."),
+                Item::Dir("d/"),
+                Item::Link("q", "s/.."),
+            ],
             &[Item::Link("s", "."), Item::Link("s/q", "..")],
             &[Item::Link("out", "."), Item::File("out/f", 0o644, "x")],
         ];
         for items in cases {
             let (_tmp, result) = unpack(items);
-            assert!(matches!(result, Err(ArchiveError::Refused { .. })), "{result:?}");
+            assert!(
+                matches!(result, Err(ArchiveError::Refused { .. })),
+                "{result:?}"
+            );
         }
     }
 
     #[test]
     fn refuses_overwriting_an_earlier_symlink() {
-        let (tmp, result) = unpack(&[Item::Link("f", "g"), Item::File("./f", 0o644, "through the link")]);
-        assert!(matches!(result, Err(ArchiveError::Refused { reason: "duplicate entry", .. })), "{result:?}");
+        let (tmp, result) = unpack(&[
+            Item::Link("f", "g"),
+            Item::File("./f", 0o644, "through the link"),
+        ]);
+        assert!(
+            matches!(
+                result,
+                Err(ArchiveError::Refused {
+                    reason: "duplicate entry",
+                    ..
+                })
+            ),
+            "{result:?}"
+        );
         assert!(!tmp.path().join("out/g").exists());
     }
 
@@ -392,20 +486,30 @@ mod tests {
     fn tgz_round_trip_with_hard_link_and_refused_escape() {
         let tmp = tempfile::tempdir().unwrap();
         let tgz = tmp.path().join("cache.tgz");
-        let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(File::create(&tgz).unwrap(), Default::default()));
+        let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
+            File::create(&tgz).unwrap(),
+            Default::default(),
+        ));
         let mut header = tar::Header::new_gnu();
         header.set_size(5);
         header.set_mode(0o600);
-        builder.append_data(&mut header, "./final/blob", &b"hello"[..]).unwrap();
+        builder
+            .append_data(&mut header, "./final/blob", &b"hello"[..])
+            .unwrap();
         let mut link = tar::Header::new_gnu();
         link.set_entry_type(tar::EntryType::Link);
         link.set_size(0);
-        builder.append_link(&mut link, "./final/again", "./final/blob").unwrap();
+        builder
+            .append_link(&mut link, "./final/again", "./final/blob")
+            .unwrap();
         builder.into_inner().unwrap().finish().unwrap();
         let dest = tmp.path().join("out");
         fs::create_dir(&dest).unwrap();
         extract_tgz(&tgz, &dest, None).unwrap();
-        assert_eq!(fs::read_to_string(dest.join("final/again")).unwrap(), "hello");
+        assert_eq!(
+            fs::read_to_string(dest.join("final/again")).unwrap(),
+            "hello"
+        );
 
         fs::write(&tgz, b"not a tarball").unwrap();
         let fresh = tmp.path().join("fresh");

@@ -43,7 +43,9 @@ pub(crate) fn host_default_root(root: &Path) -> io::Result<Vec<PathBuf>> {
         let host = Path::new(host_dir);
         let inside = root.join(host_dir.trim_start_matches('/'));
         match fs::symlink_metadata(host) {
-            Ok(meta) if meta.file_type().is_symlink() => std::os::unix::fs::symlink(fs::read_link(host)?, &inside)?,
+            Ok(meta) if meta.file_type().is_symlink() => {
+                std::os::unix::fs::symlink(fs::read_link(host)?, &inside)?
+            }
             Ok(meta) if meta.is_dir() => {
                 fs::create_dir(&inside)?;
                 binds.push(host.to_path_buf());
@@ -102,7 +104,12 @@ fn config_json(spec: &BundleSpec) -> Value {
 }
 
 fn namespaces(network: StagingNetwork) -> Value {
-    let mut list = vec![json!({"type": "pid"}), json!({"type": "ipc"}), json!({"type": "uts"}), json!({"type": "mount"})];
+    let mut list = vec![
+        json!({"type": "pid"}),
+        json!({"type": "ipc"}),
+        json!({"type": "uts"}),
+        json!({"type": "mount"}),
+    ];
     if network == StagingNetwork::Off {
         // A new network namespace holds only a loopback interface that is down: no network.
         list.push(json!({"type": "network"}));
@@ -132,7 +139,11 @@ fn mounts(spec: &BundleSpec) -> Value {
         list.push(bind(host, host, "ro"));
     }
     list.push(bind(spec.workspace, Path::new(paths::WORKSPACE), "rw"));
-    list.push(bind(&spec.workspace.join("home"), Path::new(paths::HOME), "rw"));
+    list.push(bind(
+        &spec.workspace.join("home"),
+        Path::new(paths::HOME),
+        "rw",
+    ));
     list.push(bind(spec.builder, Path::new(paths::BUILDER), "ro"));
     Value::Array(list)
 }

@@ -70,7 +70,11 @@ impl StagerConfig {
         )
     }
 
-    fn with_overrides(mut self, stager: Option<&str>, network: Option<&str>) -> Result<Self, ConfigError> {
+    fn with_overrides(
+        mut self,
+        stager: Option<&str>,
+        network: Option<&str>,
+    ) -> Result<Self, ConfigError> {
         if let Some(value) = stager.filter(|v| !v.is_empty()) {
             self.executor = match value.to_ascii_lowercase().as_str() {
                 "runc" => ExecutorChoice::Runc,
@@ -93,12 +97,16 @@ impl StagerConfig {
 /// Finds `name` in the directories of `$PATH`.
 pub(crate) fn find_on_path(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|dir| dir.join(name)).find(|candidate| is_executable(candidate))
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|candidate| is_executable(candidate))
 }
 
 pub(crate) fn is_executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
-    path.metadata().map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false)
+    path.metadata()
+        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false)
 }
 
 #[cfg(test)]
@@ -108,13 +116,22 @@ mod tests {
     #[test]
     fn env_overrides_parse_and_refuse_nonsense() {
         let base = StagerConfig::new("/b", "/w");
-        let cfg = base.clone().with_overrides(Some("PROCESS"), Some("off")).unwrap();
+        let cfg = base
+            .clone()
+            .with_overrides(Some("PROCESS"), Some("off"))
+            .unwrap();
         assert_eq!(cfg.executor, ExecutorChoice::Process);
         assert_eq!(cfg.network, StagingNetwork::Off);
         let cfg = base.clone().with_overrides(None, None).unwrap();
         assert_eq!(cfg.executor, ExecutorChoice::Auto);
         assert_eq!(cfg.network, StagingNetwork::Host);
-        assert!(matches!(base.clone().with_overrides(Some("docker"), None), Err(ConfigError::BadExecutor(_))));
-        assert!(matches!(base.with_overrides(None, Some("maybe")), Err(ConfigError::BadNetwork(_))));
+        assert!(matches!(
+            base.clone().with_overrides(Some("docker"), None),
+            Err(ConfigError::BadExecutor(_))
+        ));
+        assert!(matches!(
+            base.with_overrides(None, Some("maybe")),
+            Err(ConfigError::BadNetwork(_))
+        ));
     }
 }

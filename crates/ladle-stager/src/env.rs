@@ -87,10 +87,16 @@ mod tests {
 
     fn input() -> StagingEnvInput {
         StagingEnvInput {
-            staging_group: map(json!({"GROUP": "g", "SHARED": "from-group", "STACKY": "x", "LANG": "de_DE.UTF-8"})),
-            app_env: map(json!({"SHARED": "from-app", "APP_ONLY": {"nested": [1, 2]}, "FLAG": true, "NOTHING": null})),
-            request_env: map(json!({"SHARED": "from-request", "CF_STACK": "user-stack", "MEMORY_LIMIT": "1g",
-                                    "VCAP_SERVICES": "user", "CF_INSTANCE_IP": "10.0.0.1", "COUNT": 3})),
+            staging_group: map(
+                json!({"GROUP": "g", "SHARED": "from-group", "STACKY": "x", "LANG": "de_DE.UTF-8"}),
+            ),
+            app_env: map(
+                json!({"SHARED": "from-app", "APP_ONLY": {"nested": [1, 2]}, "FLAG": true, "NOTHING": null}),
+            ),
+            request_env: map(
+                json!({"SHARED": "from-request", "CF_STACK": "user-stack", "MEMORY_LIMIT": "1g",
+                                    "VCAP_SERVICES": "user", "CF_INSTANCE_IP": "10.0.0.1", "COUNT": 3}),
+            ),
             stack: "cflinuxfs4".into(),
             vcap_application: json!({"limits": {"mem": 1024}, "application_name": "app"}),
             memory_mb: 1024,
@@ -108,10 +114,26 @@ mod tests {
     fn later_sources_win_in_cloud_controllers_order() {
         let env = staging_environment(&input());
         assert_eq!(get(&env, "GROUP"), "g");
-        assert_eq!(get(&env, "SHARED"), "from-request", "request env beats app env beats group");
-        assert_eq!(get(&env, "CF_STACK"), "cflinuxfs4", "CF_STACK beats the request env");
-        assert_eq!(get(&env, "MEMORY_LIMIT"), "1024m", "MEMORY_LIMIT beats the request env");
-        assert_eq!(get(&env, "VCAP_SERVICES"), "{}", "VCAP_SERVICES is applied last");
+        assert_eq!(
+            get(&env, "SHARED"),
+            "from-request",
+            "request env beats app env beats group"
+        );
+        assert_eq!(
+            get(&env, "CF_STACK"),
+            "cflinuxfs4",
+            "CF_STACK beats the request env"
+        );
+        assert_eq!(
+            get(&env, "MEMORY_LIMIT"),
+            "1024m",
+            "MEMORY_LIMIT beats the request env"
+        );
+        assert_eq!(
+            get(&env, "VCAP_SERVICES"),
+            "{}",
+            "VCAP_SERVICES is applied last"
+        );
         assert_eq!(get(&env, "CF_INSTANCE_IP"), "127.0.0.1");
         assert_eq!(get(&env, "LANG"), "de_DE.UTF-8", "LANG is only a default");
     }
@@ -123,7 +145,10 @@ mod tests {
         assert_eq!(get(&env, "FLAG"), "true");
         assert_eq!(get(&env, "COUNT"), "3");
         assert_eq!(get(&env, "NOTHING"), "");
-        assert_eq!(get(&env, "VCAP_APPLICATION"), r#"{"limits":{"mem":1024},"application_name":"app"}"#);
+        assert_eq!(
+            get(&env, "VCAP_APPLICATION"),
+            r#"{"limits":{"mem":1024},"application_name":"app"}"#
+        );
         assert_eq!(get(&env, "CF_INSTANCE_INTERNAL_IP"), "127.0.0.1");
         assert_eq!(get(&env, "CF_INSTANCE_PORTS"), "[]");
         assert_eq!(get(&env, "CF_INSTANCE_ADDR"), "");
@@ -137,6 +162,9 @@ mod tests {
         assert_eq!(&keys[..4], ["LANG", "GROUP", "SHARED", "STACKY"]);
         let pos = |k: &str| keys.iter().position(|x| *x == k).unwrap();
         assert!(pos("APP_ONLY") < pos("COUNT"));
-        assert!(pos("CF_STACK") < pos("VCAP_APPLICATION"), "CF_STACK came first from the request env");
+        assert!(
+            pos("CF_STACK") < pos("VCAP_APPLICATION"),
+            "CF_STACK came first from the request env"
+        );
     }
 }

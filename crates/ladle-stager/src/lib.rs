@@ -3,14 +3,27 @@
 //! turns the outcome into a droplet or one of Cloud Controller's staging errors.
 
 pub mod archive;
+mod bundle;
 mod config;
 pub mod env;
 mod log;
+mod outcome;
+mod prepare;
+mod process;
+mod reap;
 mod request;
+mod runc;
+mod stager;
+mod supervise;
+mod workspace;
 
 pub use config::{ConfigError, ExecutorChoice, StagerConfig, StagingNetwork};
 pub use ladle_contract::Phase;
 pub use log::{LogLine, LogSink, Stream, VecSink};
+pub use prepare::buildpack_dir_name;
+pub use reap::ReapReport;
 pub use request::{
-    BuildpackSource, ExecutorKind, FailureKind, StackRoot, StagingFailure, StagingRequest, StagingSuccess,
+    BuildpackSource, ExecutorKind, FailureKind, StackRoot, StagingFailure, StagingRequest,
+    StagingSuccess,
 };
+pub use stager::{Stager, StagerSetupError};

@@ -45,31 +45,51 @@ impl VecSink {
 
     /// All text joined with newlines, handy for "does the log mention X" checks.
     pub fn text(&self) -> String {
-        self.lines().iter().map(|l| l.text.as_str()).collect::<Vec<_>>().join("\n")
+        self.lines()
+            .iter()
+            .map(|l| l.text.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 }
 
 impl LogSink for VecSink {
     fn line(&self, phase: Phase, stream: Stream, text: &str) {
-        let line = LogLine { phase, stream, text: text.to_string() };
-        self.lines.lock().unwrap_or_else(|e| e.into_inner()).push(line);
+        let line = LogLine {
+            phase,
+            stream,
+            text: text.to_string(),
+        };
+        self.lines
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(line);
     }
 }
 
 /// The phase most recently announced on stdout, shared by the stdout and stderr readers.
-pub(crate) struct PhaseTracker(Mutex<Phase>);
+/// `None` until the builder announces its first phase.
+pub(crate) struct PhaseTracker(Mutex<Option<Phase>>);
 
 impl PhaseTracker {
     pub(crate) fn new() -> Self {
-        PhaseTracker(Mutex::new(Phase::Setup))
+        PhaseTracker(Mutex::new(None))
     }
 
     fn current(&self) -> Phase {
-        *self.0.lock().unwrap_or_else(|e| e.into_inner())
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or(Phase::Setup)
     }
 
     fn set(&self, phase: Phase) {
-        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = phase;
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(phase);
+    }
+
+    /// Whether the builder got far enough to announce a phase.
+    pub(crate) fn builder_started(&self) -> bool {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).is_some()
     }
 }
 
@@ -85,7 +105,11 @@ pub(crate) async fn pump<R: AsyncRead + Unpin>(
     let mut buf = Vec::new();
     loop {
         buf.clear();
-        match (&mut reader).take(MAX_LINE_BYTES).read_until(b'\n', &mut buf).await {
+        match (&mut reader)
+            .take(MAX_LINE_BYTES)
+            .read_until(b'\n', &mut buf)
+            .await
+        {
             Ok(0) | Err(_) => return,
             Ok(_) => forward(&buf, stream, tracker, sink),
         }
@@ -118,7 +142,11 @@ mod tests {
         let got: Vec<_> = lines.iter().map(|l| (l.phase, l.text.as_str())).collect();
         assert_eq!(
             got,
-            vec![(Phase::Detect, "found it"), (Phase::Compile, "-----> compiling"), (Phase::Compile, "no newline")]
+            vec![
+                (Phase::Detect, "found it"),
+                (Phase::Compile, "-----> compiling"),
+                (Phase::Compile, "no newline")
+            ]
         );
     }
 

@@ -15,6 +15,8 @@ const MAX_RESULT_BYTES: u64 = 16 * 1024 * 1024;
 
 /// What the run looked like from the outside.
 pub(crate) struct Observed {
+    /// The builder announced at least one phase.
+    pub builder_started: bool,
     pub exit: Option<i32>,
     pub timed_out: bool,
     pub oom_killed: bool,
@@ -31,26 +33,58 @@ pub(crate) struct Limits {
 
 /// Decides the outcome. Limits are checked before the exit code, since a buildpack killed by
 /// the kernel usually makes the builder report an ordinary compile failure.
-pub(crate) fn judge(observed: &Observed, limits: &Limits, result: Option<StagingResult>) -> Result<StagingResult, StagingFailure> {
-    let failure = |kind, message: String| StagingFailure { kind, message, result: result.clone() };
+pub(crate) fn judge(
+    observed: &Observed,
+    limits: &Limits,
+    result: Option<StagingResult>,
+) -> Result<StagingResult, StagingFailure> {
+    let partial = result.clone().map(Box::new);
+    let failure = |kind, message: String| StagingFailure {
+        kind,
+        message,
+        result: partial.clone(),
+    };
     if observed.timed_out {
-        let message = format!("staging exceeded its time limit of {} seconds", limits.timeout_secs);
+        let message = format!(
+            "staging exceeded its time limit of {} seconds",
+            limits.timeout_secs
+        );
         return Err(failure(FailureKind::StagingTimeExpired, message));
     }
     let code = observed.exit.unwrap_or(-1);
     if code == 0 {
-        return result.ok_or_else(|| StagingFailure::new(FailureKind::StagingError, "the builder wrote no result.json"));
+        return result.ok_or_else(|| {
+            StagingFailure::new(
+                FailureKind::StagingError,
+                "the builder wrote no result.json",
+            )
+        });
     }
     if observed.oom_killed {
-        let message = format!("staging exceeded its memory limit of {} MB", limits.memory_mb);
+        let message = format!(
+            "staging exceeded its memory limit of {} MB",
+            limits.memory_mb
+        );
         return Err(failure(FailureKind::StagingError, message));
     }
     if observed.disk_full {
-        return Err(StagingFailure { result: result.clone(), ..disk_limit_failure(limits.disk_mb) });
+        return Err(StagingFailure {
+            result: partial,
+            ..disk_limit_failure(limits.disk_mb)
+        });
     }
     if observed.pids_exhausted {
-        let message = format!("staging exceeded its process limit of {} processes", limits.pids);
+        let message = format!(
+            "staging exceeded its process limit of {} processes",
+            limits.pids
+        );
         return Err(failure(FailureKind::StagingError, message));
+    }
+    if !observed.builder_started && result.is_none() {
+        // Neither a phase marker nor result.json: runc or the builder's flag parsing failed,
+        // which is our fault, not the app's.
+        let message = format!("the builder did not run (exit status {code})");
+        return Err(StagingFailure::stager(message));
     }
     let kind = kind_for_exit_code(code);
     let message = result
@@ -74,9 +108,15 @@ pub(crate) fn kind_for_exit_code(code: i32) -> FailureKind {
 /// Cloud Controller's descriptions, for when the builder could not say more itself.
 fn default_message(kind: FailureKind, code: i32) -> String {
     match kind {
-        FailureKind::NoAppDetected => "An app was not successfully detected by any available buildpack".into(),
-        FailureKind::BuildpackCompileFailed => "App staging failed in the buildpack compile phase".into(),
-        FailureKind::BuildpackReleaseFailed => "App staging failed in the buildpack release phase".into(),
+        FailureKind::NoAppDetected => {
+            "An app was not successfully detected by any available buildpack".into()
+        }
+        FailureKind::BuildpackCompileFailed => {
+            "App staging failed in the buildpack compile phase".into()
+        }
+        FailureKind::BuildpackReleaseFailed => {
+            "App staging failed in the buildpack release phase".into()
+        }
         _ => format!("staging failed: the builder exited with status {code}"),
     }
 }
@@ -85,7 +125,10 @@ fn default_message(kind: FailureKind, code: i32) -> String {
 pub(crate) fn read_result(ws: &Path) -> Option<StagingResult> {
     let mut file = open_output(ws, "result.json").ok()?;
     let mut text = String::new();
-    file.by_ref().take(MAX_RESULT_BYTES).read_to_string(&mut text).ok()?;
+    file.by_ref()
+        .take(MAX_RESULT_BYTES)
+        .read_to_string(&mut text)
+        .ok()?;
     match serde_json::from_str(&text) {
         Ok(result) => Some(result),
         Err(e) => {
@@ -96,12 +139,27 @@ pub(crate) fn read_result(ws: &Path) -> Option<StagingResult> {
 }
 
 /// Copies droplet (required) and cache (optional) to the caller's folder.
-pub(crate) fn deliver(ws: &Path, output_dir: &Path, result: StagingResult, executor: ExecutorKind) -> Result<StagingSuccess, StagingFailure> {
-    fs::create_dir_all(output_dir).map_err(|e| host_failure("could not create the output folder", &e))?;
+pub(crate) fn deliver(
+    ws: &Path,
+    output_dir: &Path,
+    result: StagingResult,
+    executor: ExecutorKind,
+) -> Result<StagingSuccess, StagingFailure> {
+    fs::create_dir_all(output_dir)
+        .map_err(|e| host_failure("could not create the output folder", &e))?;
     let droplet = output_dir.join("droplet.tgz");
     match open_output(ws, "droplet.tgz") {
-        Ok(file) => copy_to(file, &droplet).map_err(|e| host_failure("could not copy the droplet", &e))?,
-        Err(_) => return Err(StagingFailure { result: Some(result), ..StagingFailure::new(FailureKind::StagingError, "the builder produced no droplet") }),
+        Ok(file) => {
+            copy_to(file, &droplet).map_err(|e| host_failure("could not copy the droplet", &e))?
+        }
+        Err(_) => {
+            let failure =
+                StagingFailure::new(FailureKind::StagingError, "the builder produced no droplet");
+            return Err(StagingFailure {
+                result: Some(Box::new(result)),
+                ..failure
+            });
+        }
     }
     let cache = match open_output(ws, "cache.tgz") {
         Ok(file) => {
@@ -111,7 +169,12 @@ pub(crate) fn deliver(ws: &Path, output_dir: &Path, result: StagingResult, execu
         }
         Err(_) => None,
     };
-    Ok(StagingSuccess { result, droplet, cache, executor })
+    Ok(StagingSuccess {
+        result,
+        droplet,
+        cache,
+        executor,
+    })
 }
 
 /// Opens `output/<name>` without following symlinks anywhere on the way: the staging user
@@ -122,7 +185,10 @@ fn open_output(ws: &Path, name: &str) -> io::Result<File> {
     if !meta.is_dir() {
         return Err(io::Error::other("output is not a folder"));
     }
-    let file = OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK).open(dir.join(name))?;
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(dir.join(name))?;
     if !file.metadata()?.is_file() {
         return Err(io::Error::other(format!("{name} is not a regular file")));
     }
@@ -141,10 +207,22 @@ mod tests {
     use ladle_contract::result::StagingFailure as BuilderFailure;
 
     fn observed(exit: i32) -> Observed {
-        Observed { exit: Some(exit), timed_out: false, oom_killed: false, pids_exhausted: false, disk_full: false }
+        Observed {
+            builder_started: true,
+            exit: Some(exit),
+            timed_out: false,
+            oom_killed: false,
+            pids_exhausted: false,
+            disk_full: false,
+        }
     }
 
-    const LIMITS: Limits = Limits { memory_mb: 256, disk_mb: 64, pids: 1024, timeout_secs: 5 };
+    const LIMITS: Limits = Limits {
+        memory_mb: 256,
+        disk_mb: 64,
+        pids: 1024,
+        timeout_secs: 5,
+    };
 
     #[test]
     fn exit_codes_map_to_cloud_controller_errors() {
@@ -156,26 +234,50 @@ mod tests {
             (1, FailureKind::StagingError),
             (137, FailureKind::StagingError),
         ] {
-            assert_eq!(judge(&observed(code), &LIMITS, None).unwrap_err().kind, kind, "exit {code}");
+            assert_eq!(
+                judge(&observed(code), &LIMITS, None).unwrap_err().kind,
+                kind,
+                "exit {code}"
+            );
         }
     }
 
     #[test]
     fn builder_message_wins_and_limits_win_over_exit_codes() {
         let result = StagingResult {
-            failure: Some(BuilderFailure { exit_code: 223, message: "Failed to compile droplet: boom".into() }),
+            failure: Some(BuilderFailure {
+                exit_code: 223,
+                message: "Failed to compile droplet: boom".into(),
+            }),
             ..Default::default()
         };
         let failure = judge(&observed(223), &LIMITS, Some(result.clone())).unwrap_err();
         assert_eq!(failure.message, "Failed to compile droplet: boom");
-        assert_eq!(failure.result, Some(result.clone()));
+        assert_eq!(failure.result, Some(Box::new(result.clone())));
 
-        let oom = Observed { oom_killed: true, disk_full: true, ..observed(223) };
+        let oom = Observed {
+            oom_killed: true,
+            disk_full: true,
+            ..observed(223)
+        };
         let failure = judge(&oom, &LIMITS, Some(result)).unwrap_err();
-        assert_eq!((failure.kind, failure.message.as_str()), (FailureKind::StagingError, "staging exceeded its memory limit of 256 MB"));
+        assert_eq!(
+            (failure.kind, failure.message.as_str()),
+            (
+                FailureKind::StagingError,
+                "staging exceeded its memory limit of 256 MB"
+            )
+        );
 
-        let late = Observed { timed_out: true, exit: None, ..observed(0) };
-        assert_eq!(judge(&late, &LIMITS, None).unwrap_err().message, "staging exceeded its time limit of 5 seconds");
+        let late = Observed {
+            timed_out: true,
+            exit: None,
+            ..observed(0)
+        };
+        assert_eq!(
+            judge(&late, &LIMITS, None).unwrap_err().message,
+            "staging exceeded its time limit of 5 seconds"
+        );
     }
 
     #[test]
@@ -184,7 +286,8 @@ mod tests {
         let ws = tmp.path();
         fs::create_dir(ws.join("output")).unwrap();
         fs::write(tmp.path().join("secret"), "root only").unwrap();
-        std::os::unix::fs::symlink(tmp.path().join("secret"), ws.join("output/result.json")).unwrap();
+        std::os::unix::fs::symlink(tmp.path().join("secret"), ws.join("output/result.json"))
+            .unwrap();
         assert!(read_result(ws).is_none());
         assert!(open_output(ws, "result.json").is_err());
     }

@@ -48,7 +48,8 @@ pub(crate) fn prepare(input: PrepareInput) -> Result<Prepared, StagingFailure> {
     for buildpack in &input.request.buildpacks {
         if let BuildpackSource::Admin { key, zip } = buildpack {
             let dir = ws.join("buildpacks").join(buildpack_dir_name(key));
-            create_owned_dir(&dir, input.owner).map_err(|e| host_failure("could not prepare buildpacks", &e))?;
+            create_owned_dir(&dir, input.owner)
+                .map_err(|e| host_failure("could not prepare buildpacks", &e))?;
             archive::extract_zip(zip, &dir, input.owner)
                 .map_err(|e| unpack_failure(&format!("buildpack {key}"), e, disk_mb))?;
         }
@@ -86,7 +87,11 @@ fn restore_cache(
     }
 }
 
-fn write_bundle(workspace: &Workspace, request: &StagingRequest, input: &BundleInput) -> io::Result<()> {
+fn write_bundle(
+    workspace: &Workspace,
+    request: &StagingRequest,
+    input: &BundleInput,
+) -> io::Result<()> {
     let (root, stack_binds) = match &request.stack {
         StackRoot::HostDefault => {
             let root = workspace.dir().join("root");
@@ -132,14 +137,20 @@ fn empty_dir(dir: &Path) -> io::Result<()> {
 }
 
 pub(crate) fn disk_limit_failure(disk_mb: u64) -> StagingFailure {
-    StagingFailure::new(FailureKind::StagingError, format!("staging exceeded its disk limit of {disk_mb} MB"))
+    StagingFailure::new(
+        FailureKind::StagingError,
+        format!("staging exceeded its disk limit of {disk_mb} MB"),
+    )
 }
 
 fn unpack_failure(what: &str, error: ArchiveError, disk_mb: u64) -> StagingFailure {
     match error {
         e if e.is_disk_full() => disk_limit_failure(disk_mb),
         ArchiveError::Io(e) => host_failure(&format!("could not unpack {what}"), &e),
-        e => StagingFailure::new(FailureKind::StagingError, format!("{what} cannot be staged: {e}")),
+        e => StagingFailure::new(
+            FailureKind::StagingError,
+            format!("{what} cannot be staged: {e}"),
+        ),
     }
 }
 
@@ -147,7 +158,9 @@ fn unpack_failure(what: &str, error: ArchiveError, disk_mb: u64) -> StagingFailu
 /// stager fault.
 pub(crate) fn host_failure(context: &str, error: &io::Error) -> StagingFailure {
     let kind = match error.raw_os_error() {
-        Some(libc::ENOSPC) | Some(libc::EDQUOT) | Some(libc::ENOMEM) => FailureKind::InsufficientResources,
+        Some(libc::ENOSPC) | Some(libc::EDQUOT) | Some(libc::ENOMEM) => {
+            FailureKind::InsufficientResources
+        }
         _ => FailureKind::StagerError,
     };
     tracing::error!(error = %error, "{context}");

@@ -16,7 +16,7 @@ use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 
 use crate::log::LogSink;
-use crate::supervise::{supervise, DiskWatch, RunEnd};
+use crate::supervise::{supervise, DiskWatch, Supervised};
 
 pub(crate) struct ProcessLimits {
     pub memory_mb: u64,
@@ -47,7 +47,7 @@ pub(crate) async fn run_process(
     timeout: Duration,
     watch: &mut DiskWatch<'_>,
     sink: &dyn LogSink,
-) -> std::io::Result<RunEnd> {
+) -> std::io::Result<Supervised> {
     let mut command = tokio::process::Command::new(builder);
     command
         .args(args)
@@ -73,10 +73,10 @@ pub(crate) async fn run_process(
             let _ = killpg(group, Signal::SIGKILL);
         }
     };
-    let end = supervise(&mut child, timeout, watch, sink, kill).await?;
+    let run = supervise(&mut child, timeout, watch, sink, kill).await?;
     // Buildpacks may have left background processes in the group; the guard reaps them now.
     drop(guard);
-    Ok(end)
+    Ok(run)
 }
 
 fn apply_rlimits(command: &mut tokio::process::Command, limits: &ProcessLimits) {

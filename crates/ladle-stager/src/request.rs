@@ -127,13 +127,18 @@ impl fmt::Display for FailureKind {
 pub struct StagingFailure {
     pub kind: FailureKind,
     pub message: String,
-    /// result.json as far as the builder got (it names the buildpack that failed).
-    pub result: Option<StagingResult>,
+    /// result.json as far as the builder got (it names the buildpack that failed). Boxed to
+    /// keep `Result<_, StagingFailure>` small.
+    pub result: Option<Box<StagingResult>>,
 }
 
 impl StagingFailure {
     pub fn new(kind: FailureKind, message: impl Into<String>) -> Self {
-        StagingFailure { kind, message: message.into(), result: None }
+        StagingFailure {
+            kind,
+            message: message.into(),
+            result: None,
+        }
     }
 
     /// A failure of the host machinery rather than of the app or its buildpacks.

@@ -6,14 +6,14 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::log::LogSink;
-use crate::supervise::{supervise, DiskWatch, RunEnd};
+use crate::supervise::{supervise, DiskWatch, Supervised};
 
 /// Parent of every staging cgroup (`/sys/fs/cgroup/<controller>/ladle/<id>` on cgroup v1).
 pub(crate) const CGROUP_PARENT: &str = "ladle";
 const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 
 pub(crate) struct ContainerRun {
-    pub end: RunEnd,
+    pub run: Supervised,
     pub oom_killed: bool,
     pub pids_exhausted: bool,
 }
@@ -58,8 +58,15 @@ pub(crate) async fn run_container(
         // Cancellation: the runc client dies first, then the guard deletes the container.
         .kill_on_drop(true)
         .spawn()?;
-    let end = supervise(&mut child, timeout, watch, sink, || kill_container(runc, id)).await?;
-    Ok(ContainerRun { end, oom_killed: oom_kills(id) > 0, pids_exhausted: pids_refusals(id) > 0 })
+    let run = supervise(&mut child, timeout, watch, sink, || {
+        kill_container(runc, id)
+    })
+    .await?;
+    Ok(ContainerRun {
+        run,
+        oom_killed: oom_kills(id) > 0,
+        pids_exhausted: pids_refusals(id) > 0,
+    })
 }
 
 /// SIGKILL to the container's init; the pid namespace takes every other process with it.
@@ -72,13 +79,19 @@ async fn kill_container(runc: &Path, id: &str) {
         .status()
         .await;
     if !matches!(status, Ok(s) if s.success()) {
-        tracing::warn!(container = id, "runc kill failed; the container may have exited already");
+        tracing::warn!(
+            container = id,
+            "runc kill failed; the container may have exited already"
+        );
     }
 }
 
 /// Synchronous on purpose: it also runs from `Drop`.
 pub(crate) fn delete_container(runc: &Path, id: &str) {
-    let output = Command::new(runc).args(["delete", "--force", id]).stdin(Stdio::null()).output();
+    let output = Command::new(runc)
+        .args(["delete", "--force", id])
+        .stdin(Stdio::null())
+        .output();
     match output {
         Ok(out) if out.status.success() => {}
         Ok(out) => {
@@ -97,7 +110,9 @@ pub(crate) fn remove_cgroups(id: &str) {
     for dir in cgroup_dirs(id) {
         for _ in 0..10 {
             match fs::remove_dir(&dir) {
-                Err(e) if e.raw_os_error() == Some(libc::EBUSY) => std::thread::sleep(Duration::from_millis(20)),
+                Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
+                    std::thread::sleep(Duration::from_millis(20))
+                }
                 _ => break,
             }
         }
@@ -109,8 +124,14 @@ pub(crate) fn cgroup_dirs(id: &str) -> Vec<PathBuf> {
     if is_unified() {
         return vec![Path::new(CGROUP_ROOT).join(CGROUP_PARENT).join(id)];
     }
-    let Ok(controllers) = fs::read_dir(CGROUP_ROOT) else { return Vec::new() };
-    controllers.flatten().map(|c| c.path().join(CGROUP_PARENT).join(id)).filter(|p| p.exists()).collect()
+    let Ok(controllers) = fs::read_dir(CGROUP_ROOT) else {
+        return Vec::new();
+    };
+    controllers
+        .flatten()
+        .map(|c| c.path().join(CGROUP_PARENT).join(id))
+        .filter(|p| p.exists())
+        .collect()
 }
 
 fn is_unified() -> bool {
@@ -119,13 +140,21 @@ fn is_unified() -> bool {
 
 fn controller_file(id: &str, controller: &str, file: &str) -> PathBuf {
     let root = Path::new(CGROUP_ROOT);
-    let base = if is_unified() { root.to_path_buf() } else { root.join(controller) };
+    let base = if is_unified() {
+        root.to_path_buf()
+    } else {
+        root.join(controller)
+    };
     base.join(CGROUP_PARENT).join(id).join(file)
 }
 
 /// Processes the kernel killed for exceeding the memory limit.
 fn oom_kills(id: &str) -> u64 {
-    let file = if is_unified() { "memory.events" } else { "memory.oom_control" };
+    let file = if is_unified() {
+        "memory.events"
+    } else {
+        "memory.oom_control"
+    };
     read_counter(&controller_file(id, "memory", file), "oom_kill")
 }
 
@@ -175,10 +204,16 @@ fn writable(dir: &Path) -> Result<(), String> {
 
 /// Container ids in runc's default state folder (`runc list -q`).
 pub(crate) fn list_containers(runc: &Path) -> Vec<String> {
-    match Command::new(runc).args(["list", "-q"]).stdin(Stdio::null()).output() {
-        Ok(out) if out.status.success() => {
-            String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).filter(|l| !l.is_empty()).collect()
-        }
+    match Command::new(runc)
+        .args(["list", "-q"])
+        .stdin(Stdio::null())
+        .output()
+    {
+        Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_string)
+            .filter(|l| !l.is_empty())
+            .collect(),
         _ => Vec::new(),
     }
 }

@@ -5,15 +5,18 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use ladle_contract::{paths, Phase};
+use tracing::Instrument;
 
 use crate::config::{find_on_path, is_executable, ExecutorChoice, StagerConfig, StagingNetwork};
 use crate::log::{LogSink, Stream};
 use crate::outcome::{self, Limits, Observed};
 use crate::prepare::{self, host_failure, BundleInput, PrepareInput, Prepared};
 use crate::process::{run_process, ProcessLimits};
-use crate::request::{BuildpackSource, ExecutorKind, StackRoot, StagingFailure, StagingRequest, StagingSuccess};
+use crate::request::{
+    BuildpackSource, ExecutorKind, StackRoot, StagingFailure, StagingRequest, StagingSuccess,
+};
 use crate::runc;
-use crate::supervise::{DiskWatch, RunEnd};
+use crate::supervise::{DiskWatch, RunEnd, Supervised};
 use crate::workspace::{DiskLimit, Workspace};
 
 const PATH_VALUE: &str = "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin";
@@ -28,7 +31,10 @@ pub enum StagerSetupError {
     #[error("LADLE_STAGER=runc, but runc cannot be used: {0}")]
     RuncUnavailable(String),
     #[error("cannot create the staging work root {path}: {source}")]
-    WorkRoot { path: PathBuf, source: std::io::Error },
+    WorkRoot {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 pub struct Stager {
@@ -46,20 +52,44 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(0);
 impl Stager {
     pub fn new(config: StagerConfig) -> Result<Stager, StagerSetupError> {
         if !is_executable(&config.builder_path) {
-            return Err(StagerSetupError::BuilderMissing(config.builder_path.clone()));
+            return Err(StagerSetupError::BuilderMissing(
+                config.builder_path.clone(),
+            ));
         }
-        std::fs::create_dir_all(&config.work_root)
-            .map_err(|source| StagerSetupError::WorkRoot { path: config.work_root.clone(), source })?;
-        let work_root = config.work_root.canonicalize()
-            .map_err(|source| StagerSetupError::WorkRoot { path: config.work_root.clone(), source })?;
-        let config = StagerConfig { work_root, ..config };
+        std::fs::create_dir_all(&config.work_root).map_err(|source| {
+            StagerSetupError::WorkRoot {
+                path: config.work_root.clone(),
+                source,
+            }
+        })?;
+        let work_root =
+            config
+                .work_root
+                .canonicalize()
+                .map_err(|source| StagerSetupError::WorkRoot {
+                    path: config.work_root.clone(),
+                    source,
+                })?;
+        let config = StagerConfig {
+            work_root,
+            ..config
+        };
         let (executor, runc) = choose_executor(&config)?;
         let image_disk = is_root() && find_on_path("mkfs.ext4").is_some();
         if executor == ExecutorKind::Process {
             warn_about_process_limits(&config, image_disk);
         }
-        let id_prefix = format!("ladle-{:08x}-", xxhash_rust::xxh64::xxh64(config.work_root.as_os_str().as_encoded_bytes(), 0) as u32);
-        Ok(Stager { config, executor, runc, id_prefix, image_disk })
+        let id_prefix = format!(
+            "ladle-{:08x}-",
+            xxhash_rust::xxh64::xxh64(config.work_root.as_os_str().as_encoded_bytes(), 0) as u32
+        );
+        Ok(Stager {
+            config,
+            executor,
+            runc,
+            id_prefix,
+            image_disk,
+        })
     }
 
     /// The executor every staging of this stager uses.
@@ -71,26 +101,48 @@ impl Stager {
         &self.config
     }
 
-    /// Stages `request`, streaming the log to `sink`. Dropping the future stops the staging and
-    /// removes its container, mounts and workspace before the drop returns.
-    pub async fn stage(&self, request: StagingRequest, sink: &dyn LogSink) -> Result<StagingSuccess, StagingFailure> {
+    /// Stages `request`, streaming the log to `sink`. Dropping the future while the builder runs
+    /// kills the container and removes its cgroups, mounts and workspace before the drop
+    /// returns; dropped while the workspace is still being filled (a blocking task), the
+    /// workspace is removed as soon as that task finishes.
+    pub async fn stage(
+        &self,
+        request: StagingRequest,
+        sink: &dyn LogSink,
+    ) -> Result<StagingSuccess, StagingFailure> {
         validate(&request)?;
         let id = self.new_id(&request.staging_guid);
         let span = tracing::info_span!("staging", guid = %request.staging_guid, container = %id, executor = %self.executor);
-        let _enter = span.enter();
+        self.stage_in(&id, request, sink).instrument(span).await
+    }
+
+    async fn stage_in(
+        &self,
+        id: &str,
+        request: StagingRequest,
+        sink: &dyn LogSink,
+    ) -> Result<StagingSuccess, StagingFailure> {
         sink.line(Phase::Setup, Stream::Stdout, "Creating container");
-        let prepared = self.prepare(&id, request.clone()).await?;
+        let prepared = self.prepare(id, request.clone()).await?;
         let mut workspace = prepared.workspace;
         for note in &prepared.notes {
             sink.line(Phase::Setup, Stream::Stderr, note);
         }
-        sink.line(Phase::Setup, Stream::Stdout, "Successfully created container");
-        let outcome = self.run_and_judge(&id, &request, &workspace, sink).await;
+        sink.line(
+            Phase::Setup,
+            Stream::Stdout,
+            "Successfully created container",
+        );
+        let outcome = self.run_and_judge(id, &request, &workspace, sink).await;
         if let Err(e) = workspace.cleanup() {
             tracing::error!(error = %e, "could not remove the staging workspace");
         }
         if let Err(failure) = &outcome {
-            sink.line(Phase::Setup, Stream::Stderr, &format!("Staging failed: {}", failure.message));
+            sink.line(
+                Phase::Setup,
+                Stream::Stderr,
+                &format!("Staging failed: {}", failure.message),
+            );
         }
         outcome
     }
@@ -102,7 +154,13 @@ impl Stager {
         let input = PrepareInput {
             work_root: self.config.work_root.clone(),
             id: id.to_string(),
-            disk_limit: if self.image_disk { DiskLimit::Ext4Image { disk_mb: request.disk_mb } } else { DiskLimit::Watched },
+            disk_limit: if self.image_disk {
+                DiskLimit::Ext4Image {
+                    disk_mb: request.disk_mb,
+                }
+            } else {
+                DiskLimit::Watched
+            },
             owner: is_root().then_some((paths::STAGING_UID, paths::STAGING_GID)),
             bundle: (self.executor == ExecutorKind::Runc).then(|| self.bundle_input(id, &request)),
             request,
@@ -129,12 +187,26 @@ impl Stager {
         }
     }
 
-    async fn run_and_judge(&self, id: &str, request: &StagingRequest, workspace: &Workspace, sink: &dyn LogSink) -> Result<StagingSuccess, StagingFailure> {
+    async fn run_and_judge(
+        &self,
+        id: &str,
+        request: &StagingRequest,
+        workspace: &Workspace,
+        sink: &dyn LogSink,
+    ) -> Result<StagingSuccess, StagingFailure> {
         let image = self.image_disk;
-        let mut watch = DiskWatch { workspace, disk_mb: request.disk_mb, enforce: !image, was_full: false };
+        let mut watch = DiskWatch {
+            workspace,
+            disk_mb: request.disk_mb,
+            enforce: !image,
+            was_full: false,
+        };
         let observed = match self.executor {
             ExecutorKind::Runc => self.run_runc(id, workspace, &mut watch, sink).await?,
-            ExecutorKind::Process => self.run_process(request, workspace, &mut watch, sink).await?,
+            ExecutorKind::Process => {
+                self.run_process(request, workspace, &mut watch, sink)
+                    .await?
+            }
         };
         let limits = Limits {
             memory_mb: request.memory_mb,
@@ -147,17 +219,37 @@ impl Stager {
         outcome::deliver(workspace.ws(), &request.output_dir, result, self.executor)
     }
 
-    async fn run_runc(&self, id: &str, workspace: &Workspace, watch: &mut DiskWatch<'_>, sink: &dyn LogSink) -> Result<Observed, StagingFailure> {
-        let runc = self.runc.as_deref().ok_or_else(|| StagingFailure::stager("runc is not available"))?;
+    async fn run_runc(
+        &self,
+        id: &str,
+        workspace: &Workspace,
+        watch: &mut DiskWatch<'_>,
+        sink: &dyn LogSink,
+    ) -> Result<Observed, StagingFailure> {
+        let runc = self
+            .runc
+            .as_deref()
+            .ok_or_else(|| StagingFailure::stager("runc is not available"))?;
         let bundle = workspace.dir().join("bundle");
         let run = runc::run_container(runc, id, &bundle, self.config.timeout, watch, sink)
             .await
             .map_err(|e| host_failure("could not run the staging container", &e))?;
         let disk_full = watch.was_full || watch.is_full_now();
-        Ok(observed(run.end, run.oom_killed, run.pids_exhausted, disk_full))
+        Ok(observed(
+            run.run,
+            run.oom_killed,
+            run.pids_exhausted,
+            disk_full,
+        ))
     }
 
-    async fn run_process(&self, request: &StagingRequest, workspace: &Workspace, watch: &mut DiskWatch<'_>, sink: &dyn LogSink) -> Result<Observed, StagingFailure> {
+    async fn run_process(
+        &self,
+        request: &StagingRequest,
+        workspace: &Workspace,
+        watch: &mut DiskWatch<'_>,
+        sink: &dyn LogSink,
+    ) -> Result<Observed, StagingFailure> {
         let ws = workspace.ws();
         let home = ws.join("home");
         let env = builder_env(request, &home, ws);
@@ -168,23 +260,41 @@ impl Stager {
             nproc: self.config.pids_limit,
             switch_user: is_root(),
         };
-        let end = run_process(&self.config.builder_path, &args, &env, &home, &limits, self.config.timeout, watch, sink)
-            .await
-            .map_err(|e| host_failure("could not start the builder", &e))?;
+        let run = run_process(
+            &self.config.builder_path,
+            &args,
+            &env,
+            &home,
+            &limits,
+            self.config.timeout,
+            watch,
+            sink,
+        )
+        .await
+        .map_err(|e| host_failure("could not start the builder", &e))?;
         let disk_full = watch.was_full || watch.is_full_now();
-        Ok(observed(end, false, false, disk_full))
+        Ok(observed(run, false, false, disk_full))
     }
 
     fn new_id(&self, guid: &str) -> String {
         // Unique even when the same guid is staged twice at once or across restarts.
-        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
         let n = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-        format!("{}{guid}-{:06x}", self.id_prefix, (u64::from(nanos) ^ (n << 20)) & 0xff_ffff)
+        format!(
+            "{}{guid}-{:06x}",
+            self.id_prefix,
+            (u64::from(nanos) ^ (n << 20)) & 0xff_ffff
+        )
     }
 }
 
-fn observed(end: RunEnd, oom_killed: bool, pids_exhausted: bool, disk_full: bool) -> Observed {
+fn observed(run: Supervised, oom_killed: bool, pids_exhausted: bool, disk_full: bool) -> Observed {
+    let end = run.end;
     Observed {
+        builder_started: run.builder_started,
         exit: match end {
             RunEnd::Exited(code) => Some(code),
             RunEnd::TimedOut => None,
@@ -198,9 +308,16 @@ fn observed(end: RunEnd, oom_killed: bool, pids_exhausted: bool, disk_full: bool
 
 /// Cloud Foundry's builder command line, with the workspace at `root`.
 pub(crate) fn builder_args(request: &StagingRequest, root: &Path) -> Vec<String> {
-    let order: Vec<&str> = request.buildpacks.iter().map(BuildpackSource::key).collect();
+    let order: Vec<&str> = request
+        .buildpacks
+        .iter()
+        .map(BuildpackSource::key)
+        .collect();
     let at = |contract_path: &str| {
-        let rel = contract_path.strip_prefix(paths::WORKSPACE).unwrap_or(contract_path).trim_start_matches('/');
+        let rel = contract_path
+            .strip_prefix(paths::WORKSPACE)
+            .unwrap_or(contract_path)
+            .trim_start_matches('/');
         root.join(rel).display().to_string()
     };
     vec![
@@ -212,7 +329,10 @@ pub(crate) fn builder_args(request: &StagingRequest, root: &Path) -> Vec<String>
         format!("-outputMetadata={}", at(paths::OUTPUT_METADATA)),
         format!("-outputBuildArtifactsCache={}", at(paths::OUTPUT_CACHE)),
         format!("-buildpacksDir={}", at(paths::BUILDPACKS_DIR)),
-        format!("-buildpacksDownloadDir={}", at(paths::BUILDPACKS_DOWNLOAD_DIR)),
+        format!(
+            "-buildpacksDownloadDir={}",
+            at(paths::BUILDPACKS_DOWNLOAD_DIR)
+        ),
         format!("-buildArtifactsCacheDir={}", at(paths::CACHE_DIR)),
     ]
 }
@@ -226,7 +346,13 @@ fn builder_env(request: &StagingRequest, home: &Path, workspace: &Path) -> Vec<(
     if !request.environment.iter().any(|(k, _)| k == "PATH") {
         env.push(("PATH".to_string(), PATH_VALUE.to_string()));
     }
-    env.extend(request.environment.iter().filter(|(k, _)| !forced.contains(&k.as_str())).cloned());
+    env.extend(
+        request
+            .environment
+            .iter()
+            .filter(|(k, _)| !forced.contains(&k.as_str()))
+            .cloned(),
+    );
     env.push(("HOME".into(), home.display().to_string()));
     env.push(("USER".into(), "vcap".into()));
     env.push(("TMPDIR".into(), workspace.join("tmp").display().to_string()));
@@ -238,18 +364,35 @@ fn validate(request: &StagingRequest) -> Result<(), StagingFailure> {
     let guid_ok = !guid.is_empty()
         && guid.len() <= 64
         && !guid.starts_with('.')
-        && guid.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        && guid
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
     if !guid_ok {
-        return Err(StagingFailure::stager(format!("invalid staging guid {guid:?}")));
+        return Err(StagingFailure::stager(format!(
+            "invalid staging guid {guid:?}"
+        )));
     }
     if request.buildpacks.is_empty() {
         return Err(StagingFailure::stager("no buildpacks to stage with"));
     }
-    if let Some(bad) = request.buildpacks.iter().map(BuildpackSource::key).find(|k| k.is_empty() || k.contains([',', '\n', '\0'])) {
-        return Err(StagingFailure::stager(format!("invalid buildpack key {bad:?}")));
+    if let Some(bad) = request
+        .buildpacks
+        .iter()
+        .map(BuildpackSource::key)
+        .find(|k| k.is_empty() || k.contains([',', '\n', '\0']))
+    {
+        return Err(StagingFailure::stager(format!(
+            "invalid buildpack key {bad:?}"
+        )));
     }
-    if let Some((bad, _)) = request.environment.iter().find(|(k, v)| k.is_empty() || k.contains(['=', '\0']) || v.contains('\0')) {
-        return Err(StagingFailure::stager(format!("invalid environment variable {bad:?}")));
+    if let Some((bad, _)) = request
+        .environment
+        .iter()
+        .find(|(k, v)| k.is_empty() || k.contains(['=', '\0']) || v.contains('\0'))
+    {
+        return Err(StagingFailure::stager(format!(
+            "invalid environment variable {bad:?}"
+        )));
     }
     if request.disk_mb < MIN_DISK_MB || request.memory_mb < MIN_MEMORY_MB {
         return Err(StagingFailure::stager(format!(
@@ -259,14 +402,26 @@ fn validate(request: &StagingRequest) -> Result<(), StagingFailure> {
     Ok(())
 }
 
-fn choose_executor(config: &StagerConfig) -> Result<(ExecutorKind, Option<PathBuf>), StagerSetupError> {
-    let runc = config.runc_path.clone().filter(|p| is_executable(p)).or_else(|| {
-        config.runc_path.is_none().then(|| find_on_path("runc")).flatten()
-    });
+fn choose_executor(
+    config: &StagerConfig,
+) -> Result<(ExecutorKind, Option<PathBuf>), StagerSetupError> {
+    let runc = config
+        .runc_path
+        .clone()
+        .filter(|p| is_executable(p))
+        .or_else(|| {
+            config
+                .runc_path
+                .is_none()
+                .then(|| find_on_path("runc"))
+                .flatten()
+        });
     let runc_usable = match &runc {
         None => Err("runc is not on PATH".to_string()),
         Some(_) if !is_root() => Err("not running as root".to_string()),
-        Some(_) if find_on_path("mkfs.ext4").is_none() => Err("mkfs.ext4 is not on PATH".to_string()),
+        Some(_) if find_on_path("mkfs.ext4").is_none() => {
+            Err("mkfs.ext4 is not on PATH".to_string())
+        }
         Some(_) => runc::cgroups_usable(),
     };
     match (config.executor, runc_usable) {
@@ -276,7 +431,11 @@ fn choose_executor(config: &StagerConfig) -> Result<(ExecutorKind, Option<PathBu
         }
         (ExecutorChoice::Runc, Err(why)) => Err(StagerSetupError::RuncUnavailable(why)),
         (choice, Ok(())) => {
-            let why = if choice == ExecutorChoice::Runc { "LADLE_STAGER=runc" } else { "runc, root and cgroups available" };
+            let why = if choice == ExecutorChoice::Runc {
+                "LADLE_STAGER=runc"
+            } else {
+                "runc, root and cgroups available"
+            };
             tracing::info!(runc = %runc.as_deref().unwrap_or(Path::new("")).display(), "staging executor: runc ({why})");
             Ok((ExecutorKind::Runc, runc))
         }
@@ -301,7 +460,11 @@ fn warn_about_process_limits(config: &StagerConfig, image_disk: bool) {
 
 fn searchable_by_everyone(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
-    path.ancestors().all(|dir| dir.metadata().map(|m| m.permissions().mode() & 0o001 != 0).unwrap_or(false))
+    path.ancestors().all(|dir| {
+        dir.metadata()
+            .map(|m| m.permissions().mode() & 0o001 != 0)
+            .unwrap_or(false)
+    })
 }
 
 pub(crate) fn is_root() -> bool {
@@ -317,11 +480,17 @@ mod tests {
             staging_guid: "g1".into(),
             app_bits: "/nonexistent.zip".into(),
             buildpacks: vec![
-                BuildpackSource::Admin { key: "ruby_buildpack".into(), zip: "/x.zip".into() },
+                BuildpackSource::Admin {
+                    key: "ruby_buildpack".into(),
+                    zip: "/x.zip".into(),
+                },
                 BuildpackSource::Url("https://example.com/bp.git#v1".into()),
             ],
             skip_detect: true,
-            environment: vec![("PATH".into(), "/custom".into()), ("HOME".into(), "/evil".into())],
+            environment: vec![
+                ("PATH".into(), "/custom".into()),
+                ("HOME".into(), "/evil".into()),
+            ],
             memory_mb: 1024,
             disk_mb: 4096,
             stack: StackRoot::HostDefault,
@@ -355,7 +524,12 @@ mod tests {
     #[test]
     fn user_cannot_override_home_but_may_set_path() {
         let env = builder_env(&request(), Path::new("/home/vcap"), Path::new("/workspace"));
-        let get = |k: &str| env.iter().filter(|(n, _)| n == k).map(|(_, v)| v.as_str()).collect::<Vec<_>>();
+        let get = |k: &str| {
+            env.iter()
+                .filter(|(n, _)| n == k)
+                .map(|(_, v)| v.as_str())
+                .collect::<Vec<_>>()
+        };
         assert_eq!(get("HOME"), ["/home/vcap"]);
         assert_eq!(get("PATH"), ["/custom"]);
         assert_eq!(get("TMPDIR"), ["/workspace/tmp"]);
@@ -364,19 +538,22 @@ mod tests {
 
     #[test]
     fn hostile_requests_are_refused() {
-        let cases: Vec<Box<dyn Fn(&mut StagingRequest)>> = vec![
-            Box::new(|r| r.staging_guid = "../../etc".into()),
-            Box::new(|r| r.staging_guid = String::new()),
-            Box::new(|r| r.buildpacks.clear()),
-            Box::new(|r| r.buildpacks.push(BuildpackSource::Url("a,b".into()))),
-            Box::new(|r| r.environment.push(("A=B".into(), "x".into()))),
-            Box::new(|r| r.environment.push(("A".into(), "x\0y".into()))),
-            Box::new(|r| r.disk_mb = 1),
+        let cases: [fn(&mut StagingRequest); 7] = [
+            |r| r.staging_guid = "../../etc".into(),
+            |r| r.staging_guid = String::new(),
+            |r| r.buildpacks.clear(),
+            |r| r.buildpacks.push(BuildpackSource::Url("a,b".into())),
+            |r| r.environment.push(("A=B".into(), "x".into())),
+            |r| r.environment.push(("A".into(), "x\0y".into())),
+            |r| r.disk_mb = 1,
         ];
         for mutate in cases {
             let mut r = request();
             mutate(&mut r);
-            assert_eq!(validate(&r).unwrap_err().kind, crate::FailureKind::StagerError);
+            assert_eq!(
+                validate(&r).unwrap_err().kind,
+                crate::FailureKind::StagerError
+            );
         }
         assert!(validate(&request()).is_ok());
     }

@@ -15,6 +15,14 @@ use crate::workspace::{disk_usage, Workspace};
 /// open must not hold up the staging slot).
 const OUTPUT_GRACE: Duration = Duration::from_secs(2);
 
+/// How a builder run ended, and whether the builder itself ever ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Supervised {
+    pub end: RunEnd,
+    /// False when no phase marker was printed: the container or the builder never started.
+    pub builder_started: bool,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum RunEnd {
     /// Exit code; death by signal N is reported as 128+N like a shell does.
@@ -56,7 +64,9 @@ impl DiskWatch<'_> {
     /// Near-zero space or no inodes left. The threshold leaves room for the few blocks a failed
     /// write leaves unused at the end.
     pub(crate) fn is_full_now(&self) -> bool {
-        let Some((bytes, inodes)) = self.workspace.free_space() else { return false };
+        let Some((bytes, inodes)) = self.workspace.free_space() else {
+            return false;
+        };
         let threshold = (self.disk_mb * 1024 * 1024 / 200).max(512 * 1024);
         bytes < threshold || inodes == 0
     }
@@ -70,7 +80,7 @@ pub(crate) async fn supervise<K, F>(
     watch: &mut DiskWatch<'_>,
     sink: &dyn LogSink,
     kill: K,
-) -> io::Result<RunEnd>
+) -> io::Result<Supervised>
 where
     K: Fn() -> F,
     F: Future<Output = ()>,
@@ -90,7 +100,10 @@ where
     if !output_done {
         let _ = tokio::time::timeout(OUTPUT_GRACE, &mut output).await;
     }
-    end
+    Ok(Supervised {
+        end: end?,
+        builder_started: tracker.builder_started(),
+    })
 }
 
 async fn wait_with_limits<K, F>(

@@ -29,7 +29,15 @@ pub(crate) enum DiskLimit {
 
 /// Folders the builder writes to, owned by the staging user (the mount root stays root's, so
 /// the builder cannot replace them with symlinks).
-pub(crate) const WRITABLE_DIRS: [&str; 7] = ["app", "buildpacks", "buildpackdownloads", "cache", "output", "home", "tmp"];
+pub(crate) const WRITABLE_DIRS: [&str; 7] = [
+    "app",
+    "buildpacks",
+    "buildpackdownloads",
+    "cache",
+    "output",
+    "home",
+    "tmp",
+];
 
 pub(crate) struct Workspace {
     dir: PathBuf,
@@ -40,13 +48,23 @@ pub(crate) struct Workspace {
 
 impl Workspace {
     /// Creates the folder and, for `Ext4Image`, formats and mounts the image.
-    pub(crate) fn create(work_root: &Path, id: &str, limit: DiskLimit, owner: Option<(u32, u32)>) -> io::Result<Workspace> {
+    pub(crate) fn create(
+        work_root: &Path,
+        id: &str,
+        limit: DiskLimit,
+        owner: Option<(u32, u32)>,
+    ) -> io::Result<Workspace> {
         let dir = work_root.join(id);
         fs::create_dir(&dir)?;
         fs::set_permissions(&dir, fs::Permissions::from_mode(0o755))?;
         let ws = dir.join("ws");
         fs::create_dir(&ws)?;
-        let mut workspace = Workspace { dir, ws, mounted: false, cleaned: false };
+        let mut workspace = Workspace {
+            dir,
+            ws,
+            mounted: false,
+            cleaned: false,
+        };
         if let DiskLimit::Ext4Image { disk_mb } = limit {
             workspace.mount_image(disk_mb)?;
         }
@@ -83,7 +101,12 @@ impl Workspace {
                 .arg(&image),
         )?;
         // `mount -o loop` allocates the loop device and sets autoclear, so unmounting frees it.
-        run_tool(Command::new("mount").args(["-t", "ext4", "-o", "loop,nosuid,nodev"]).arg(&image).arg(&self.ws))?;
+        run_tool(
+            Command::new("mount")
+                .args(["-t", "ext4", "-o", "loop,nosuid,nodev"])
+                .arg(&image)
+                .arg(&self.ws),
+        )?;
         self.mounted = true;
         fs::remove_dir(self.ws.join("lost+found")).or_else(ignore_not_found)?;
         Ok(())
@@ -95,7 +118,10 @@ impl Workspace {
             return None;
         }
         let stat = nix::sys::statvfs::statvfs(&self.ws).ok()?;
-        Some((stat.blocks_available() as u64 * stat.fragment_size() as u64, stat.files_available() as u64))
+        Some((
+            stat.blocks_available() as u64 * stat.fragment_size() as u64,
+            stat.files_available() as u64,
+        ))
     }
 
     /// Unmounts and deletes everything; safe to call twice.
@@ -141,7 +167,9 @@ pub(crate) fn disk_usage(path: &Path) -> u64 {
     let mut total = 0;
     let mut pending = vec![path.to_path_buf()];
     while let Some(dir) = pending.pop() {
-        let Ok(entries) = fs::read_dir(&dir) else { continue };
+        let Ok(entries) = fs::read_dir(&dir) else {
+            continue;
+        };
         for entry in entries.flatten() {
             let Ok(meta) = entry.metadata() else { continue };
             total += meta.blocks() * 512;
@@ -169,5 +197,9 @@ pub(crate) fn run_tool(command: &mut Command) -> io::Result<()> {
     }
     let program = command.get_program().to_string_lossy().into_owned();
     let stderr = String::from_utf8_lossy(&output.stderr);
-    Err(io::Error::other(format!("{program} failed ({}): {}", output.status, stderr.trim())))
+    Err(io::Error::other(format!(
+        "{program} failed ({}): {}",
+        output.status,
+        stderr.trim()
+    )))
 }

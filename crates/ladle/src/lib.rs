@@ -3,6 +3,7 @@
 
 pub mod actions;
 pub mod api;
+pub mod archive;
 pub mod auth;
 pub mod blobstore;
 pub mod config;

@@ -1,6 +1,7 @@
 //! Start-up: open the database and blobstore, make sure the default stack exists, bind, serve.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
@@ -9,6 +10,8 @@ use crate::auth::TokenKeys;
 use crate::blobstore::Blobstore;
 use crate::config::{Config, ServeArgs};
 use crate::db;
+use crate::jobs::staging::StagingContext;
+use ladle_stager::{ExecutorChoice, Stager, StagerConfig, StagingNetwork};
 use crate::presenters::Links;
 use crate::state::{AppState, UsersSeen};
 
@@ -50,12 +53,58 @@ impl Server {
     }
 
     pub async fn run(self) -> anyhow::Result<()> {
+        start_staging_slots(&self.state)?;
         let app = crate::routes::router(self.state.clone());
         axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown_signal())
             .await?;
         Ok(())
     }
+}
+
+/// Sets up the stager (runc or process, as configured), clears what a crashed predecessor left
+/// behind, and starts this node's staging slots.
+pub fn start_staging_slots(state: &AppState) -> anyhow::Result<()> {
+    let slots = state.config.staging.staging_slots.unwrap_or_else(num_cores);
+    if slots == 0 {
+        tracing::info!("no staging slots on this node");
+        return Ok(());
+    }
+    let stager = Arc::new(build_stager(&state.config)?);
+    match stager.reap_leftovers() {
+        Ok(report) if !report.is_empty() => tracing::warn!(?report, "removed leftovers of an earlier run"),
+        Ok(_) => {}
+        Err(err) => tracing::warn!(error = %err, "could not check for leftovers of an earlier run"),
+    }
+    tracing::info!(slots, executor = %stager.executor(), "staging slots ready");
+    crate::jobs::runner::spawn_slots(StagingContext { state: state.clone(), stager }, slots);
+    Ok(())
+}
+
+fn build_stager(config: &Config) -> anyhow::Result<Stager> {
+    let staging = &config.staging;
+    let builder_path = match &staging.builder_path {
+        Some(path) => path.clone(),
+        None => std::env::current_exe()?.with_file_name("ladle-builder"),
+    };
+    let mut stager_config = StagerConfig::new(builder_path, config.data_dir.join("staging"));
+    stager_config.timeout = Duration::from_secs(staging.staging_timeout_seconds);
+    stager_config.executor = match staging.stager.to_ascii_lowercase().as_str() {
+        "runc" => ExecutorChoice::Runc,
+        "process" => ExecutorChoice::Process,
+        "auto" => ExecutorChoice::Auto,
+        other => anyhow::bail!("--stager must be runc, process or auto, not {other:?}"),
+    };
+    stager_config.network = match staging.staging_network.to_ascii_lowercase().as_str() {
+        "on" => StagingNetwork::Host,
+        "off" => StagingNetwork::Off,
+        other => anyhow::bail!("--staging-network must be on or off, not {other:?}"),
+    };
+    Stager::new(stager_config).context("cannot set up staging")
+}
+
+fn num_cores() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
 }
 
 async fn ensure_default_stack(pool: &db::DbPool, name: &str) -> anyhow::Result<()> {

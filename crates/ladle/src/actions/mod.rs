@@ -2,11 +2,13 @@
 //! records or a thiserror enum that the handler maps to an `ApiError`.
 
 pub mod apps;
+pub mod buildpack_upload;
 pub mod buildpacks;
 pub mod builds;
 pub mod droplets;
 pub mod jobs;
 pub mod organizations;
+pub mod package_upload;
 pub mod packages;
 pub mod processes;
 pub mod roles;

@@ -1,1 +1,237 @@
-//! packages verbs.
+//! Package verbs: create (both dialects), the read check, lists scoped to what the caller may
+//! see, download and delete. Uploading lives in `package_upload`.
+
+use bytes::Bytes;
+use futures::stream::BoxStream;
+
+use crate::actions::apps::{self, AppError};
+use crate::actions::jobs::{self, JobFailure};
+use crate::archive::ArchiveError;
+use crate::auth::{permissions, Access, User};
+use crate::blobstore::{keys, BlobError, Blobstore};
+use crate::db::packages::{self, PackageRecord, PackageState, PackageType};
+use crate::db::query::Where;
+use crate::db::{self, DbPool};
+use crate::messages::list::ListParams;
+use crate::messages::package_create::{PackageContent, PackageCreate};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PackageError {
+    #[error("Package not found")]
+    NotFound,
+    /// The app named in the path (2015 dialect) is missing or unreadable.
+    #[error("App not found")]
+    AppNotFound,
+    /// The app named in the body is missing or unreadable.
+    #[error("App is invalid. Ensure it exists and you have access to it.")]
+    AppInvalid,
+    #[error("not authorized")]
+    NotAuthorized,
+    #[error("Package type must be bits.")]
+    NotBits,
+    #[error("Bits may be uploaded only once. Create a new package to upload different bits.")]
+    AlreadyUploaded,
+    #[error("Package has no bits to download.")]
+    NoBitsToDownload,
+    #[error(transparent)]
+    InvalidZip(#[from] ArchiveError),
+    #[error(transparent)]
+    Blob(#[from] BlobError),
+    /// The app look-up failed in a way that is no fault of the caller.
+    #[error("app look-up: {0}")]
+    AppLookup(AppError),
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+/// Filters of `GET /v3/packages`; `GET /v3/apps/:guid/packages` allows the first three.
+pub const LIST_FILTERS: &[&str] = &[
+    "guids",
+    "states",
+    "types",
+    "app_guids",
+    "space_guids",
+    "organization_guids",
+];
+pub const APP_LIST_FILTERS: &[&str] = &["guids", "states", "types"];
+
+/// Today's `POST /v3/packages`: a missing or unreadable app is a 422.
+#[tracing::instrument(skip_all, fields(app_guid = %input.app_guid))]
+pub async fn create(
+    db: &DbPool,
+    user: &User,
+    input: PackageCreate,
+) -> Result<PackageRecord, PackageError> {
+    let access = app_access(db, user, &input.app_guid)
+        .await?
+        .ok_or(PackageError::AppInvalid)?;
+    if !access.write {
+        return Err(PackageError::NotAuthorized);
+    }
+    let package = new_record(input);
+    packages::insert(db, &package).await?;
+    Ok(package)
+}
+
+/// The 2015 `POST /v3/apps/:guid/packages`: a missing or unreadable app is a 404.
+pub async fn create_for_app(
+    db: &DbPool,
+    user: &User,
+    input: PackageCreate,
+) -> Result<PackageRecord, PackageError> {
+    match create(db, user, input).await {
+        Err(PackageError::AppInvalid) => Err(PackageError::AppNotFound),
+        other => other,
+    }
+}
+
+fn new_record(input: PackageCreate) -> PackageRecord {
+    let metadata = input.metadata.apply("{}");
+    let (kind, state, image, username, password) = match input.content {
+        PackageContent::Bits => (
+            PackageType::Bits,
+            PackageState::AwaitingUpload,
+            None,
+            None,
+            None,
+        ),
+        PackageContent::Docker {
+            image,
+            username,
+            password,
+        } => (
+            PackageType::Docker,
+            PackageState::Ready,
+            Some(image),
+            username,
+            password,
+        ),
+    };
+    PackageRecord {
+        guid: db::new_guid(),
+        app_guid: input.app_guid,
+        package_type: kind.as_str().to_string(),
+        state: state.as_str().to_string(),
+        sha1: None,
+        sha256: None,
+        error: None,
+        docker_image: image,
+        docker_username: username,
+        docker_password: password,
+        created_at: db::now(),
+        updated_at: None,
+        metadata,
+    }
+}
+
+/// The caller's access to the app's space; `None` when the app is missing or unreadable.
+async fn app_access(
+    db: &DbPool,
+    user: &User,
+    app_guid: &str,
+) -> Result<Option<Access>, PackageError> {
+    match apps::find_readable(db, user, app_guid).await {
+        Ok((_, _, access)) => Ok(Some(access)),
+        Err(AppError::NotFound) => Ok(None),
+        Err(AppError::Db(err)) => Err(err.into()),
+        Err(other) => Err(PackageError::AppLookup(other)),
+    }
+}
+
+/// The package and what the caller may do with it, if it exists and the caller can see it.
+pub async fn find_readable(
+    db: &DbPool,
+    user: &User,
+    guid: &str,
+) -> Result<(PackageRecord, Access), PackageError> {
+    let package = packages::find(db, guid)
+        .await?
+        .ok_or(PackageError::NotFound)?;
+    let access = app_access(db, user, &package.app_guid)
+        .await?
+        .ok_or(PackageError::NotFound)?;
+    Ok((package, access))
+}
+
+/// One page of the packages the caller can see; `app_guid` scopes it to one readable app.
+pub async fn list(
+    db: &DbPool,
+    user: &User,
+    params: &ListParams,
+    app_guid: Option<&str>,
+) -> Result<(Vec<PackageRecord>, u64), PackageError> {
+    let mut filter = Where::new();
+    if let Some(app_guid) = app_guid {
+        app_access(db, user, app_guid)
+            .await?
+            .ok_or(PackageError::AppNotFound)?;
+        filter.eq("app_guid", app_guid);
+    }
+    filter
+        .filter("guid", params.filter("guids"))
+        .filter("state", params.filter("states"))
+        .filter("package_type", params.filter("types"))
+        .filter("app_guid", params.filter("app_guids"));
+    if let Some(spaces) = params.filter("space_guids") {
+        filter.in_subquery("app_guid", Some(APPS_IN_SPACES), spaces);
+    }
+    if let Some(orgs) = params.filter("organization_guids") {
+        filter.in_subquery("app_guid", Some(APPS_IN_ORGS), orgs);
+    }
+    if let Some(visible) = permissions::readable_space_guids(db, user).await? {
+        filter.in_subquery("app_guid", Some(APPS_IN_SPACES), &visible);
+    }
+    Ok(packages::list(db, &filter, params).await?)
+}
+
+const APPS_IN_SPACES: &str = "SELECT guid FROM apps WHERE space_guid";
+const APPS_IN_ORGS: &str =
+    "SELECT a.guid FROM apps a JOIN spaces s ON s.guid = a.space_guid WHERE s.organization_guid";
+
+/// The package's zip as a stream, for callers allowed to read the space's secrets.
+#[tracing::instrument(skip_all, fields(package_guid = %guid))]
+pub async fn download(
+    db: &DbPool,
+    blobs: &Blobstore,
+    user: &User,
+    guid: &str,
+) -> Result<BoxStream<'static, Result<Bytes, BlobError>>, PackageError> {
+    let (package, access) = find_readable(db, user, guid).await?;
+    if !access.read_secrets {
+        return Err(PackageError::NotAuthorized);
+    }
+    if package.package_type() != PackageType::Bits {
+        return Err(PackageError::NotBits);
+    }
+    if !package.is(PackageState::Ready) {
+        return Err(PackageError::NoBitsToDownload);
+    }
+    Ok(blobs.get_stream(&keys::package(&package.guid)).await?)
+}
+
+/// Deletes the row, then the blob (a failure in between leaves an unreferenced blob, never a
+/// row pointing at nothing), recorded as a user job whose guid is returned. The work is done
+/// before the caller is answered, so the job is finished when first polled.
+#[tracing::instrument(skip_all, fields(package_guid = %guid))]
+pub async fn delete(
+    db: &DbPool,
+    blobs: &Blobstore,
+    user: &User,
+    guid: &str,
+) -> Result<String, PackageError> {
+    let (package, access) = find_readable(db, user, guid).await?;
+    if !access.write {
+        return Err(PackageError::NotAuthorized);
+    }
+    let job = jobs::start(db, user, "package.delete", &package.guid).await?;
+    if !packages::delete(db, &package.guid).await? {
+        jobs::finish(db, &job.guid, Ok(())).await?;
+        return Err(PackageError::NotFound);
+    }
+    let outcome = blobs
+        .delete(&keys::package(&package.guid))
+        .await
+        .map_err(|err| vec![JobFailure::unknown(format_args!("deleting package blob: {err}"))]);
+    jobs::finish(db, &job.guid, outcome).await?;
+    Ok(job.guid)
+}

@@ -1,1 +1,227 @@
-//! processes verbs.
+//! Process verbs: the read side (show, lists) and the sync from a droplet's process types that
+//! assigning a droplet performs.
+
+use std::collections::{BTreeMap, HashMap};
+
+use sqlx::{Any, Transaction};
+
+use crate::actions::apps::{self as app_actions, AppError};
+use crate::auth::{permissions, User};
+use crate::db::processes::{self, ProcessRecord};
+use crate::db::query::Where;
+use crate::db::{self, apps, DbPool, DbResult};
+use crate::messages::list::ListParams;
+
+pub const WEB: &str = "web";
+pub const DEFAULT_MEMORY_MB: i64 = 1024;
+pub const DEFAULT_DISK_MB: i64 = 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessError {
+    #[error("process not found")]
+    NotFound,
+    #[error("app not found")]
+    AppNotFound,
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+impl From<AppError> for ProcessError {
+    fn from(err: AppError) -> Self {
+        match err {
+            AppError::Db(err) => ProcessError::Db(err),
+            _ => ProcessError::AppNotFound,
+        }
+    }
+}
+
+/// A process with what its view needs beside the row.
+#[derive(Debug, Clone)]
+pub struct ProcessDetails {
+    pub process: ProcessRecord,
+    pub space_guid: String,
+    /// The caller may see the start command (a secret, as in CC).
+    pub show_command: bool,
+}
+
+/// The `web` process every new app gets: its guid is the app's, one instance, no command yet.
+pub fn new_web_process(app_guid: &str, created_at: &str) -> ProcessRecord {
+    new_process(app_guid.to_string(), app_guid, WEB, None, 1, created_at)
+}
+
+fn new_process(
+    guid: String,
+    app_guid: &str,
+    process_type: &str,
+    command: Option<String>,
+    instances: i64,
+    created_at: &str,
+) -> ProcessRecord {
+    ProcessRecord {
+        guid,
+        app_guid: app_guid.to_string(),
+        process_type: process_type.to_string(),
+        command,
+        instances,
+        memory_in_mb: DEFAULT_MEMORY_MB,
+        disk_in_mb: DEFAULT_DISK_MB,
+        created_at: created_at.to_string(),
+        updated_at: None,
+    }
+}
+
+/// Makes the app's processes those of its new droplet, inside the caller's transaction: each
+/// type gets the droplet's command (a new `web` runs 1 instance, any other new type 0; existing
+/// processes keep their scale), and types the droplet does not declare are deleted, as CC does.
+pub async fn replace_from_droplet(
+    tx: &mut Transaction<'_, Any>,
+    app_guid: &str,
+    process_types: &BTreeMap<String, String>,
+) -> DbResult<()> {
+    let now = db::now();
+    let existing = processes::for_app(tx, app_guid).await?;
+    for process in &existing {
+        if !process_types.contains_key(&process.process_type) {
+            processes::delete(tx, &process.guid).await?;
+        }
+    }
+    for (process_type, command) in process_types {
+        let command = Some(command.as_str()).filter(|c| !c.trim().is_empty());
+        match existing.iter().find(|p| &p.process_type == process_type) {
+            Some(process) => processes::set_command(tx, &process.guid, command, &now).await?,
+            None => {
+                let process = created_from_droplet(app_guid, process_type, command, &now);
+                processes::insert(tx, &process).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn created_from_droplet(
+    app_guid: &str,
+    process_type: &str,
+    command: Option<&str>,
+    now: &str,
+) -> ProcessRecord {
+    let (guid, instances) = if process_type == WEB {
+        (app_guid.to_string(), 1)
+    } else {
+        (db::new_guid(), 0)
+    };
+    new_process(
+        guid,
+        app_guid,
+        process_type,
+        command.map(str::to_string),
+        instances,
+        now,
+    )
+}
+
+/// The process, if the caller can read its app.
+pub async fn find_readable(
+    db: &DbPool,
+    user: &User,
+    guid: &str,
+) -> Result<ProcessDetails, ProcessError> {
+    let process = processes::find(db, guid)
+        .await?
+        .ok_or(ProcessError::NotFound)?;
+    let (_, space, access) = match app_actions::find_readable(db, user, &process.app_guid).await
+    {
+        Ok(found) => found,
+        Err(AppError::Db(err)) => return Err(err.into()),
+        Err(_) => return Err(ProcessError::NotFound),
+    };
+    Ok(ProcessDetails {
+        process,
+        space_guid: space.guid,
+        show_command: access.read_secrets,
+    })
+}
+
+/// `GET /v3/apps/:guid/processes/:type`: "App not found" before "Process not found".
+pub async fn find_by_type(
+    db: &DbPool,
+    user: &User,
+    app_guid: &str,
+    process_type: &str,
+) -> Result<ProcessDetails, ProcessError> {
+    let (app, space, access) = app_actions::find_readable(db, user, app_guid).await?;
+    let process = processes::find_by_type(db, &app.guid, process_type)
+        .await?
+        .ok_or(ProcessError::NotFound)?;
+    Ok(ProcessDetails {
+        process,
+        space_guid: space.guid,
+        show_command: access.read_secrets,
+    })
+}
+
+/// `GET /v3/processes`: filters `types`, `app_guids`, `space_guids`, `guids`; only processes of
+/// apps in spaces the caller can read.
+pub async fn list(
+    db: &DbPool,
+    user: &User,
+    params: &ListParams,
+) -> Result<(Vec<ProcessDetails>, u64), ProcessError> {
+    let mut filter = common_filter(params);
+    filter.filter("app_guid", params.filter("app_guids"));
+    if let Some(spaces) = params.filter("space_guids") {
+        filter.in_subquery("app_guid", Some(APPS_IN_SPACES), spaces);
+    }
+    if let Some(visible) = permissions::readable_space_guids(db, user).await? {
+        filter.in_subquery("app_guid", Some(APPS_IN_SPACES), &visible);
+    }
+    page(db, user, &filter, params).await
+}
+
+const APPS_IN_SPACES: &str = "SELECT guid FROM apps WHERE space_guid";
+
+/// `GET /v3/apps/:guid/processes`: filters `types`, `guids`.
+pub async fn list_for_app(
+    db: &DbPool,
+    user: &User,
+    app_guid: &str,
+    params: &ListParams,
+) -> Result<(Vec<ProcessDetails>, u64), ProcessError> {
+    let (app, _, _) = app_actions::find_readable(db, user, app_guid).await?;
+    let mut filter = common_filter(params);
+    filter.eq("app_guid", app.guid);
+    page(db, user, &filter, params).await
+}
+
+fn common_filter(params: &ListParams) -> Where {
+    let mut filter = Where::new();
+    filter
+        .filter("process_type", params.filter("types"))
+        .filter("guid", params.filter("guids"));
+    filter
+}
+
+async fn page(
+    db: &DbPool,
+    user: &User,
+    filter: &Where,
+    params: &ListParams,
+) -> Result<(Vec<ProcessDetails>, u64), ProcessError> {
+    let (records, total) = processes::list(db, filter, params).await?;
+    let app_guids: Vec<String> = records.iter().map(|p| p.app_guid.clone()).collect();
+    let space_of: HashMap<String, String> = apps::space_guids_of(db, &app_guids).await?;
+    let secret_spaces =
+        app_actions::spaces_with_secrets(db, user, space_of.values().map(String::as_str))
+            .await?;
+    let details = records
+        .into_iter()
+        .map(|process| {
+            let space_guid = space_of.get(&process.app_guid).cloned().unwrap_or_default();
+            ProcessDetails {
+                show_command: secret_spaces.contains(&space_guid),
+                space_guid,
+                process,
+            }
+        })
+        .collect();
+    Ok((details, total))
+}

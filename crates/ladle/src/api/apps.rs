@@ -1,1 +1,140 @@
-//! `/v3/apps`
+//! `/v3/apps`, `/v3/apps/:guid`, and the app's variables (`/environment_variables`, `/env`).
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, StatusCode};
+use axum::Json;
+use serde_json::Value;
+
+use super::error::{ApiError, ApiResult};
+use super::extract::{CfJson, CurrentUser};
+use crate::actions::apps::{self as actions, AppError};
+use crate::messages::app_create::AppCreate;
+use crate::messages::app_update::AppUpdate;
+use crate::messages::env_vars::EnvVarsPatch;
+use crate::messages::list::ListParams;
+use crate::presenters::{app, pagination};
+use crate::state::AppState;
+
+const LIST_FILTERS: &[&str] = &[
+    "names",
+    "guids",
+    "space_guids",
+    "organization_guids",
+    "stacks",
+];
+
+impl From<AppError> for ApiError {
+    fn from(err: AppError) -> Self {
+        match err {
+            AppError::NotFound => ApiError::not_found("App"),
+            AppError::NotAuthorized => ApiError::not_authorized(),
+            AppError::SpaceNotFound => ApiError::not_found("Space"),
+            AppError::InvalidSpace | AppError::Invalid(_) => ApiError::unprocessable(err.to_string()),
+            AppError::NameTaken(_) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                10016,
+                "UniquenessError",
+                err.to_string(),
+            ),
+            AppError::Contended => ApiError::internal(err),
+            AppError::Db(err) => err.into(),
+        }
+    }
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    CfJson(body): CfJson,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let input = AppCreate::parse(&body)?;
+    let stack = &state.config.default_stack;
+    let details = actions::create(&state.db, &user, stack, input).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(app::present(&details, stack, &state.links)),
+    ))
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(guid): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let details = actions::show(&state.db, &user, &guid).await?;
+    let stack = &state.config.default_stack;
+    Ok(Json(app::present(&details, stack, &state.links)))
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let params = ListParams::parse(query.as_deref(), LIST_FILTERS)?;
+    let (apps, total) = actions::list(&state.db, &user, &params).await?;
+    let stack = &state.config.default_stack;
+    let resources = apps
+        .iter()
+        .map(|details| app::present(details, stack, &state.links))
+        .collect();
+    Ok(Json(pagination::present(
+        resources,
+        total,
+        &params,
+        "/v3/apps",
+        &state.links,
+    )))
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(guid): Path<String>,
+    CfJson(body): CfJson,
+) -> ApiResult<Json<Value>> {
+    let input = AppUpdate::parse(&body)?;
+    let details = actions::update(&state.db, &user, &guid, input).await?;
+    let stack = &state.config.default_stack;
+    Ok(Json(app::present(&details, stack, &state.links)))
+}
+
+/// 202 with the job's address; the job is already finished (see `actions::apps::delete`).
+pub async fn delete(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(guid): Path<String>,
+) -> ApiResult<(StatusCode, [(header::HeaderName, String); 1])> {
+    let job_guid = actions::delete(&state.db, &state.blobs, &user, &guid).await?;
+    let location = state.links.url(&format!("/v3/jobs/{job_guid}"));
+    Ok((StatusCode::ACCEPTED, [(header::LOCATION, location)]))
+}
+
+pub async fn show_env_vars(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(guid): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let record = actions::env_vars(&state.db, &user, &guid).await?;
+    Ok(Json(app::present_env_vars(&record, &state.links)))
+}
+
+pub async fn update_env_vars(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(guid): Path<String>,
+    CfJson(body): CfJson,
+) -> ApiResult<Json<Value>> {
+    let patch = EnvVarsPatch::parse(&body)?;
+    let record = actions::patch_env_vars(&state.db, &user, &guid, patch).await?;
+    Ok(Json(app::present_env_vars(&record, &state.links)))
+}
+
+pub async fn env(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(guid): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let env = actions::env(&state.db, &user, &guid).await?;
+    Ok(Json(app::present_env(&env, &state.links)))
+}

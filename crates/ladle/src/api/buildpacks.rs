@@ -1,1 +1,120 @@
-//! `/v3/buildpacks`
+//! `/v3/buildpacks`: admin buildpacks, readable by every caller with a read scope.
+
+use axum::extract::multipart::MultipartRejection;
+use axum::extract::{Multipart, Path, RawQuery, State};
+use axum::http::{header, StatusCode};
+use axum::Json;
+use serde_json::Value;
+
+use super::error::{ApiError, ApiResult};
+use super::extract::{CfJson, CurrentUser};
+use super::packages::{upload_dir, UploadForm};
+use crate::actions::buildpack_upload::{self, ZIP_LIMITS};
+use crate::actions::buildpacks::{self as actions, BuildpackError};
+use crate::messages::buildpack_create::BuildpackCreate;
+use crate::messages::buildpack_update::BuildpackUpdate;
+use crate::messages::list::ListParams;
+use crate::presenters::{buildpack, pagination};
+use crate::state::AppState;
+
+impl From<BuildpackError> for ApiError {
+    fn from(err: BuildpackError) -> Self {
+        match err {
+            BuildpackError::NotFound => ApiError::not_found("Buildpack"),
+            BuildpackError::NotAuthorized => ApiError::not_authorized(),
+            BuildpackError::NameTaken { .. }
+            | BuildpackError::UnknownStack(_)
+            | BuildpackError::StackChange
+            | BuildpackError::Locked
+            | BuildpackError::NoBinDir
+            | BuildpackError::InvalidZip(_) => ApiError::unprocessable(err.to_string()),
+            BuildpackError::Blob(err) => ApiError::internal(err),
+            BuildpackError::Db(err) => err.into(),
+        }
+    }
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    CfJson(body): CfJson,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    // Only admins may create; CC says so before looking at the body.
+    if !user.is_admin() {
+        return Err(ApiError::not_authorized());
+    }
+    let input = BuildpackCreate::parse(&body)?;
+    let created = actions::create(&state.db, &user, input).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(buildpack::present(&created, &state.links)),
+    ))
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    CurrentUser(_user): CurrentUser,
+    Path(guid): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let found = actions::find(&state.db, &guid).await?;
+    Ok(Json(buildpack::present(&found, &state.links)))
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    CurrentUser(_user): CurrentUser,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let params = ListParams::parse(query.as_deref(), actions::LIST_FILTERS)?;
+    let (found, total) = actions::list(&state.db, &params).await?;
+    let resources = found
+        .iter()
+        .map(|b| buildpack::present(b, &state.links))
+        .collect();
+    Ok(Json(pagination::present(
+        resources,
+        total,
+        &params,
+        "/v3/buildpacks",
+        &state.links,
+    )))
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(guid): Path<String>,
+    CfJson(body): CfJson,
+) -> ApiResult<Json<Value>> {
+    let input = BuildpackUpdate::parse(&body)?;
+    let updated = actions::update(&state.db, &user, &guid, input).await?;
+    Ok(Json(buildpack::present(&updated, &state.links)))
+}
+
+/// 202 with the job in `Location`; the job is already finished.
+pub async fn delete(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(guid): Path<String>,
+) -> ApiResult<(StatusCode, [(header::HeaderName, String); 1])> {
+    let job_guid = actions::delete(&state.db, &state.blobs, &user, &guid).await?;
+    let location = state.links.url(&format!("/v3/jobs/{job_guid}"));
+    Ok((StatusCode::ACCEPTED, [(header::LOCATION, location)]))
+}
+
+/// `POST /v3/buildpacks/:guid/upload`: multipart `bits`, a zip holding `bin/`.
+pub async fn upload(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(guid): Path<String>,
+    form: Result<Multipart, MultipartRejection>,
+) -> ApiResult<Json<Value>> {
+    let found = buildpack_upload::check_uploadable(&state.db, &user, &guid).await?;
+    let max_bytes = ZIP_LIMITS.max_upload_bytes();
+    let form = UploadForm::read(form, &upload_dir(&state), max_bytes, false).await?;
+    let filename = form.filename.clone();
+    let bits = form.bits_without_resources()?;
+    let stored =
+        buildpack_upload::store(&state.db, &state.blobs, &found, bits, filename.as_deref()).await?;
+    Ok(Json(buildpack::present(&stored, &state.links)))
+}

@@ -1,1 +1,77 @@
-//! `/v3/processes`
+//! `/v3/processes`, `/v3/processes/:guid`, `/v3/apps/:guid/processes[/:type]` (read side).
+
+use axum::extract::{Path, RawQuery, State};
+use axum::Json;
+use serde_json::Value;
+
+use super::error::{ApiError, ApiResult};
+use super::extract::CurrentUser;
+use crate::actions::processes::{self as actions, ProcessDetails, ProcessError};
+use crate::messages::list::ListParams;
+use crate::presenters::{pagination, process};
+use crate::state::AppState;
+
+impl From<ProcessError> for ApiError {
+    fn from(err: ProcessError) -> Self {
+        match err {
+            ProcessError::NotFound => ApiError::not_found("Process"),
+            ProcessError::AppNotFound => ApiError::not_found("App"),
+            ProcessError::Db(err) => err.into(),
+        }
+    }
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(guid): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let details = actions::find_readable(&state.db, &user, &guid).await?;
+    Ok(Json(process::present(&details, &state.links)))
+}
+
+pub async fn show_for_app(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path((app_guid, process_type)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    let details = actions::find_by_type(&state.db, &user, &app_guid, &process_type).await?;
+    Ok(Json(process::present(&details, &state.links)))
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let filters = ["types", "app_guids", "space_guids", "guids"];
+    let params = ListParams::parse(query.as_deref(), &filters)?;
+    let (found, total) = actions::list(&state.db, &user, &params).await?;
+    Ok(Json(page(&state, &found, total, &params, "/v3/processes")))
+}
+
+pub async fn list_for_app(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(app_guid): Path<String>,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let params = ListParams::parse(query.as_deref(), &["types", "guids"])?;
+    let (found, total) = actions::list_for_app(&state.db, &user, &app_guid, &params).await?;
+    let path = format!("/v3/apps/{app_guid}/processes");
+    Ok(Json(page(&state, &found, total, &params, &path)))
+}
+
+fn page(
+    state: &AppState,
+    found: &[ProcessDetails],
+    total: u64,
+    params: &ListParams,
+    path: &str,
+) -> Value {
+    let resources = found
+        .iter()
+        .map(|details| process::present(details, &state.links))
+        .collect();
+    pagination::present(resources, total, params, path, &state.links)
+}

@@ -1,1 +1,101 @@
 //! `/v3/roles`
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde_json::Value;
+
+use super::error::{ApiError, ApiResult};
+use super::extract::{CfJson, CurrentUser};
+use crate::actions::roles::{self as actions, RoleError};
+use crate::db::query::Where;
+use crate::db::roles;
+use crate::messages::list::ListParams;
+use crate::messages::role_create::RoleCreate;
+use crate::presenters::{pagination, role};
+use crate::state::AppState;
+
+impl From<RoleError> for ApiError {
+    fn from(err: RoleError) -> Self {
+        match err {
+            RoleError::NotFound => ApiError::not_found("Role"),
+            RoleError::NotAuthorized => ApiError::not_authorized(),
+            RoleError::InvalidOrganization
+            | RoleError::InvalidSpace
+            | RoleError::InvalidUser
+            | RoleError::NotInOrganization
+            | RoleError::Duplicate { .. } => ApiError::unprocessable(err.to_string()),
+            RoleError::Db(err) => err.into(),
+        }
+    }
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    CfJson(body): CfJson,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let input = RoleCreate::parse(&body)?;
+    let created = actions::create(&state.db, &user, input).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(role::present(&created, &state.links)),
+    ))
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(guid): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let found = actions::find_readable(&state.db, &user, &guid).await?;
+    Ok(Json(role::present(&found, &state.links)))
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let params = ListParams::parse(
+        query.as_deref(),
+        &[
+            "guids",
+            "types",
+            "user_guids",
+            "space_guids",
+            "organization_guids",
+        ],
+    )?;
+    let visible = actions::visible_targets(&state.db, &user).await?;
+    let mut filter = Where::new();
+    filter
+        .filter("guid", params.filter("guids"))
+        .filter("role_type", params.filter("types"))
+        .filter("user_guid", params.filter("user_guids"))
+        .filter("space_guid", params.filter("space_guids"))
+        .filter("organization_guid", params.filter("organization_guids"))
+        .filter(roles::TARGET_COLUMN, visible.as_deref());
+    let (found, total) = roles::list(&state.db, &filter, &params).await?;
+    let resources = found
+        .iter()
+        .map(|r| role::present(r, &state.links))
+        .collect();
+    Ok(Json(pagination::present(
+        resources,
+        total,
+        &params,
+        "/v3/roles",
+        &state.links,
+    )))
+}
+
+/// CC takes roles away in a background job (202); ours is one row, deleted on 204.
+pub async fn delete(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(guid): Path<String>,
+) -> ApiResult<StatusCode> {
+    actions::delete(&state.db, &user, &guid).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

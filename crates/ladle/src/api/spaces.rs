@@ -1,1 +1,90 @@
 //! `/v3/spaces`
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde_json::Value;
+
+use super::error::{ApiError, ApiResult};
+use super::extract::{CfJson, CurrentUser};
+use crate::actions::spaces::{self as actions, SpaceError};
+use crate::auth::permissions;
+use crate::db::query::Where;
+use crate::db::spaces;
+use crate::messages::list::ListParams;
+use crate::messages::space_create::SpaceCreate;
+use crate::presenters::{pagination, space};
+use crate::state::AppState;
+
+impl From<SpaceError> for ApiError {
+    fn from(err: SpaceError) -> Self {
+        match err {
+            SpaceError::NotFound => ApiError::not_found("Space"),
+            SpaceError::NotAuthorized => ApiError::not_authorized(),
+            SpaceError::InvalidOrganization | SpaceError::NameTaken | SpaceError::HasApps => {
+                ApiError::unprocessable(err.to_string())
+            }
+            SpaceError::Db(err) => err.into(),
+        }
+    }
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    CfJson(body): CfJson,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let input = SpaceCreate::parse(&body)?;
+    let created = actions::create(&state.db, &user, input).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(space::present(&created, &state.links)),
+    ))
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(guid): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let found = actions::find_readable(&state.db, &user, &guid).await?;
+    Ok(Json(space::present(&found, &state.links)))
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let params = ListParams::parse(query.as_deref(), &["names", "guids", "organization_guids"])?;
+    let visible = permissions::readable_space_guids(&state.db, &user).await?;
+    let mut filter = Where::new();
+    filter
+        .filter("name", params.filter("names"))
+        .filter("guid", params.filter("guids"))
+        .filter("organization_guid", params.filter("organization_guids"))
+        .filter("guid", visible.as_deref());
+    let (found, total) = spaces::list(&state.db, &filter, &params).await?;
+    let resources = found
+        .iter()
+        .map(|s| space::present(s, &state.links))
+        .collect();
+    Ok(Json(pagination::present(
+        resources,
+        total,
+        &params,
+        "/v3/spaces",
+        &state.links,
+    )))
+}
+
+/// CC deletes spaces in a background job and answers 202 with the job's location; ours is
+/// synchronous (a space without apps holds only role rows), so the deletion is done on 204.
+pub async fn delete(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(guid): Path<String>,
+) -> ApiResult<StatusCode> {
+    actions::delete(&state.db, &user, &guid).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,1 +1,85 @@
 //! `/v3/users`
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde_json::Value;
+
+use super::error::{ApiError, ApiResult};
+use super::extract::{CfJson, CurrentUser};
+use crate::actions::users::{self as actions, UserError};
+use crate::db::query::Where;
+use crate::db::users;
+use crate::messages::list::ListParams;
+use crate::messages::user_create::UserCreate;
+use crate::presenters::{pagination, user};
+use crate::state::AppState;
+
+impl From<UserError> for ApiError {
+    fn from(err: UserError) -> Self {
+        match err {
+            UserError::NotFound => ApiError::not_found("User"),
+            UserError::NotAuthorized => ApiError::not_authorized(),
+            UserError::AlreadyExists(_) => ApiError::unprocessable(err.to_string()),
+            UserError::Db(err) => err.into(),
+        }
+    }
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    CurrentUser(caller): CurrentUser,
+    CfJson(body): CfJson,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let input = UserCreate::parse(&body)?;
+    let created = actions::create(&state.db, &caller, input).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(user::present(&created, &state.links)),
+    ))
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    CurrentUser(caller): CurrentUser,
+    Path(guid): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let found = actions::find_readable(&state.db, &caller, &guid).await?;
+    Ok(Json(user::present(&found, &state.links)))
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    CurrentUser(caller): CurrentUser,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let params = ListParams::parse(query.as_deref(), &["guids", "usernames"])?;
+    let visible = actions::visible_user_guids(&state.db, &caller).await?;
+    let mut filter = Where::new();
+    filter
+        .filter("guid", params.filter("guids"))
+        .filter("username", params.filter("usernames"))
+        .filter("guid", visible.as_deref());
+    let (found, total) = users::list(&state.db, &filter, &params).await?;
+    let resources = found
+        .iter()
+        .map(|u| user::present(u, &state.links))
+        .collect();
+    Ok(Json(pagination::present(
+        resources,
+        total,
+        &params,
+        "/v3/users",
+        &state.links,
+    )))
+}
+
+/// CC deletes users in a background job (202); ours is one transaction, done on 204.
+pub async fn delete(
+    State(state): State<AppState>,
+    CurrentUser(caller): CurrentUser,
+    Path(guid): Path<String>,
+) -> ApiResult<StatusCode> {
+    actions::delete(&state.db, &caller, &guid).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,5 +1,11 @@
 //! Domain types: raw strings become these once, at the edge, and are trusted afterwards.
 
+pub mod buildpack_url;
+pub mod states;
+
+pub use buildpack_url::BuildpackUrl;
+pub use states::{BuildState, DropletState, PackageState};
+
 use std::fmt;
 
 /// A user-chosen name (org, space, app, stack, buildpack): 1–255 printable characters.

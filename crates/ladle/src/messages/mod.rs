@@ -1,5 +1,15 @@
 //! Request bodies and query strings → validated input (400/422 are decided here).
 
+pub mod app_create;
+pub mod app_update;
+pub mod buildpack_create;
+pub mod buildpack_update;
+pub mod env_vars;
 pub mod fields;
 pub mod list;
 pub mod organization_create;
+pub mod package_create;
+pub mod role_create;
+pub mod space_create;
+pub mod stack_create;
+pub mod user_create;

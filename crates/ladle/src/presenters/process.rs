@@ -1,1 +1,48 @@
-//! JSON view of a process.
+//! Process views: today's fields in CC's order plus 2015's relative `_links`.
+
+use serde_json::{json, Value};
+
+use super::{empty_metadata, timestamp, to_one, updated_at, Links};
+use crate::actions::processes::ProcessDetails;
+
+/// What CC shows instead of a command to callers who may not read secrets.
+pub const REDACTED: &str = "[PRIVATE DATA HIDDEN]";
+
+pub fn present(details: &ProcessDetails, links: &Links) -> Value {
+    let process = &details.process;
+    let base = format!("/v3/processes/{}", process.guid);
+    let command = if details.show_command {
+        json!(process.command)
+    } else {
+        json!(REDACTED)
+    };
+    json!({
+        "guid": process.guid,
+        "created_at": timestamp(&process.created_at),
+        "updated_at": updated_at(&process.created_at, process.updated_at.as_deref()),
+        "type": process.process_type,
+        "command": command,
+        "instances": process.instances,
+        "memory_in_mb": process.memory_in_mb,
+        "disk_in_mb": process.disk_in_mb,
+        "health_check": {
+            "type": "port",
+            "data": { "timeout": Value::Null, "invocation_timeout": Value::Null },
+        },
+        "relationships": { "app": to_one(&process.app_guid) },
+        "metadata": empty_metadata(),
+        "links": {
+            "self": links.href(&base),
+            "scale": links.action(&format!("{base}/actions/scale"), "POST"),
+            "app": links.href(&format!("/v3/apps/{}", process.app_guid)),
+            "space": links.href(&format!("/v3/spaces/{}", details.space_guid)),
+            "stats": links.href(&format!("{base}/stats")),
+        },
+        "_links": {
+            "self": { "href": base },
+            "scale": { "href": format!("{base}/scale"), "method": "PUT" },
+            "app": { "href": format!("/v3/apps/{}", process.app_guid) },
+            "space": { "href": format!("/v2/spaces/{}", details.space_guid) },
+        },
+    })
+}

@@ -1,6 +1,7 @@
 //! Black-box suite: every test starts the real `ladle serve` binary on port 0 with a fresh data
 //! dir and talks HTTP to it, nothing else.
 
+mod staging_support;
 mod support;
 
 mod apps;

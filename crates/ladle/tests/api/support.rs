@@ -277,3 +277,18 @@ impl Response {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 }
+
+impl TestServer {
+    /// A read/write token whose `user_name` is the local part of `email`.
+    pub fn user_token_with_email(&self, user_id: &str, email: &str) -> String {
+        let out = Command::new(ladle_bin())
+            .arg("token")
+            .arg(format!("--user-id={user_id}"))
+            .arg(format!("--email={email}"))
+            .env("LADLE_TOKEN_SECRET", SECRET)
+            .output()
+            .expect("ladle token");
+        assert!(out.status.success(), "ladle token failed");
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    }
+}

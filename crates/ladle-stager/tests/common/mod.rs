@@ -1,0 +1,271 @@
+//! Shared set-up for the staging tests: real runc, the real `ladle-builder`, real fixtures.
+
+#![allow(dead_code)]
+
+use std::fs::{self, File};
+use std::io::{Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ladle_stager::{
+    BuildpackSource, ExecutorChoice, StackRoot, Stager, StagerConfig, StagingRequest,
+};
+use zip::write::SimpleFileOptions;
+
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
+}
+
+/// The builder next to this test binary (`target/<profile>/ladle-builder`) or
+/// `$LADLE_BUILDER_PATH`.
+pub fn builder_path() -> PathBuf {
+    if let Some(path) = std::env::var_os("LADLE_BUILDER_PATH") {
+        return PathBuf::from(path);
+    }
+    let exe = std::env::current_exe().expect("test executable path");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/deps");
+    let builder = profile_dir.join("ladle-builder");
+    assert!(
+        builder.is_file(),
+        "ladle-builder not found at {}: run `cargo build -p ladle-builder` with the same \
+         CARGO_TARGET_DIR first, or set LADLE_BUILDER_PATH",
+        builder.display()
+    );
+    builder
+}
+
+/// These tests need root and runc. On a machine without them they fail, unless
+/// LADLE_SKIP_RUNC_TESTS=1 says skipping is intended.
+pub fn runc_available() -> bool {
+    let have_runc = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join("runc").is_file()))
+        .unwrap_or(false);
+    let root = nix::unistd::geteuid().is_root();
+    if have_runc && root {
+        return true;
+    }
+    if std::env::var("LADLE_SKIP_RUNC_TESTS").as_deref() == Ok("1") {
+        eprintln!("skipping: runc or root missing and LADLE_SKIP_RUNC_TESTS=1");
+        return false;
+    }
+    panic!("these tests need root and runc on PATH (runc: {have_runc}, root: {root}); set LADLE_SKIP_RUNC_TESTS=1 to skip");
+}
+
+/// A scratch area laid out like a server's data dir: `staging/` (the work root),
+/// `server-data/secret.txt` beside it, inputs and outputs.
+pub struct Scratch {
+    pub dir: tempfile::TempDir,
+}
+
+pub const SECRET: &str = "s3cr3t-server-data-do-not-leak";
+
+impl Scratch {
+    pub fn new() -> Scratch {
+        let dir = tempfile::Builder::new()
+            .prefix("ladle-stager-test")
+            .tempdir()
+            .unwrap();
+        // The process executor runs as uid 2000, which must be able to reach the work root.
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        let data = dir.path().join("server-data");
+        fs::create_dir(&data).unwrap();
+        fs::write(data.join("secret.txt"), SECRET).unwrap();
+        fs::set_permissions(data.join("secret.txt"), fs::Permissions::from_mode(0o644)).unwrap();
+        Scratch { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn work_root(&self) -> PathBuf {
+        self.path().join("staging")
+    }
+
+    pub fn secret_path(&self) -> PathBuf {
+        self.path().join("server-data/secret.txt")
+    }
+
+    pub fn output_dir(&self) -> PathBuf {
+        self.path().join("output")
+    }
+
+    pub fn config(&self, executor: ExecutorChoice) -> StagerConfig {
+        let mut config = StagerConfig::new(builder_path(), self.work_root());
+        config.executor = executor;
+        config
+    }
+
+    pub fn stager(&self, executor: ExecutorChoice) -> Stager {
+        Stager::new(self.config(executor)).expect("stager")
+    }
+
+    /// Zips a fixture buildpack as an admin buildpack under `key`.
+    pub fn admin_buildpack(&self, name: &str) -> BuildpackSource {
+        let zip = self.path().join(format!("{name}.zip"));
+        zip_dir(&fixtures().join("buildpacks").join(name), &zip);
+        BuildpackSource::Admin {
+            key: name.to_string(),
+            zip,
+        }
+    }
+
+    pub fn app_zip(&self, name: &str) -> PathBuf {
+        let zip = self.path().join(format!("app-{name}.zip"));
+        zip_dir(&fixtures().join("apps").join(name), &zip);
+        zip
+    }
+
+    /// A request staging fixtures/apps/plain with the given fixture buildpack.
+    pub fn request(&self, guid: &str, buildpack: &str) -> StagingRequest {
+        StagingRequest {
+            staging_guid: guid.to_string(),
+            app_bits: self.app_zip("plain"),
+            buildpacks: vec![self.admin_buildpack(buildpack)],
+            skip_detect: false,
+            environment: vec![(
+                "LADLE_SECRET_PATH".into(),
+                self.secret_path().display().to_string(),
+            )],
+            memory_mb: 512,
+            disk_mb: 256,
+            stack: StackRoot::HostDefault,
+            previous_cache: None,
+            output_dir: self.output_dir(),
+        }
+    }
+
+    /// Nothing of any staging may remain: no container, mount, loop device, cgroup or workspace.
+    pub fn assert_nothing_left(&self, guid: &str) {
+        let containers = String::from_utf8(
+            std::process::Command::new("runc")
+                .args(["list", "-q"])
+                .output()
+                .unwrap()
+                .stdout,
+        )
+        .unwrap();
+        assert!(
+            !containers.contains(guid),
+            "runc container left: {containers}"
+        );
+        let root = self.path().to_string_lossy().into_owned();
+        let mounts = fs::read_to_string("/proc/self/mountinfo").unwrap();
+        assert!(
+            !mounts.contains(&root),
+            "mount left under {root}:\n{mounts}"
+        );
+        for device in fs::read_dir("/sys/block").unwrap().flatten() {
+            let backing =
+                fs::read_to_string(device.path().join("loop/backing_file")).unwrap_or_default();
+            assert!(
+                !backing.contains(&root),
+                "loop device {:?} left for {backing}",
+                device.file_name()
+            );
+        }
+        for controller in fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
+            let Ok(children) = fs::read_dir(controller.path().join("ladle")) else {
+                continue;
+            };
+            for child in children.flatten() {
+                let name = child.file_name().to_string_lossy().into_owned();
+                assert!(
+                    !name.contains(guid),
+                    "cgroup left: {}",
+                    child.path().display()
+                );
+            }
+        }
+        let left: Vec<_> = fs::read_dir(self.work_root())
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        assert!(left.is_empty(), "workspace left: {left:?}");
+    }
+}
+
+/// Zips `dir` keeping unix modes and symlinks, like `zip -ry`.
+pub fn zip_dir(dir: &Path, out: &Path) {
+    let mut zip = zip::ZipWriter::new(File::create(out).unwrap());
+    add_dir(&mut zip, dir, dir);
+    zip.finish().unwrap();
+}
+
+fn add_dir(zip: &mut zip::ZipWriter<File>, root: &Path, dir: &Path) {
+    let mut entries: Vec<_> = fs::read_dir(dir).unwrap().flatten().collect();
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let path = entry.path();
+        let name = path
+            .strip_prefix(root)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        let meta = fs::symlink_metadata(&path).unwrap();
+        let options =
+            SimpleFileOptions::default().unix_permissions(meta.permissions().mode() & 0o777);
+        if meta.file_type().is_symlink() {
+            let target = fs::read_link(&path).unwrap();
+            zip.add_symlink(name, target.to_string_lossy(), options)
+                .unwrap();
+        } else if meta.is_dir() {
+            zip.add_directory(format!("{name}/"), options).unwrap();
+            add_dir(zip, root, &path);
+        } else {
+            zip.start_file(name, options).unwrap();
+            zip.write_all(&fs::read(&path).unwrap()).unwrap();
+        }
+    }
+}
+
+/// The contents of `./app/<name>` in a droplet, if present.
+pub fn droplet_file(droplet: &Path, name: &str) -> Option<String> {
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(File::open(droplet).unwrap()));
+    let wanted = format!("app/{name}");
+    for entry in archive.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let path = entry
+            .path()
+            .unwrap()
+            .to_string_lossy()
+            .trim_start_matches("./")
+            .to_string();
+        if path == wanted {
+            let mut text = String::new();
+            entry.read_to_string(&mut text).unwrap();
+            return Some(text);
+        }
+    }
+    None
+}
+
+/// Every byte of the droplet, decompressed, as lossy text (for "does not contain" checks).
+pub fn droplet_text(droplet: &Path) -> String {
+    let mut bytes = Vec::new();
+    flate2::read::GzDecoder::new(File::open(droplet).unwrap())
+        .read_to_end(&mut bytes)
+        .unwrap();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+pub const SHORT: Duration = Duration::from_secs(3);
+
+pub fn fixture_text(rel: &str) -> String {
+    fs::read_to_string(fixtures().join(rel)).unwrap()
+}
+
+/// Whether any process on the host runs exactly `argv`.
+pub fn process_running(argv: &[&str]) -> bool {
+    let wanted: Vec<u8> = argv.iter().flat_map(|a| a.bytes().chain([0])).collect();
+    fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|p| fs::read(p.path().join("cmdline")).ok())
+        .any(|cmdline| cmdline == wanted)
+}

@@ -1,0 +1,529 @@
+//! End-to-end stagings in real runc containers with the real builder and fixture buildpacks.
+//! Needs root and runc (see `common::runc_available`).
+
+mod common;
+
+use std::io::Read;
+use std::net::TcpListener;
+use std::time::Duration;
+
+use common::*;
+use ladle_stager::env::{staging_environment, StagingEnvInput};
+use ladle_stager::{
+    ExecutorChoice, ExecutorKind, FailureKind, LogSink, Phase, Stager, StagingFailure,
+    StagingNetwork, Stream, VecSink,
+};
+use serde_json::json;
+
+async fn stage(
+    scratch: &Scratch,
+    stager: &Stager,
+    request: ladle_stager::StagingRequest,
+) -> (
+    Result<ladle_stager::StagingSuccess, StagingFailure>,
+    VecSink,
+) {
+    let sink = VecSink::new();
+    let guid = request.staging_guid.clone();
+    let outcome = stager.stage(request, &sink).await;
+    scratch.assert_nothing_left(&guid);
+    (outcome, sink)
+}
+
+async fn expect_failure(
+    scratch: &Scratch,
+    stager: &Stager,
+    request: ladle_stager::StagingRequest,
+) -> (StagingFailure, VecSink) {
+    let (outcome, sink) = stage(scratch, stager, request).await;
+    match outcome {
+        Err(failure) => (failure, sink),
+        Ok(success) => panic!(
+            "staging should have failed: {success:?}\nlog:\n{}",
+            sink.text()
+        ),
+    }
+}
+
+#[tokio::test]
+async fn stages_an_app_with_phases_in_the_log() {
+    if !runc_available() {
+        return;
+    }
+    let scratch = Scratch::new();
+    let stager = scratch.stager(ExecutorChoice::Runc);
+    assert_eq!(stager.executor(), ExecutorKind::Runc);
+    assert_eq!(
+        scratch.stager(ExecutorChoice::Auto).executor(),
+        ExecutorKind::Runc,
+        "auto picks runc as root with runc and cgroups"
+    );
+    let (outcome, sink) = stage(&scratch, &stager, scratch.request("happy", "limit-whoami")).await;
+    let success = outcome.unwrap_or_else(|f| panic!("{f}\n{}", sink.text()));
+    assert_eq!(success.executor, ExecutorKind::Runc);
+    assert_eq!(success.result.process_types["web"], "./start");
+    assert_eq!(
+        success.result.lifecycle_metadata.buildpack_key,
+        "limit-whoami"
+    );
+    assert_eq!(success.droplet, scratch.output_dir().join("droplet.tgz"));
+    assert_eq!(
+        droplet_file(&success.droplet, "hello.txt").as_deref(),
+        Some(fixture_text("apps/plain/hello.txt").as_str())
+    );
+    assert!(
+        success.cache.as_ref().is_some_and(|c| c.is_file()),
+        "cache.tgz delivered"
+    );
+
+    let lines = sink.lines();
+    let line = |text: &str| {
+        lines
+            .iter()
+            .find(|l| l.text.contains(text))
+            .unwrap_or_else(|| panic!("no {text:?} in {lines:#?}"))
+    };
+    assert_eq!(line("Creating container").phase, Phase::Setup);
+    let compile = line("running as uid 2000");
+    assert_eq!(
+        (compile.phase, compile.stream),
+        (Phase::Compile, Stream::Stdout)
+    );
+    assert!(
+        !lines.iter().any(|l| l.text.starts_with("::ladle-phase::")),
+        "markers are not forwarded"
+    );
+}
+
+#[tokio::test]
+async fn buildpacks_run_as_uid_2000_without_capabilities() {
+    if !runc_available() {
+        return;
+    }
+    let scratch = Scratch::new();
+    let stager = scratch.stager(ExecutorChoice::Runc);
+    let (outcome, sink) = stage(&scratch, &stager, scratch.request("whoami", "limit-whoami")).await;
+    let droplet = outcome
+        .unwrap_or_else(|f| panic!("{f}\n{}", sink.text()))
+        .droplet;
+    assert_eq!(droplet_file(&droplet, "whoami-uid").unwrap().trim(), "2000");
+    assert_eq!(droplet_file(&droplet, "whoami-gid").unwrap().trim(), "2000");
+    assert_eq!(
+        droplet_file(&droplet, "whoami-caps").unwrap().trim(),
+        "CapEff:\t0000000000000000"
+    );
+    assert_eq!(
+        droplet_file(&droplet, "whoami-nnp").unwrap().trim(),
+        "NoNewPrivs:\t1"
+    );
+}
+
+#[tokio::test]
+async fn buildpacks_see_the_cloud_foundry_staging_environment() {
+    if !runc_available() {
+        return;
+    }
+    let scratch = Scratch::new();
+    let stager = scratch.stager(ExecutorChoice::Runc);
+    let mut request = scratch.request("envdump", "env-dump");
+    request.environment = staging_environment(&StagingEnvInput {
+        staging_group: json!({"GROUP_VAR": "from-group"})
+            .as_object()
+            .unwrap()
+            .clone(),
+        app_env: json!({"APP_VAR": {"nested": true}})
+            .as_object()
+            .unwrap()
+            .clone(),
+        request_env: serde_json::Map::new(),
+        stack: "cflinuxfs4".into(),
+        vcap_application: json!({"application_name": "my-app", "limits": {"mem": 512}}),
+        memory_mb: request.memory_mb,
+        vcap_services: json!({}),
+    });
+    let (outcome, sink) = stage(&scratch, &stager, request).await;
+    let droplet = outcome
+        .unwrap_or_else(|f| panic!("{f}\n{}", sink.text()))
+        .droplet;
+    let env = droplet_file(&droplet, "staging-env").expect("env-dump wrote staging-env");
+    for expected in [
+        "CF_STACK=cflinuxfs4",
+        "MEMORY_LIMIT=512m",
+        r#"VCAP_APPLICATION={"application_name":"my-app","limits":{"mem":512}}"#,
+        "VCAP_SERVICES={}",
+        "GROUP_VAR=from-group",
+        r#"APP_VAR={"nested":true}"#,
+        "LANG=en_US.UTF-8",
+        "CF_INSTANCE_PORT=",
+        "HOME=/home/vcap",
+        "USER=vcap",
+    ] {
+        assert!(
+            env.lines().any(|l| l == expected),
+            "{expected} missing from:\n{env}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn memory_hog_is_stopped_at_the_memory_limit() {
+    if !runc_available() {
+        return;
+    }
+    let scratch = Scratch::new();
+    let stager = scratch.stager(ExecutorChoice::Runc);
+    let mut request = scratch.request("memhog", "limit-memory-hog");
+    request.memory_mb = 128;
+    let (failure, sink) = expect_failure(&scratch, &stager, request).await;
+    assert_eq!(failure.kind, FailureKind::StagingError, "{}", sink.text());
+    assert_eq!(
+        failure.message,
+        "staging exceeded its memory limit of 128 MB"
+    );
+    assert!(!sink.text().contains("still alive"), "{}", sink.text());
+}
+
+#[tokio::test]
+async fn fork_bomb_is_stopped_at_the_process_limit() {
+    if !runc_available() {
+        return;
+    }
+    let scratch = Scratch::new();
+    let stager = scratch.stager(ExecutorChoice::Runc);
+    let mut request = scratch.request("forkbomb", "limit-fork-bomb");
+    request.memory_mb = 1024;
+    let (failure, sink) = expect_failure(&scratch, &stager, request).await;
+    assert_eq!(failure.kind, FailureKind::StagingError, "{}", sink.text());
+    assert_eq!(
+        failure.message,
+        "staging exceeded its process limit of 1024 processes",
+        "{}",
+        sink.text()
+    );
+    assert!(
+        sink.text().contains("fork refused after"),
+        "{}",
+        sink.text()
+    );
+}
+
+#[tokio::test]
+async fn disk_filler_is_stopped_at_the_disk_limit() {
+    if !runc_available() {
+        return;
+    }
+    let scratch = Scratch::new();
+    let stager = scratch.stager(ExecutorChoice::Runc);
+    let mut request = scratch.request("diskfill", "limit-disk-filler");
+    request.disk_mb = 64;
+    let (failure, sink) = expect_failure(&scratch, &stager, request).await;
+    assert_eq!(failure.kind, FailureKind::StagingError, "{}", sink.text());
+    assert_eq!(failure.message, "staging exceeded its disk limit of 64 MB");
+    assert!(!sink.text().contains("did not hold"), "{}", sink.text());
+}
+
+#[tokio::test]
+async fn sleeper_is_killed_at_the_time_limit() {
+    if !runc_available() {
+        return;
+    }
+    let scratch = Scratch::new();
+    let mut config = scratch.config(ExecutorChoice::Runc);
+    config.timeout = SHORT;
+    let stager = Stager::new(config).unwrap();
+    let started = std::time::Instant::now();
+    let (failure, sink) = expect_failure(
+        &scratch,
+        &stager,
+        scratch.request("sleeper", "limit-sleeper"),
+    )
+    .await;
+    assert_eq!(
+        failure.kind,
+        FailureKind::StagingTimeExpired,
+        "{}",
+        sink.text()
+    );
+    assert_eq!(
+        failure.message,
+        "staging exceeded its time limit of 3 seconds"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "the sleeper was not left to sleep 10 minutes"
+    );
+}
+
+#[tokio::test]
+async fn escape_attempts_fail_and_leak_nothing() {
+    if !runc_available() {
+        return;
+    }
+    let scratch = Scratch::new();
+    let stager = scratch.stager(ExecutorChoice::Runc);
+    let (outcome, sink) = stage(&scratch, &stager, scratch.request("escape", "limit-escape")).await;
+    let droplet = outcome
+        .unwrap_or_else(|f| panic!("{f}\n{}", sink.text()))
+        .droplet;
+    let report = droplet_file(&droplet, "escape-report").expect("escape-report in droplet");
+    for attempt in [
+        "read-host-path",
+        "read-relative",
+        "read-via-proc",
+        "write-usr",
+        "write-etc",
+        "write-root",
+        "write-builder",
+    ] {
+        assert!(
+            report.contains(&format!("{attempt}: denied")),
+            "{attempt} not denied:\n{report}"
+        );
+    }
+    assert!(
+        !droplet_text(&droplet).contains(SECRET),
+        "secret leaked into the droplet"
+    );
+    assert!(!sink.text().contains(SECRET), "secret leaked into the log");
+    for path in ["/usr/escaped", "/etc/escaped", "/escaped"] {
+        assert!(
+            !std::path::Path::new(path).exists(),
+            "{path} was written on the host"
+        );
+    }
+    let builder = std::fs::read(builder_path()).unwrap();
+    assert!(builder.len() > 1000, "builder binary intact");
+}
+
+#[tokio::test]
+async fn network_off_gives_the_staging_no_network() {
+    if !runc_available() {
+        return;
+    }
+    let scratch = Scratch::new();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    listener.set_nonblocking(true).unwrap();
+    let scratch = &scratch;
+    let probe = |network: StagingNetwork, guid: &'static str| {
+        let mut config = scratch.config(ExecutorChoice::Runc);
+        config.network = network;
+        let stager = Stager::new(config).unwrap();
+        let mut request = scratch.request(guid, "limit-network");
+        request
+            .environment
+            .push(("LADLE_PROBE_PORT".into(), port.clone()));
+        async move {
+            let (outcome, sink) = stage(scratch, &stager, request).await;
+            let droplet = outcome
+                .unwrap_or_else(|f| panic!("{f}\n{}", sink.text()))
+                .droplet;
+            droplet_file(&droplet, "network-probe")
+                .unwrap()
+                .trim()
+                .to_string()
+        }
+    };
+    assert_eq!(probe(StagingNetwork::Host, "net-host").await, "reachable");
+    let (mut conn, _) = listener
+        .accept()
+        .expect("the host listener saw the staging connect");
+    let mut hello = String::new();
+    conn.read_to_string(&mut hello).unwrap();
+    assert_eq!(hello, "hello-from-staging\n");
+    assert_eq!(probe(StagingNetwork::Off, "net-off").await, "unreachable");
+    assert!(
+        listener.accept().is_err(),
+        "no connection arrived with the network off"
+    );
+}
+
+#[tokio::test]
+async fn builder_exit_codes_become_cloud_controller_errors() {
+    if !runc_available() {
+        return;
+    }
+    let scratch = Scratch::new();
+    let stager = scratch.stager(ExecutorChoice::Runc);
+    let (failure, _) = expect_failure(
+        &scratch,
+        &stager,
+        scratch.request("nodetect", "detect-fail"),
+    )
+    .await;
+    assert_eq!(failure.kind, FailureKind::NoAppDetected);
+    assert_eq!(failure.kind.cc_name(), "NoAppDetectedError");
+    let (failure, sink) = expect_failure(
+        &scratch,
+        &stager,
+        scratch.request("nocompile", "compile-fail"),
+    )
+    .await;
+    assert_eq!(failure.kind, FailureKind::BuildpackCompileFailed);
+    assert!(
+        failure.message.contains("Failed to compile droplet"),
+        "{}",
+        failure.message
+    );
+    assert_eq!(
+        failure
+            .result
+            .expect("partial result.json")
+            .lifecycle_metadata
+            .buildpack_key,
+        "compile-fail"
+    );
+    let stderr = sink
+        .lines()
+        .into_iter()
+        .find(|l| l.text.contains("failing on purpose"))
+        .expect("buildpack stderr in the log");
+    assert_eq!(
+        (stderr.phase, stderr.stream),
+        (Phase::Compile, Stream::Stderr)
+    );
+}
+
+#[tokio::test]
+async fn hostile_app_zip_is_refused() {
+    if !runc_available() {
+        return;
+    }
+    let scratch = Scratch::new();
+    let stager = scratch.stager(ExecutorChoice::Runc);
+    let mut request = scratch.request("zipslip", "noop");
+    let evil = scratch.path().join("evil.zip");
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(&evil).unwrap());
+    zip.start_file(
+        "../../server-data/secret.txt",
+        zip::write::SimpleFileOptions::default(),
+    )
+    .unwrap();
+    std::io::Write::write_all(&mut zip, b"overwritten").unwrap();
+    zip.finish().unwrap();
+    request.app_bits = evil;
+    let (failure, _) = expect_failure(&scratch, &stager, request).await;
+    assert_eq!(failure.kind, FailureKind::StagingError);
+    assert!(
+        failure.message.contains("path contains .."),
+        "{}",
+        failure.message
+    );
+    assert_eq!(
+        std::fs::read_to_string(scratch.secret_path()).unwrap(),
+        SECRET
+    );
+}
+
+#[tokio::test]
+async fn corrupt_previous_cache_is_ignored_with_a_log_line() {
+    if !runc_available() {
+        return;
+    }
+    let scratch = Scratch::new();
+    let stager = scratch.stager(ExecutorChoice::Runc);
+    let mut request = scratch.request("badcache", "noop");
+    let cache = scratch.path().join("old-cache.tgz");
+    std::fs::write(&cache, b"\x1f\x8b garbage").unwrap();
+    request.previous_cache = Some(cache);
+    let (outcome, sink) = stage(&scratch, &stager, request).await;
+    outcome.unwrap_or_else(|f| panic!("{f}\n{}", sink.text()));
+    let note = sink
+        .lines()
+        .into_iter()
+        .find(|l| {
+            l.text
+                .starts_with("Ignoring the previous build artifacts cache")
+        })
+        .expect("log line");
+    assert_eq!(note.phase, Phase::Setup);
+}
+
+#[tokio::test]
+async fn dropping_the_future_removes_everything() {
+    if !runc_available() {
+        return;
+    }
+    let scratch = Scratch::new();
+    let stager = scratch.stager(ExecutorChoice::Runc);
+    let sink = SignalSink::default();
+    let staging = stager.stage(scratch.request("cancelled", "limit-sleeper"), &sink);
+    let mut staging = Box::pin(staging);
+    tokio::select! {
+        _ = &mut staging => panic!("the sleeper finished"),
+        _ = sink.sleeping.notified() => {}
+    }
+    drop(staging);
+    scratch.assert_nothing_left("cancelled");
+}
+
+#[tokio::test]
+async fn reap_leftovers_cleans_up_after_a_crash() {
+    if !runc_available() {
+        return;
+    }
+    let scratch = Scratch::new();
+    let stager = scratch.stager(ExecutorChoice::Runc);
+    let sink: &'static SignalSink = Box::leak(Box::default());
+    let mut staging = Box::pin(stager.stage(scratch.request("crashed", "limit-sleeper"), sink));
+    tokio::select! {
+        _ = &mut staging => panic!("the sleeper finished"),
+        _ = sink.sleeping.notified() => {}
+    }
+    // A crash: no destructor runs, the container keeps sleeping.
+    std::mem::forget(staging);
+    let containers = String::from_utf8(
+        std::process::Command::new("runc")
+            .args(["list", "-q"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    assert!(
+        containers.contains("crashed"),
+        "the container should still be there: {containers}"
+    );
+
+    let restarted = scratch.stager(ExecutorChoice::Runc);
+    let report = restarted.reap_leftovers().unwrap();
+    assert_eq!(report.containers.len(), 1, "{report:?}");
+    assert_eq!(report.workspaces.len(), 1, "{report:?}");
+    scratch.assert_nothing_left("crashed");
+}
+
+/// Wakes the test once the sleeper buildpack says it sleeps.
+#[derive(Default)]
+struct SignalSink {
+    sleeping: tokio::sync::Notify,
+}
+
+impl LogSink for SignalSink {
+    fn line(&self, _phase: Phase, _stream: Stream, text: &str) {
+        if text.contains("sleeping for ten minutes") {
+            self.sleeping.notify_one();
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_builder_that_never_runs_is_a_stager_error() {
+    if !runc_available() {
+        return;
+    }
+    let scratch = Scratch::new();
+    let mut config = scratch.config(ExecutorChoice::Runc);
+    config.builder_path = "/bin/false".into();
+    let stager = Stager::new(config).unwrap();
+    let (failure, _) =
+        expect_failure(&scratch, &stager, scratch.request("nobuilder", "noop")).await;
+    assert_eq!(failure.kind, FailureKind::StagerError);
+    assert_eq!(failure.message, "the builder did not run (exit status 1)");
+
+    let mut config = scratch.config(ExecutorChoice::Runc);
+    config.builder_path = scratch.path().join("missing-builder");
+    assert!(matches!(
+        Stager::new(config),
+        Err(ladle_stager::StagerSetupError::BuilderMissing(_))
+    ));
+}

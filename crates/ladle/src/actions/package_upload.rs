@@ -1,0 +1,72 @@
+//! Uploading a bits package: the checks that come before reading the body, then keeping a
+//! received zip. The zip is inspected before anything changes; then the row goes to
+//! PROCESSING_UPLOAD, the blob is stored, and only then does the row say READY, so a crash at
+//! any point never leaves a READY package without its blob.
+
+use crate::archive::{self, ReceivedFile, ZipLimits, MAX_ENTRIES};
+use crate::auth::User;
+use crate::blobstore::{keys, Blobstore};
+use crate::db::packages::{self, PackageRecord, PackageState, PackageType};
+use crate::db::DbPool;
+
+use super::packages::{find_readable, PackageError};
+
+pub fn zip_limits(max_package_size_bytes: u64) -> ZipLimits {
+    ZipLimits {
+        max_uncompressed_bytes: max_package_size_bytes,
+        max_entries: MAX_ENTRIES,
+        contents: "app",
+    }
+}
+
+/// The package, if the caller may upload bits to it now. Runs before the body is read, so a
+/// refused upload costs nothing.
+pub async fn check_uploadable(
+    db: &DbPool,
+    user: &User,
+    guid: &str,
+) -> Result<PackageRecord, PackageError> {
+    let (package, access) = find_readable(db, user, guid).await?;
+    if !access.write {
+        return Err(PackageError::NotAuthorized);
+    }
+    if package.package_type() != PackageType::Bits {
+        return Err(PackageError::NotBits);
+    }
+    if !package.is(PackageState::AwaitingUpload) {
+        return Err(PackageError::AlreadyUploaded);
+    }
+    Ok(package)
+}
+
+/// Keeps a received zip as the package's bits. A refused zip changes nothing: the package
+/// still awaits an upload and the file is removed when `bits` drops.
+#[tracing::instrument(skip_all, fields(package_guid = %package.guid, bytes = bits.size))]
+pub async fn store(
+    db: &DbPool,
+    blobs: &Blobstore,
+    limits: ZipLimits,
+    package: &PackageRecord,
+    bits: ReceivedFile,
+) -> Result<PackageRecord, PackageError> {
+    archive::inspect_in_background(bits.path(), limits).await?;
+    if !packages::start_processing_upload(db, &package.guid).await? {
+        return Err(match packages::find(db, &package.guid).await? {
+            Some(_) => PackageError::AlreadyUploaded,
+            None => PackageError::NotFound,
+        });
+    }
+    let key = keys::package(&package.guid);
+    if let Err(err) = blobs.put_file(&key, bits.path()).await {
+        packages::fail_upload(db, &package.guid, "The bits could not be stored").await?;
+        return Err(err.into());
+    }
+    if !packages::finish_upload(db, &package.guid, &bits.sha1, &bits.sha256).await? {
+        // Deleted while its bits were being stored: the blob belongs to nobody.
+        blobs.delete(&key).await?;
+        return Err(PackageError::NotFound);
+    }
+    packages::find(db, &package.guid)
+        .await?
+        .ok_or(PackageError::NotFound)
+}

@@ -1,0 +1,128 @@
+//! Recording a staging's outcome on its droplet (and build). Idempotent on the droplet guid:
+//! only a droplet still PENDING/STAGING changes, so a staging completed twice (a lost lease, a
+//! retried job) cannot flip a final state.
+
+use std::collections::BTreeMap;
+
+use ladle_stager::{FailureKind, StagingFailure, StagingSuccess};
+use serde_json::{json, Value};
+
+use crate::db::droplets::{self, DropletRecord, StagedFields};
+use crate::db::{buildpacks, builds, DbResult};
+use crate::domain::BuildState;
+use crate::state::AppState;
+
+pub enum Outcome {
+    Staged { success: StagingSuccess, sha1: String, sha256: String },
+    Failed(StagingFailure),
+}
+
+#[tracing::instrument(skip_all, fields(droplet_guid = %droplet.guid))]
+pub async fn record(state: &AppState, droplet: &DropletRecord, outcome: Outcome) -> DbResult<()> {
+    match outcome {
+        Outcome::Staged { success, sha1, sha256 } => succeed(state, droplet, &success, sha1, sha256).await,
+        Outcome::Failed(failure) => fail(state, droplet, &failure).await,
+    }
+}
+
+async fn succeed(state: &AppState, droplet: &DropletRecord, success: &StagingSuccess, sha1: String, sha256: String) -> DbResult<()> {
+    let result = &success.result;
+    let buildpack_guid = admin_buildpack_guid(state, &result.lifecycle_metadata.buildpack_key).await?;
+    let fields = StagedFields {
+        sha1,
+        sha256,
+        detected_start_command: result.process_types.get("web").cloned().unwrap_or_default(),
+        process_types: serde_json::to_string(&result.process_types).unwrap_or_else(|_| "{}".into()),
+        buildpacks_metadata: buildpacks_metadata(result).to_string(),
+        execution_metadata: result.execution_metadata.clone(),
+        buildpack_guid,
+    };
+    let mut tx = state.db.begin().await?;
+    if droplets::mark_staged(&mut tx, &droplet.guid, &fields).await? {
+        builds::complete(&mut tx, &droplet.guid, BuildState::Staged, None).await?;
+        tx.commit().await?;
+        tracing::info!(executor = %success.executor, "staged");
+    }
+    Ok(())
+}
+
+async fn fail(state: &AppState, droplet: &DropletRecord, failure: &StagingFailure) -> DbResult<()> {
+    let message = describe(failure.kind, &failure.message);
+    let mut tx = state.db.begin().await?;
+    if droplets::mark_failed(&mut tx, &droplet.guid, failure.kind.cc_name(), &message).await? {
+        let build_error = format!("{} - {message}", failure.kind.cc_name());
+        builds::complete(&mut tx, &droplet.guid, BuildState::Failed, Some(&build_error)).await?;
+        tx.commit().await?;
+        tracing::info!(error_id = failure.kind.cc_name(), %message, "staging failed");
+    }
+    Ok(())
+}
+
+/// CC's catalogue text for the error id, followed by our own detail so a person can act on it
+/// (CC drops the detail for the three buildpack phases; we keep it after a colon).
+pub fn describe(kind: FailureKind, detail: &str) -> String {
+    let catalogue = match kind {
+        FailureKind::NoAppDetected => "An app was not successfully detected by any available buildpack",
+        FailureKind::BuildpackCompileFailed => "App staging failed in the buildpack compile phase",
+        FailureKind::BuildpackReleaseFailed => "App staging failed in the buildpack release phase",
+        FailureKind::InsufficientResources => "Insufficient resources",
+        FailureKind::StagingError => return format!("Staging error: {detail}"),
+        FailureKind::StagingTimeExpired => return format!("Staging time expired: {detail}"),
+        FailureKind::StagerError => return format!("Stager error: {detail}"),
+    };
+    if detail.is_empty() {
+        catalogue.to_string()
+    } else {
+        format!("{catalogue}: {detail}")
+    }
+}
+
+/// The droplet's `buildpacks` list: admin name or URL, what detect printed, and the name and
+/// version the buildpack reported about itself.
+fn buildpacks_metadata(result: &ladle_contract::StagingResult) -> Value {
+    let list: Vec<Value> = result
+        .lifecycle_metadata
+        .buildpacks
+        .iter()
+        .map(|bp| {
+            json!({
+                "name": bp.key,
+                "detect_output": bp.detect_output,
+                "buildpack_name": if bp.name.is_empty() { Value::Null } else { Value::String(bp.name.clone()) },
+                "version": bp.version,
+            })
+        })
+        .collect();
+    Value::Array(list)
+}
+
+/// The admin buildpack a key names (CC records `buildpack_guid` from the buildpack key).
+async fn admin_buildpack_guid(state: &AppState, key: &str) -> DbResult<Option<String>> {
+    if key.is_empty() || crate::jobs::staging::is_url(key) {
+        return Ok(None);
+    }
+    Ok(buildpacks::find_by_name(&state.db, key, None).await?.map(|b| b.guid))
+}
+
+/// The Procfile text CC's 2015 API shows: process types as YAML.
+pub fn procfile_yaml(process_types: &BTreeMap<String, String>) -> String {
+    serde_yaml::to_string(process_types).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn describes_failures_in_cc_words_with_our_detail() {
+        assert_eq!(
+            describe(FailureKind::StagingError, "staging exceeded its memory limit of 1024 MB"),
+            "Staging error: staging exceeded its memory limit of 1024 MB"
+        );
+        assert_eq!(
+            describe(FailureKind::NoAppDetected, ""),
+            "An app was not successfully detected by any available buildpack"
+        );
+        assert!(describe(FailureKind::BuildpackCompileFailed, "exit 3").ends_with("compile phase: exit 3"));
+    }
+}

@@ -1,0 +1,120 @@
+//! Enqueue, claim (with a lease), renew, finish.
+
+use std::time::Duration;
+
+use sqlx::{Any, Transaction};
+use time::OffsetDateTime;
+
+use crate::db::{self, format_timestamp, DbPool, DbResult};
+
+/// Kind of the internal staging queue's jobs.
+pub const STAGING: &str = "staging";
+
+/// How long a claim holds without renewal. Runners renew every third of this.
+pub const LEASE: Duration = Duration::from_secs(30);
+
+/// A claimed job lets its runner give up after this many claims (each crash or lost lease
+/// counts one), so a job that kills its node cannot take the cluster down in a loop.
+pub const MAX_ATTEMPTS: i64 = 3;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ClaimedJob {
+    pub guid: String,
+    pub kind: String,
+    pub resource_guid: Option<String>,
+    pub payload: String,
+    pub attempts: i64,
+}
+
+/// Adds a job inside the caller's transaction, so it exists exactly when its rows do.
+pub async fn enqueue(
+    tx: &mut Transaction<'_, Any>,
+    kind: &str,
+    operation: &str,
+    resource_guid: &str,
+    payload: &serde_json::Value,
+) -> DbResult<String> {
+    let guid = db::new_guid();
+    sqlx::query(
+        "INSERT INTO jobs (guid, kind, operation, state, resource_guid, payload, created_at) \
+         VALUES ($1, $2, $3, 'QUEUED', $4, $5, $6)",
+    )
+    .bind(&guid)
+    .bind(kind)
+    .bind(operation)
+    .bind(resource_guid)
+    .bind(payload.to_string())
+    .bind(db::now())
+    .execute(&mut **tx)
+    .await?;
+    Ok(guid)
+}
+
+fn lease_deadline(now: OffsetDateTime) -> String {
+    format_timestamp(now + LEASE)
+}
+
+/// Claims the oldest queued (or abandoned) job of `kind` for `owner`. The conditional UPDATE is
+/// the lock: of two nodes racing for the same row, only one changes it.
+pub async fn claim(db: &DbPool, kind: &str, owner: &str) -> DbResult<Option<ClaimedJob>> {
+    let now = OffsetDateTime::now_utc();
+    let now_text = format_timestamp(now);
+    let claimable = "kind = $1 AND (state = 'QUEUED' OR (state = 'RUNNING' AND lease_expires_at < $2))";
+    let sql = format!(
+        "UPDATE jobs SET state = 'RUNNING', lease_owner = $3, lease_expires_at = $4, \
+         attempts = attempts + 1, updated_at = $2 \
+         WHERE guid = (SELECT guid FROM jobs WHERE {claimable} ORDER BY created_at, guid LIMIT 1) \
+           AND {claimable} \
+         RETURNING guid, kind, resource_guid, payload, attempts"
+    );
+    sqlx::query_as(&sql)
+        .bind(kind)
+        .bind(&now_text)
+        .bind(owner)
+        .bind(lease_deadline(now))
+        .fetch_optional(db)
+        .await
+}
+
+/// Extends the lease; `false` when the job is no longer ours (it was taken over).
+pub async fn renew(db: &DbPool, guid: &str, owner: &str) -> DbResult<bool> {
+    let now = OffsetDateTime::now_utc();
+    let done = sqlx::query(
+        "UPDATE jobs SET lease_expires_at = $1 WHERE guid = $2 AND lease_owner = $3 AND state = 'RUNNING'",
+    )
+    .bind(lease_deadline(now))
+    .bind(guid)
+    .bind(owner)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Marks the job done (`COMPLETE` or `FAILED` with an error text).
+pub async fn finish(db: &DbPool, guid: &str, error: Option<&str>) -> DbResult<()> {
+    let (state, errors) = match error {
+        None => ("COMPLETE", "[]".to_string()),
+        Some(message) => ("FAILED", serde_json::json!([{ "detail": message }]).to_string()),
+    };
+    sqlx::query(
+        "UPDATE jobs SET state = $1, errors = $2, lease_owner = NULL, lease_expires_at = NULL, updated_at = $3 \
+         WHERE guid = $4",
+    )
+    .bind(state)
+    .bind(errors)
+    .bind(db::now())
+    .bind(guid)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Number of jobs of `kind` not yet finished (queued or running).
+pub async fn pending(db: &DbPool, kind: &str) -> DbResult<i64> {
+    let (n,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM jobs WHERE kind = $1 AND state IN ('QUEUED', 'RUNNING')")
+            .bind(kind)
+            .fetch_one(db)
+            .await?;
+    Ok(n)
+}

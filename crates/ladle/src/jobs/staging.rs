@@ -1,0 +1,235 @@
+//! The staging job: gather a droplet's inputs from the blobstore, run the stager, store the
+//! droplet and build cache, and record the outcome. Safe to run twice for the same droplet:
+//! completion only changes a droplet that is still in flight.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context;
+use ladle_stager::env::{staging_environment, StagingEnvInput};
+use ladle_stager::{BuildpackSource, FailureKind, StackRoot, Stager, StagingFailure, StagingRequest, StagingSuccess};
+use serde_json::{Map, Value};
+
+use super::queue::{ClaimedJob, MAX_ATTEMPTS};
+use super::staging_log::DbLogSink;
+use crate::actions::staging_complete::{self, Outcome};
+use crate::blobstore::keys;
+use crate::db::droplets::{self, DropletRecord};
+use crate::db::{build_caches, buildpacks, stacks};
+use crate::state::AppState;
+
+/// What a staging slot needs: the server's state plus the stager.
+#[derive(Clone)]
+pub struct StagingContext {
+    pub state: AppState,
+    pub stager: Arc<Stager>,
+}
+
+#[tracing::instrument(skip_all, fields(job_guid = %job.guid, droplet_guid = job.resource_guid.as_deref().unwrap_or("")))]
+pub async fn run(ctx: &StagingContext, job: &ClaimedJob) -> anyhow::Result<()> {
+    let db = &ctx.state.db;
+    let droplet_guid = job.resource_guid.as_deref().context("staging job without a droplet")?;
+    let Some(droplet) = droplets::find(db, droplet_guid).await? else {
+        return Ok(()); // deleted while queued
+    };
+    if !droplet.state().is_in_flight() {
+        return Ok(()); // already completed by an earlier claim
+    }
+    if job.attempts > MAX_ATTEMPTS {
+        let failure = StagingFailure::stager(format!("staging was interrupted {} times", job.attempts - 1));
+        return Ok(staging_complete::record(&ctx.state, &droplet, Outcome::Failed(failure)).await?);
+    }
+    droplets::mark_staging(db, droplet_guid).await?;
+    let inputs = InputDir::create(&ctx.state.config.data_dir, droplet_guid)?;
+    let outcome = match stage(ctx, &droplet, &inputs).await {
+        Ok(success) => store_outputs(ctx, &droplet, success).await,
+        Err(failure) => Outcome::Failed(failure),
+    };
+    staging_complete::record(&ctx.state, &droplet, outcome).await?;
+    Ok(())
+}
+
+async fn stage(ctx: &StagingContext, droplet: &DropletRecord, inputs: &InputDir) -> Result<StagingSuccess, StagingFailure> {
+    let request = gather_inputs(&ctx.state, droplet, inputs).await?;
+    let (sink, writer) = DbLogSink::start(ctx.state.db.clone(), droplet.guid.clone());
+    let result = ctx.stager.stage(request, &sink).await;
+    drop(sink);
+    let _ = writer.await;
+    result
+}
+
+/// Downloads the package, buildpacks and cache, and builds the stager's request. Problems here
+/// are the platform's (StagerError) unless the user asked for something that does not exist.
+async fn gather_inputs(state: &AppState, droplet: &DropletRecord, inputs: &InputDir) -> Result<StagingRequest, StagingFailure> {
+    let package_guid = droplet.package_guid.as_deref().ok_or_else(|| StagingFailure::stager("droplet has no package"))?;
+    let app_bits = inputs.path("app.zip");
+    state
+        .blobs
+        .get_to_file(&keys::package(package_guid), &app_bits)
+        .await
+        .map_err(|err| StagingFailure::stager(format!("cannot fetch the package: {err}")))?;
+    let stack_name = droplet.stack.clone().unwrap_or_else(|| state.config.default_stack.clone());
+    let (buildpacks, skip_detect) = buildpack_sources(state, droplet, &stack_name, inputs).await?;
+    let stack = stack_root(state, &stack_name).await?;
+    let previous_cache = previous_cache(state, &droplet.app_guid, inputs).await;
+    let mut environment = staging_environment(&env_input(droplet, &stack_name));
+    if state.config.staging.allow_file_git_urls {
+        environment.push(("LADLE_ALLOW_FILE_GIT_URLS".to_string(), "1".to_string()));
+    }
+    Ok(StagingRequest {
+        staging_guid: droplet.guid.clone(),
+        app_bits,
+        buildpacks,
+        skip_detect,
+        environment,
+        memory_mb: droplet.memory_limit_mb.max(0) as u64,
+        disk_mb: droplet.disk_limit_mb.max(0) as u64,
+        stack,
+        previous_cache,
+        output_dir: inputs.path("out"),
+    })
+}
+
+/// Named buildpacks (admin names or URLs) in the user's order, skipping detection; none named
+/// means detect over the stack's enabled admin buildpacks by position, as Cloud Foundry does.
+async fn buildpack_sources(
+    state: &AppState,
+    droplet: &DropletRecord,
+    stack: &str,
+    inputs: &InputDir,
+) -> Result<(Vec<BuildpackSource>, bool), StagingFailure> {
+    let requested = droplet.requested_buildpacks();
+    let mut sources = Vec::new();
+    if requested.is_empty() {
+        let records = buildpacks::list_enabled_for_stack(&state.db, stack).await.map_err(db_failure)?;
+        if records.is_empty() {
+            return Err(StagingFailure::new(
+                FailureKind::NoAppDetected,
+                format!("no admin buildpacks are enabled for stack {stack}"),
+            ));
+        }
+        for (index, record) in records.iter().enumerate() {
+            sources.push(admin_source(state, record, inputs, index).await?);
+        }
+        return Ok((sources, false));
+    }
+    for (index, entry) in requested.iter().enumerate() {
+        if is_url(entry) {
+            sources.push(BuildpackSource::Url(entry.clone()));
+            continue;
+        }
+        let record = buildpacks::find_by_name(&state.db, entry, Some(stack))
+            .await
+            .map_err(db_failure)?
+            .ok_or_else(|| StagingFailure::new(FailureKind::StagingError, format!("buildpack {entry} no longer exists")))?;
+        sources.push(admin_source(state, &record, inputs, index).await?);
+    }
+    Ok((sources, true))
+}
+
+/// Fetches an admin buildpack's zip; its name is the key the builder sees.
+async fn admin_source(
+    state: &AppState,
+    record: &buildpacks::BuildpackRecord,
+    inputs: &InputDir,
+    index: usize,
+) -> Result<BuildpackSource, StagingFailure> {
+    let zip = inputs.path(&format!("buildpack-{index}.zip"));
+    state
+        .blobs
+        .get_to_file(&keys::buildpack(&record.guid), &zip)
+        .await
+        .map_err(|err| StagingFailure::stager(format!("cannot fetch buildpack {}: {err}", record.name)))?;
+    Ok(BuildpackSource::Admin { key: record.name.clone(), zip })
+}
+
+pub fn is_url(entry: &str) -> bool {
+    url::Url::parse(entry).is_ok_and(|u| u.has_host() || u.scheme() == "file")
+}
+
+async fn stack_root(state: &AppState, stack: &str) -> Result<StackRoot, StagingFailure> {
+    let record = stacks::find_by_name(&state.db, stack).await.map_err(db_failure)?;
+    Ok(match record.and_then(|s| s.rootfs) {
+        Some(rootfs) if !rootfs.is_empty() => StackRoot::Rootfs(PathBuf::from(rootfs)),
+        _ => StackRoot::HostDefault,
+    })
+}
+
+/// The app's last build cache, if one was stored; a missing blob just means a cold build.
+async fn previous_cache(state: &AppState, app_guid: &str, inputs: &InputDir) -> Option<PathBuf> {
+    build_caches::find(&state.db, app_guid).await.ok().flatten()?;
+    let path = inputs.path("cache.tgz");
+    match state.blobs.get_to_file(&keys::build_cache(app_guid), &path).await {
+        Ok(()) => Some(path),
+        Err(err) => {
+            tracing::warn!(app_guid, error = %err, "build cache unavailable; staging without it");
+            None
+        }
+    }
+}
+
+/// The environment stored on the droplet already follows CC's merge order (app env < request env
+/// < CF_STACK < VCAP_APPLICATION); the stager adds MEMORY_LIMIT, VCAP_SERVICES and the rest.
+fn env_input(droplet: &DropletRecord, stack: &str) -> StagingEnvInput {
+    let mut user_env: Map<String, Value> = droplet.environment();
+    let vcap_application = user_env.remove("VCAP_APPLICATION").unwrap_or(Value::Object(Map::new()));
+    user_env.remove("CF_STACK");
+    StagingEnvInput {
+        staging_group: Map::new(),
+        app_env: user_env,
+        request_env: Map::new(),
+        stack: stack.to_string(),
+        vcap_application,
+        memory_mb: droplet.memory_limit_mb.max(0) as u64,
+        vcap_services: Value::Object(Map::new()),
+    }
+}
+
+/// Stores the droplet (and cache) in the blobstore before any row says STAGED.
+async fn store_outputs(ctx: &StagingContext, droplet: &DropletRecord, success: StagingSuccess) -> Outcome {
+    if success.result.process_types.is_empty() {
+        return Outcome::Failed(StagingFailure::new(FailureKind::StagingError, "Start command not specified"));
+    }
+    let stored = async {
+        let (sha1, sha256) = crate::digest::file_digests(&success.droplet).await?;
+        ctx.state.blobs.put_file(&keys::droplet(&droplet.guid), &success.droplet).await?;
+        if let Some(cache) = &success.cache {
+            let (_, cache_sha256) = crate::digest::file_digests(cache).await?;
+            ctx.state.blobs.put_file(&keys::build_cache(&droplet.app_guid), cache).await?;
+            build_caches::upsert(&ctx.state.db, &droplet.app_guid, &cache_sha256).await?;
+        }
+        anyhow::Ok((sha1, sha256))
+    };
+    match stored.await {
+        Ok((sha1, sha256)) => Outcome::Staged { success, sha1, sha256 },
+        Err(err) => Outcome::Failed(StagingFailure::stager(format!("cannot store the droplet: {err:#}"))),
+    }
+}
+
+fn db_failure(err: sqlx::Error) -> StagingFailure {
+    StagingFailure::stager(format!("database: {err}"))
+}
+
+/// A private folder for one staging's downloaded inputs, removed when dropped.
+struct InputDir {
+    root: PathBuf,
+}
+
+impl InputDir {
+    fn create(data_dir: &Path, droplet_guid: &str) -> anyhow::Result<InputDir> {
+        let root = data_dir.join("staging-inputs").join(droplet_guid);
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(root.join("out")).with_context(|| format!("cannot create {}", root.display()))?;
+        Ok(InputDir { root })
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.root.join(name)
+    }
+}
+
+impl Drop for InputDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}

@@ -1,0 +1,154 @@
+//! Environment variables: the key rules every body that sets them shares (app create, app
+//! update, `PATCH /v3/apps/:guid/environment_variables`), in Cloud Controller's words.
+
+use serde_json::{Map, Value};
+
+use super::fields::Fields;
+use crate::api::error::ApiError;
+
+/// Prefixes the platform reserves for itself: `CF_` (2015's rule), `VCAP_` and `VMC` (today's).
+const RESERVED_PREFIXES: [(&str, &str); 3] =
+    [("CF_", "CF_"), ("VCAP_", "VCAP_"), ("VMC", "VMC_")];
+
+/// The problem with one key, or `None` when the key may be set.
+pub fn key_problem(key: &str) -> Option<String> {
+    if key.is_empty() {
+        return Some("key must be a minimum length of 1".to_string());
+    }
+    let upper = key.to_ascii_uppercase();
+    for (prefix, shown) in RESERVED_PREFIXES {
+        if upper.starts_with(prefix) {
+            return Some(format!("cannot start with {shown}"));
+        }
+    }
+    // The port is the platform's to choose; an app that set it would listen where no router looks.
+    if upper == "PORT" {
+        return Some("cannot set PORT".to_string());
+    }
+    None
+}
+
+/// Checks every key of `vars`, adding one "Environment variables …" problem per distinct rule
+/// broken.
+pub fn check_keys(vars: &Map<String, Value>, fields: &mut Fields<'_>) {
+    let mut seen: Vec<String> = Vec::new();
+    for key in vars.keys() {
+        if let Some(problem) = key_problem(key) {
+            let message = format!("Environment variables {problem}");
+            if !seen.contains(&message) {
+                seen.push(message);
+            }
+        }
+    }
+    for message in seen {
+        fields.error(message);
+    }
+}
+
+/// `environment_variables` of an app body: absent → `None`; an object whose keys pass the rules
+/// → its copy (values are kept as given, as CC does); anything else is a problem.
+pub fn optional_env_object(fields: &mut Fields<'_>) -> Option<Map<String, Value>> {
+    let vars = fields.optional_object("environment_variables")?;
+    check_keys(&vars, fields);
+    Some(vars)
+}
+
+/// `PATCH /v3/apps/:guid/environment_variables` body: `{"var": {"K": "v" | null}}`. A null value
+/// deletes the key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EnvVarsPatch {
+    pub var: Map<String, Value>,
+}
+
+impl EnvVarsPatch {
+    pub fn parse(body: &Map<String, Value>) -> Result<Self, ApiError> {
+        let mut fields = Fields::new(body);
+        let var = match fields.raw("var") {
+            Some(Value::Object(map)) => Some(map.clone()),
+            _ => {
+                fields.error("Var must be an object");
+                None
+            }
+        };
+        if let Some(var) = &var {
+            check_keys(var, &mut fields);
+            for (key, value) in var {
+                let string_or_null = matches!(value, Value::String(_) | Value::Null);
+                if key_problem(key).is_none() && !string_or_null {
+                    fields.error(format!(
+                        "Non-string value in environment variable for key '{key}', value '{value}'"
+                    ));
+                }
+            }
+        }
+        fields.finish()?;
+        Ok(EnvVarsPatch {
+            var: var.expect("validated above"),
+        })
+    }
+
+    /// The variables after this patch: set keys overwrite, null keys are removed.
+    pub fn apply(&self, current: &Map<String, Value>) -> Map<String, Value> {
+        let mut merged = current.clone();
+        for (key, value) in &self.var {
+            if value.is_null() {
+                merged.remove(key);
+            } else {
+                merged.insert(key.clone(), value.clone());
+            }
+        }
+        merged
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn reserved_keys_are_refused_whatever_their_case() {
+        assert_eq!(
+            key_problem("vcap_services").as_deref(),
+            Some("cannot start with VCAP_")
+        );
+        assert_eq!(
+            key_problem("Cf_Stack").as_deref(),
+            Some("cannot start with CF_")
+        );
+        assert_eq!(key_problem("port").as_deref(), Some("cannot set PORT"));
+        assert_eq!(
+            key_problem("").as_deref(),
+            Some("key must be a minimum length of 1")
+        );
+        assert_eq!(key_problem("PORTAL"), None);
+        assert_eq!(key_problem("MY_CF_THING"), None);
+    }
+
+    #[test]
+    fn patch_merges_and_deletes() {
+        let body = json!({"var": {"A": "1", "B": null}});
+        let patch = EnvVarsPatch::parse(body.as_object().unwrap()).unwrap();
+        let current = json!({"B": "x", "C": 3});
+        let merged = patch.apply(current.as_object().unwrap());
+        assert_eq!(Value::Object(merged), json!({"A": "1", "C": 3}));
+    }
+
+    #[test]
+    fn patch_refuses_bad_keys_values_and_extras() {
+        let body = json!({"var": {"PORT": "1", "N": 5}, "x": 1});
+        let err = EnvVarsPatch::parse(body.as_object().unwrap()).unwrap_err();
+        assert_eq!(
+            err.detail,
+            "Unknown field(s): 'x', Environment variables cannot set PORT, \
+             Non-string value in environment variable for key 'N', value '5'"
+        );
+        let missing = json!({});
+        assert_eq!(
+            EnvVarsPatch::parse(missing.as_object().unwrap())
+                .unwrap_err()
+                .detail,
+            "Var must be an object"
+        );
+    }
+}
