@@ -14,11 +14,7 @@ pub enum LocateError {
     NoBinDir(String),
 }
 
-/// Folder name of a buildpack key: `%016x` of xxhash64 (seed 0). The stager extracts admin
-/// buildpacks under this name, and the builder uses it for the supply buildpacks' cache dirs.
-pub fn buildpack_dir_name(key: &str) -> String {
-    format!("{:016x}", xxhash_rust::xxh64::xxh64(key.as_bytes(), 0))
-}
+pub use ladle_contract::paths::buildpack_dir_name;
 
 /// The md5 folder name older CF releases used.
 pub fn legacy_buildpack_dir_name(key: &str) -> String {

@@ -26,3 +26,10 @@ pub const HOME: &str = "/home/vcap";
 /// The unprivileged staging user, as in Cloud Foundry (`vcap`).
 pub const STAGING_UID: u32 = 2000;
 pub const STAGING_GID: u32 = 2000;
+
+/// Folder name of a buildpack key under the buildpacks dirs: `%016x` of xxhash64 (seed 0),
+/// Cloud Foundry's `BuildpackPath`. The stager extracts admin buildpacks under this name and
+/// the builder looks them up (and names supply buildpacks' cache folders) by it.
+pub fn buildpack_dir_name(key: &str) -> String {
+    format!("{:016x}", xxhash_rust::xxh64::xxh64(key.as_bytes(), 0))
+}

@@ -64,10 +64,7 @@ pub(crate) fn prepare(input: PrepareInput) -> Result<Prepared, StagingFailure> {
     Ok(Prepared { workspace, notes })
 }
 
-/// `%016x` of xxhash64(key), Cloud Foundry's `BuildpackPath`.
-pub fn buildpack_dir_name(key: &str) -> String {
-    format!("{:016x}", xxhash_rust::xxh64::xxh64(key.as_bytes(), 0))
-}
+pub use ladle_contract::paths::buildpack_dir_name;
 
 fn restore_cache(
     cache: &Path,

@@ -194,7 +194,7 @@ pub fn inspect(path: &Path, limits: &ZipLimits) -> Result<ZipSummary, ArchiveErr
         entries: zip.len() as u64,
         ..ZipSummary::default()
     };
-    let mut is_symlink = vec![false; zip.len()];
+    let mut is_symlink = Vec::with_capacity(zip.len());
     for index in 0..zip.len() {
         let entry = zip
             .by_index_raw(index)
@@ -207,13 +207,15 @@ pub fn inspect(path: &Path, limits: &ZipLimits) -> Result<ZipSummary, ArchiveErr
                 limit_mb: limits.max_uncompressed_bytes / (1024 * 1024),
             });
         }
-        if entry.unix_mode().is_some_and(|mode| mode & S_IFMT == S_IFLNK) {
-            is_symlink[index] = true;
-        }
+        is_symlink.push(
+            entry
+                .unix_mode()
+                .is_some_and(|mode| mode & S_IFMT == S_IFLNK),
+        );
         summary.note_layout(&components, entry.is_dir());
     }
-    for index in 0..zip.len() {
-        verify_contents(&mut zip, index, is_symlink[index], limits)?;
+    for (index, symlink) in is_symlink.into_iter().enumerate() {
+        verify_contents(&mut zip, index, symlink, limits)?;
     }
     Ok(summary)
 }
@@ -428,7 +430,10 @@ mod tests {
         });
         let summary = inspect(file.path(), &LIMITS).unwrap();
         assert_eq!(summary.entries, 4);
-        assert_eq!(summary.uncompressed_bytes, 14 + 1 + "../index.js".len() as u64);
+        assert_eq!(
+            summary.uncompressed_bytes,
+            14 + 1 + "../index.js".len() as u64
+        );
         assert!(!summary.has_bin_dir());
     }
 
@@ -470,8 +475,8 @@ mod tests {
     #[test]
     fn refuses_bombs_crowds_and_garbage() {
         let bomb = zip_file(|w| {
-            let options = SimpleFileOptions::default()
-                .compression_method(zip::CompressionMethod::Deflated);
+            let options =
+                SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
             w.start_file("zeros", options).unwrap();
             w.write_all(&vec![0u8; 2 * 1024 * 1024]).unwrap();
         });
@@ -498,7 +503,12 @@ mod tests {
 
     #[test]
     fn catches_damaged_contents() {
-        let file = zip_file(|w| add(w, "a.txt", b"hello hello hello"));
+        let file = zip_file(|w| {
+            let stored =
+                SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+            w.start_file("a.txt", stored).unwrap();
+            w.write_all(b"hello hello hello").unwrap();
+        });
         let mut bytes = std::fs::read(file.path()).unwrap();
         let at = bytes
             .windows(5)

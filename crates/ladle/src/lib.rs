@@ -14,3 +14,5 @@ pub mod presenters;
 pub mod routes;
 pub mod server;
 pub mod state;
+pub mod jobs;
+pub mod digest;

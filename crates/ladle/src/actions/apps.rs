@@ -25,7 +25,7 @@ use crate::messages::list::ListParams;
 pub const STOPPED: &str = "STOPPED";
 
 /// Attempts at a read-merge-write before giving up on an app that keeps changing underneath.
-const UPDATE_ATTEMPTS: usize = 8;
+const UPDATE_ATTEMPTS: usize = 32;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -216,8 +216,8 @@ pub async fn list(
     let (records, total) = apps::list(db, &filter, params).await?;
     let guids: Vec<String> = records.iter().map(|a| a.guid.clone()).collect();
     let totals = processes::total_instances(db, &guids).await?;
-    let secret_spaces =
-        spaces_with_secrets(db, user, records.iter().map(|a| a.space_guid.as_str())).await?;
+    let spaces: Vec<String> = records.iter().map(|a| a.space_guid.clone()).collect();
+    let secret_spaces = spaces_with_secrets(db, user, &spaces).await?;
     let details = records
         .into_iter()
         .map(|app| AppDetails {
@@ -230,20 +230,20 @@ pub async fn list(
 }
 
 /// Of `space_guids`, those whose secrets (env vars, commands) the caller may see.
-pub async fn spaces_with_secrets<'a>(
+pub async fn spaces_with_secrets(
     db: &DbPool,
     user: &User,
-    space_guids: impl IntoIterator<Item = &'a str>,
+    space_guids: &[String],
 ) -> DbResult<HashSet<String>> {
     let mut checked = HashSet::new();
     let mut allowed = HashSet::new();
     for space_guid in space_guids {
-        if checked.insert(space_guid)
+        if checked.insert(space_guid.as_str())
             && permissions::space_access(db, user, space_guid)
                 .await?
                 .read_secrets
         {
-            allowed.insert(space_guid.to_string());
+            allowed.insert(space_guid.clone());
         }
     }
     Ok(allowed)
@@ -370,7 +370,9 @@ pub async fn delete(
     let job = jobs::start(db, user, "app.delete", guid).await?;
     let outcome = match apps::delete_with_children(db, guid).await {
         Ok(orphans) => delete_blobs(blobs, guid, &orphans).await,
-        Err(err) => Err(vec![JobFailure::unknown(format_args!("deleting rows: {err}"))]),
+        Err(err) => Err(vec![JobFailure::unknown(format_args!(
+            "deleting rows: {err}"
+        ))]),
     };
     jobs::finish(db, &job.guid, outcome).await?;
     Ok(job.guid)
@@ -392,7 +394,9 @@ async fn delete_blobs(
     let mut failures = Vec::new();
     for key in keys_to_delete {
         if let Err(err) = blobs.delete(&key).await {
-            failures.push(JobFailure::unknown(format_args!("deleting blob {key}: {err}")));
+            failures.push(JobFailure::unknown(format_args!(
+                "deleting blob {key}: {err}"
+            )));
         }
     }
     if failures.is_empty() {

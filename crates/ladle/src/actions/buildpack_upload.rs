@@ -59,7 +59,12 @@ pub async fn store(
 fn clean_filename(sent: Option<&str>, buildpack_name: &str) -> String {
     let base = sent
         .and_then(|name| name.rsplit(['/', '\\']).next())
-        .map(|name| name.chars().filter(|c| !c.is_control()).take(255).collect::<String>())
+        .map(|name| {
+            name.chars()
+                .filter(|c| !c.is_control())
+                .take(255)
+                .collect::<String>()
+        })
         .unwrap_or_default();
     if base.is_empty() || base == "." || base == ".." {
         format!("{buildpack_name}.zip")

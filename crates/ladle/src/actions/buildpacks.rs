@@ -147,10 +147,11 @@ pub async fn delete(
         jobs::finish(db, &job.guid, Ok(())).await?;
         return Err(BuildpackError::NotFound);
     }
-    let outcome = blobs
-        .delete(&keys::buildpack(guid))
-        .await
-        .map_err(|err| vec![JobFailure::unknown(format_args!("deleting buildpack blob: {err}"))]);
+    let outcome = blobs.delete(&keys::buildpack(guid)).await.map_err(|err| {
+        vec![JobFailure::unknown(format_args!(
+            "deleting buildpack blob: {err}"
+        ))]
+    });
     jobs::finish(db, &job.guid, outcome).await?;
     Ok(job.guid)
 }

@@ -1,24 +1,269 @@
-//! Droplet verbs: the read check, and (below) what the droplet endpoints do.
+//! Droplet verbs: the read check, the three lists, download and delete. Lists never show
+//! droplets in STAGING, as CC's list fetcher does; PENDING ones (2015) are listed.
 
+use bytes::Bytes;
+use futures::stream::BoxStream;
+
+use crate::actions::apps::{self as app_actions, AppError};
+use crate::actions::jobs::{self, JobFailure};
+use crate::actions::packages::{self as package_actions, PackageError};
 use crate::auth::{permissions, Access, User};
+use crate::blobstore::{keys, BlobError, Blobstore};
 use crate::db::droplets::{self, DropletRecord};
+use crate::db::query::Where;
 use crate::db::{apps, DbPool};
+use crate::domain::DropletState;
+use crate::messages::list::ListParams;
+
+/// Filters of `GET /v3/droplets`.
+pub const LIST_FILTERS: &[&str] = &[
+    "guids",
+    "states",
+    "app_guids",
+    "space_guids",
+    "organization_guids",
+];
+/// Filters of `GET /v3/apps/:guid/droplets`.
+pub const APP_LIST_FILTERS: &[&str] = &["states", "current"];
+/// Filters of `GET /v3/packages/:guid/droplets`.
+pub const PACKAGE_LIST_FILTERS: &[&str] = &["states"];
+
+const APPS_IN_SPACES: &str = "SELECT guid FROM apps WHERE space_guid";
+const APPS_IN_ORGS: &str =
+    "SELECT a.guid FROM apps a JOIN spaces s ON s.guid = a.space_guid WHERE s.organization_guid";
+
+/// A page of droplets, each with whether the caller may see its secrets.
+pub type DropletPage = (Vec<(DropletRecord, bool)>, u64);
 
 #[derive(Debug, thiserror::Error)]
 pub enum DropletError {
     #[error("not found")]
     NotFound,
+    #[error("App not found")]
+    AppNotFound,
+    #[error("Package not found")]
+    PackageNotFound,
+    #[error("Current only accepts the value 'true'")]
+    BadCurrentFilter,
+    #[error("The droplet is currently used by app with guid \"{0}\".")]
+    CurrentlyUsed(String),
+    #[error("not authorized")]
+    NotAuthorized,
+    #[error("Only staged droplets can be downloaded.")]
+    NotStaged,
+    /// The row says STAGED but the blobstore has no such droplet.
+    #[error("droplet blob missing: {0}")]
+    BlobMissing(String),
+    #[error(transparent)]
+    Blob(BlobError),
     #[error(transparent)]
     Db(#[from] sqlx::Error),
 }
 
 /// The droplet and the caller's access to its space; `NotFound` when missing or unreadable.
-pub async fn find_readable(db: &DbPool, user: &User, guid: &str) -> Result<(DropletRecord, Access), DropletError> {
-    let droplet = droplets::find(db, guid).await?.ok_or(DropletError::NotFound)?;
-    let app = apps::find(db, &droplet.app_guid).await?.ok_or(DropletError::NotFound)?;
+pub async fn find_readable(
+    db: &DbPool,
+    user: &User,
+    guid: &str,
+) -> Result<(DropletRecord, Access), DropletError> {
+    let droplet = droplets::find(db, guid)
+        .await?
+        .ok_or(DropletError::NotFound)?;
+    let app = apps::find(db, &droplet.app_guid)
+        .await?
+        .ok_or(DropletError::NotFound)?;
     let access = permissions::space_access(db, user, &app.space_guid).await?;
     if !access.read {
         return Err(DropletError::NotFound);
     }
     Ok((droplet, access))
+}
+
+/// The droplet's tgz as a stream, for callers allowed to read the space's secrets.
+#[tracing::instrument(skip_all, fields(droplet_guid = %guid))]
+pub async fn download(
+    db: &DbPool,
+    blobs: &Blobstore,
+    user: &User,
+    guid: &str,
+) -> Result<BoxStream<'static, Result<Bytes, BlobError>>, DropletError> {
+    let (droplet, access) = find_readable(db, user, guid).await?;
+    if !access.read_secrets {
+        return Err(DropletError::NotAuthorized);
+    }
+    if droplet.state() != DropletState::Staged {
+        return Err(DropletError::NotStaged);
+    }
+    match blobs.get_stream(&keys::droplet(&droplet.guid)).await {
+        Ok(stream) => Ok(stream),
+        Err(BlobError::NotFound(key)) => Err(DropletError::BlobMissing(key)),
+        Err(err) => Err(DropletError::Blob(err)),
+    }
+}
+
+/// `GET /v3/droplets`: droplets of apps in spaces the caller can read.
+pub async fn list(
+    db: &DbPool,
+    user: &User,
+    params: &ListParams,
+) -> Result<DropletPage, DropletError> {
+    let mut filter = listable(params);
+    filter
+        .filter("guid", params.filter("guids"))
+        .filter("app_guid", params.filter("app_guids"));
+    if let Some(spaces) = params.filter("space_guids") {
+        filter.in_subquery("app_guid", Some(APPS_IN_SPACES), spaces);
+    }
+    if let Some(orgs) = params.filter("organization_guids") {
+        filter.in_subquery("app_guid", Some(APPS_IN_ORGS), orgs);
+    }
+    if let Some(visible) = permissions::readable_space_guids(db, user).await? {
+        filter.in_subquery("app_guid", Some(APPS_IN_SPACES), &visible);
+    }
+    page(db, user, &filter, params).await
+}
+
+/// `GET /v3/apps/:guid/droplets`; `current=true` keeps only the app's current droplet.
+pub async fn list_for_app(
+    db: &DbPool,
+    user: &User,
+    app_guid: &str,
+    params: &ListParams,
+) -> Result<DropletPage, DropletError> {
+    let current_only = match params.filter("current") {
+        None => false,
+        Some(values) if values.iter().all(|v| v == "true") => true,
+        Some(_) => return Err(DropletError::BadCurrentFilter),
+    };
+    let (app, _, access) = app_actions::find_readable(db, user, app_guid)
+        .await
+        .map_err(app_missing)?;
+    let mut filter = listable(params);
+    filter.eq("app_guid", app.guid.clone());
+    if current_only {
+        // No current droplet: an empty list, not every droplet.
+        filter.any_of("guid", app.current_droplet_guid.as_slice());
+    }
+    let (rows, total) = droplets::list(db, &filter, params).await?;
+    Ok((
+        rows.into_iter().map(|d| (d, access.read_secrets)).collect(),
+        total,
+    ))
+}
+
+/// `GET /v3/packages/:guid/droplets`.
+pub async fn list_for_package(
+    db: &DbPool,
+    user: &User,
+    package_guid: &str,
+    params: &ListParams,
+) -> Result<DropletPage, DropletError> {
+    let (package, access) = match package_actions::find_readable(db, user, package_guid).await {
+        Ok(found) => found,
+        Err(PackageError::Db(err)) => return Err(err.into()),
+        Err(_) => return Err(DropletError::PackageNotFound),
+    };
+    let mut filter = listable(params);
+    filter.eq("package_guid", package.guid);
+    let (rows, total) = droplets::list(db, &filter, params).await?;
+    Ok((
+        rows.into_iter().map(|d| (d, access.read_secrets)).collect(),
+        total,
+    ))
+}
+
+fn app_missing(err: AppError) -> DropletError {
+    match err {
+        AppError::Db(err) => DropletError::Db(err),
+        _ => DropletError::AppNotFound,
+    }
+}
+
+/// The states a list may show: those asked for (all by default), never STAGING.
+fn listable(params: &ListParams) -> Where {
+    let states: Vec<String> = match params.filter("states") {
+        Some(asked) => asked
+            .iter()
+            .filter(|s| s.as_str() != DropletState::Staging.as_str())
+            .cloned()
+            .collect(),
+        None => DropletState::ALL
+            .iter()
+            .filter(|s| **s != DropletState::Staging)
+            .map(|s| s.as_str().to_string())
+            .collect(),
+    };
+    let mut filter = Where::new();
+    filter.any_of("state", &states);
+    filter
+}
+
+/// One page, with each droplet's secrets shown only to those who may read its space's.
+async fn page(
+    db: &DbPool,
+    user: &User,
+    filter: &Where,
+    params: &ListParams,
+) -> Result<DropletPage, DropletError> {
+    let (rows, total) = droplets::list(db, filter, params).await?;
+    let app_guids: Vec<String> = rows.iter().map(|d| d.app_guid.clone()).collect();
+    let space_of = apps::space_guids_of(db, &app_guids).await?;
+    let spaces: Vec<String> = space_of.values().cloned().collect();
+    let secret_spaces = app_actions::spaces_with_secrets(db, user, &spaces).await?;
+    let shown = rows
+        .into_iter()
+        .map(|d| {
+            let secrets = space_of
+                .get(&d.app_guid)
+                .is_some_and(|space| secret_spaces.contains(space));
+            (d, secrets)
+        })
+        .collect();
+    Ok((shown, total))
+}
+
+/// `DELETE /v3/droplets/:guid`: SpaceDeveloper only; never an app's current droplet. The row
+/// goes first, then the blob (a failure in between leaves an unreferenced blob, never a row
+/// pointing at nothing), recorded as a user job whose guid is returned.
+#[tracing::instrument(skip_all, fields(droplet_guid = %guid))]
+pub async fn delete(
+    db: &DbPool,
+    blobs: &Blobstore,
+    user: &User,
+    guid: &str,
+) -> Result<String, DropletError> {
+    let (droplet, access) = find_readable(db, user, guid).await?;
+    if !access.write {
+        return Err(DropletError::NotAuthorized);
+    }
+    let mut tx = db.begin().await?;
+    if !droplets::delete_unless_current(&mut tx, &droplet.guid).await? {
+        tx.rollback().await?;
+        return Err(why_not_deleted(db, &droplet.guid).await?);
+    }
+    tx.commit().await?;
+    let job = jobs::start(db, user, "droplet.delete", &droplet.guid).await?;
+    let outcome = blobs
+        .delete(&keys::droplet(&droplet.guid))
+        .await
+        .map_err(|err| {
+            vec![JobFailure::unknown(format_args!(
+                "deleting droplet blob: {err}"
+            ))]
+        });
+    jobs::finish(db, &job.guid, outcome).await?;
+    Ok(job.guid)
+}
+
+/// After a guarded delete removed nothing: the app using it, or the droplet is already gone.
+async fn why_not_deleted(db: &DbPool, guid: &str) -> Result<DropletError, sqlx::Error> {
+    let user: Option<(String,)> =
+        sqlx::query_as("SELECT guid FROM apps WHERE current_droplet_guid = $1")
+            .bind(guid)
+            .fetch_optional(db)
+            .await?;
+    Ok(match user {
+        Some((app_guid,)) => DropletError::CurrentlyUsed(app_guid),
+        None => DropletError::NotFound,
+    })
 }

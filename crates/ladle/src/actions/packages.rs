@@ -231,7 +231,11 @@ pub async fn delete(
     let outcome = blobs
         .delete(&keys::package(&package.guid))
         .await
-        .map_err(|err| vec![JobFailure::unknown(format_args!("deleting package blob: {err}"))]);
+        .map_err(|err| {
+            vec![JobFailure::unknown(format_args!(
+                "deleting package blob: {err}"
+            ))]
+        });
     jobs::finish(db, &job.guid, outcome).await?;
     Ok(job.guid)
 }

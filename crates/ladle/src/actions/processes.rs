@@ -128,8 +128,7 @@ pub async fn find_readable(
     let process = processes::find(db, guid)
         .await?
         .ok_or(ProcessError::NotFound)?;
-    let (_, space, access) = match app_actions::find_readable(db, user, &process.app_guid).await
-    {
+    let (_, space, access) = match app_actions::find_readable(db, user, &process.app_guid).await {
         Ok(found) => found,
         Err(AppError::Db(err)) => return Err(err.into()),
         Err(_) => return Err(ProcessError::NotFound),
@@ -209,9 +208,8 @@ async fn page(
     let (records, total) = processes::list(db, filter, params).await?;
     let app_guids: Vec<String> = records.iter().map(|p| p.app_guid.clone()).collect();
     let space_of: HashMap<String, String> = apps::space_guids_of(db, &app_guids).await?;
-    let secret_spaces =
-        app_actions::spaces_with_secrets(db, user, space_of.values().map(String::as_str))
-            .await?;
+    let spaces: Vec<String> = space_of.values().cloned().collect();
+    let secret_spaces = app_actions::spaces_with_secrets(db, user, &spaces).await?;
     let details = records
         .into_iter()
         .map(|process| {
@@ -224,4 +222,88 @@ async fn page(
         })
         .collect();
     Ok((details, total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::apps::AppRecord;
+
+    /// A real SQLite database with one org, space and app (and its web process).
+    async fn database_with_app(dir: &std::path::Path) -> (DbPool, String) {
+        let url = format!("sqlite://{}?mode=rwc", dir.join("t.db").display());
+        let db = db::connect(&url).await.unwrap();
+        let now = db::now();
+        for sql in [
+            "INSERT INTO organizations (guid, name, created_at) VALUES ('o', 'o', $1)",
+            "INSERT INTO spaces (guid, name, organization_guid, created_at) VALUES ('s', 's', 'o', $1)",
+        ] {
+            sqlx::query(sql).bind(&now).execute(&db).await.unwrap();
+        }
+        let app = AppRecord {
+            guid: "app".into(),
+            name: "app".into(),
+            space_guid: "s".into(),
+            desired_state: "STOPPED".into(),
+            environment_variables: "{}".into(),
+            lifecycle_buildpacks: "[]".into(),
+            lifecycle_stack: None,
+            current_droplet_guid: None,
+            created_at: now.clone(),
+            updated_at: None,
+            metadata: "{}".into(),
+        };
+        apps::insert_with_process(&db, &app, &new_web_process("app", &now))
+            .await
+            .unwrap();
+        (db, "app".into())
+    }
+
+    async fn sync(db: &DbPool, app: &str, types: &[(&str, &str)]) -> Vec<ProcessRecord> {
+        let types: BTreeMap<String, String> = types
+            .iter()
+            .map(|(t, c)| (t.to_string(), c.to_string()))
+            .collect();
+        let mut tx = db.begin().await.unwrap();
+        replace_from_droplet(&mut tx, app, &types).await.unwrap();
+        tx.commit().await.unwrap();
+        let mut conn = db.acquire().await.unwrap();
+        let mut found = processes::for_app(&mut conn, app).await.unwrap();
+        found.sort_by(|a, b| a.process_type.cmp(&b.process_type));
+        found
+    }
+
+    #[tokio::test]
+    async fn droplet_types_become_the_apps_processes() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, app) = database_with_app(dir.path()).await;
+        let first = sync(&db, &app, &[("web", "./server"), ("worker", "./work")]).await;
+        assert_eq!(first.len(), 2);
+        assert_eq!(
+            (first[0].process_type.as_str(), first[0].instances),
+            ("web", 1)
+        );
+        assert_eq!(first[0].guid, app, "web keeps the app's guid");
+        assert_eq!(first[0].command.as_deref(), Some("./server"));
+        assert_eq!(
+            (first[1].process_type.as_str(), first[1].instances),
+            ("worker", 0)
+        );
+        assert_eq!(first[1].command.as_deref(), Some("./work"));
+
+        // A later droplet without `web` drops it; `worker` keeps its guid, takes the new command.
+        let second = sync(&db, &app, &[("worker", "./work --fast")]).await;
+        assert_eq!(second.len(), 1);
+        assert_eq!(second[0].guid, first[1].guid);
+        assert_eq!(second[0].command.as_deref(), Some("./work --fast"));
+        assert!(second[0].updated_at.is_some());
+
+        // A web process created again runs one instance; an empty command is no command.
+        let third = sync(&db, &app, &[("web", ""), ("worker", "./work")]).await;
+        assert_eq!(
+            (third[0].process_type.as_str(), third[0].instances),
+            ("web", 1)
+        );
+        assert_eq!(third[0].command, None);
+    }
 }

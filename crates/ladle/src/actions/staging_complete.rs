@@ -13,7 +13,7 @@ use crate::domain::BuildState;
 use crate::state::AppState;
 
 pub enum Outcome {
-    Staged { success: StagingSuccess, sha1: String, sha256: String },
+    Staged { success: Box<StagingSuccess>, sha1: String, sha256: String },
     Failed(StagingFailure),
 }
 

@@ -35,6 +35,8 @@ impl std::fmt::Display for LimitError {
     }
 }
 
+impl std::error::Error for LimitError {}
+
 /// `(memory_mb, disk_mb)`: a missing or too small value is raised to the minimum; above the
 /// maximum is refused.
 pub fn clamp_limits(config: &StagingArgs, memory: Option<i64>, disk: Option<i64>) -> Result<(u64, u64), LimitError> {

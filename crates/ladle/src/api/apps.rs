@@ -29,7 +29,9 @@ impl From<AppError> for ApiError {
             AppError::NotFound => ApiError::not_found("App"),
             AppError::NotAuthorized => ApiError::not_authorized(),
             AppError::SpaceNotFound => ApiError::not_found("Space"),
-            AppError::InvalidSpace | AppError::Invalid(_) => ApiError::unprocessable(err.to_string()),
+            AppError::InvalidSpace | AppError::Invalid(_) => {
+                ApiError::unprocessable(err.to_string())
+            }
             AppError::NameTaken(_) => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 10016,

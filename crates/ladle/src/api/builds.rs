@@ -1,1 +1,121 @@
-//! `/v3/builds`
+//! `/v3/builds` and `/v3/apps/:guid/builds`: today's way to stage a package.
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::Json;
+use serde_json::Value;
+
+use super::error::{ApiError, ApiResult};
+use super::extract::{CfJson, CurrentUser};
+use crate::actions::builds::{self as actions, BuildError};
+use crate::auth::User;
+use crate::db::builds::BuildRecord;
+use crate::messages::build_create::{BuildCreate, BuildUpdate};
+use crate::messages::list::ListParams;
+use crate::presenters::{build, pagination};
+use crate::state::AppState;
+
+/// The scope of the component that reports staging outcomes (CC's build-state updater).
+const UPDATE_BUILD_STATE_SCOPE: &str = "cloud_controller.update_build_state";
+
+impl From<BuildError> for ApiError {
+    fn from(err: BuildError) -> Self {
+        match err {
+            BuildError::NotFound => ApiError::not_found("Build"),
+            BuildError::AppNotFound => ApiError::not_found("App"),
+            BuildError::NotAuthorized => ApiError::not_authorized(),
+            BuildError::PackageUnusable | BuildError::InvalidLifecycle(_) | BuildError::AlreadyFinal(_) => {
+                ApiError::unprocessable(err.to_string())
+            }
+            BuildError::Limit(limit) => ApiError::unprocessable(limit.to_string()),
+            BuildError::StagingInProgress => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, 170017, "StagingInProgress", err.to_string())
+            }
+            BuildError::PackageNotReady => ApiError::bad_request(err),
+            BuildError::BuildpackDisabled(_) => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                290003,
+                "BuildpackInvalid",
+                format!("Buildpack is invalid: {err}"),
+            ),
+            BuildError::Db(err) => err.into(),
+        }
+    }
+}
+
+/// `POST /v3/builds`: 201 with the STAGING build; staging follows by itself.
+pub async fn create(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    CfJson(body): CfJson,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let input = BuildCreate::parse(&body)?;
+    let created = actions::create(&state, &user, input).await?;
+    Ok((StatusCode::CREATED, Json(build::present(&created, &state.links))))
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(guid): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let (found, _) = actions::find_readable(&state.db, &user, &guid).await?;
+    Ok(Json(build::present(&found, &state.links)))
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let params = ListParams::parse(query.as_deref(), actions::LIST_FILTERS)?;
+    let (found, total) = actions::list(&state.db, &user, &params, None).await?;
+    Ok(Json(present_page(&state, &found, total, &params, "/v3/builds")))
+}
+
+pub async fn list_for_app(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(app_guid): Path<String>,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let params = ListParams::parse(query.as_deref(), actions::APP_LIST_FILTERS)?;
+    let (found, total) = actions::list(&state.db, &user, &params, Some(&app_guid)).await?;
+    let path = format!("/v3/apps/{app_guid}/builds");
+    Ok(Json(present_page(&state, &found, total, &params, &path)))
+}
+
+fn present_page(state: &AppState, found: &[BuildRecord], total: u64, params: &ListParams, path: &str) -> Value {
+    let resources = found.iter().map(|b| build::present(b, &state.links)).collect();
+    pagination::present(resources, total, params, path, &state.links)
+}
+
+/// `PATCH /v3/builds/:guid`: metadata, or `{state: "FAILED", error}` from the build-state updater.
+pub async fn update(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(guid): Path<String>,
+    headers: HeaderMap,
+    CfJson(body): CfJson,
+) -> ApiResult<Json<Value>> {
+    let input = BuildUpdate::parse(&body)?;
+    let may_update_state = may_update_build_state(&state, &user, &headers);
+    let updated = actions::update(&state.db, &user, may_update_state, &guid, input).await?;
+    Ok(Json(build::present(&updated, &state.links)))
+}
+
+/// Admins, and tokens carrying the build-state updater's scope. The scope is read from the
+/// token the `CurrentUser` extractor already verified; only this endpoint needs it.
+fn may_update_build_state(state: &AppState, user: &User, headers: &HeaderMap) -> bool {
+    if user.is_admin() {
+        return true;
+    }
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.split_once(' '))
+        .map(|(_, token)| token.trim());
+    token
+        .and_then(|t| state.tokens.verify(t).ok())
+        .is_some_and(|claims| claims.scope.iter().any(|s| s == UPDATE_BUILD_STATE_SCOPE))
+}

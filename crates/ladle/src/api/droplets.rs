@@ -1,16 +1,22 @@
 //! `/v3/droplets`, and our spec page's `POST /v3/packages/:guid/droplets`.
 
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::body::Body;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{CfJson, CurrentUser};
-use crate::actions::droplets::{self as actions, DropletError};
+use crate::actions::build_cache::{self, BuildCacheError};
+use crate::actions::current_droplet::{self, CurrentDropletError, Dialect};
+use crate::actions::droplets::{self as actions, DropletError, DropletPage};
 use crate::actions::package_stage::{self, PackageStageError};
+use crate::messages::current_droplet::CurrentDropletChoice;
 use crate::messages::droplet_create::DropletCreate;
-use crate::presenters::droplet;
+use crate::messages::list::ListParams;
+use crate::presenters::{app, droplet, pagination};
 use crate::state::AppState;
 
 impl From<PackageStageError> for ApiError {
@@ -21,7 +27,9 @@ impl From<PackageStageError> for ApiError {
             PackageStageError::NotAuthorized => ApiError::not_authorized(),
             PackageStageError::PackageNotStageable => ApiError::invalid_request(),
             PackageStageError::StackNotFound(_) => ApiError::stack_not_found(err),
-            PackageStageError::Limit(limit) => ApiError::unable_to_perform("Staging request", limit),
+            PackageStageError::Limit(limit) => {
+                ApiError::unable_to_perform("Staging request", limit)
+            }
             PackageStageError::Db(err) => err.into(),
         }
     }
@@ -31,9 +39,52 @@ impl From<DropletError> for ApiError {
     fn from(err: DropletError) -> Self {
         match err {
             DropletError::NotFound => ApiError::not_found("Droplet"),
+            DropletError::AppNotFound => ApiError::not_found("App"),
+            DropletError::PackageNotFound => ApiError::not_found("Package"),
+            DropletError::BadCurrentFilter => ApiError::bad_query(err),
+            DropletError::CurrentlyUsed(_) => ApiError::unprocessable(err.to_string()),
+            DropletError::NotAuthorized => ApiError::not_authorized(),
+            DropletError::NotStaged => ApiError::unprocessable(err.to_string()),
+            DropletError::BlobMissing(_) => {
+                tracing::error!(error = %err, "droplet download failed");
+                blobstore_unavailable()
+            }
+            DropletError::Blob(err) => ApiError::internal(err),
             DropletError::Db(err) => err.into(),
         }
     }
+}
+
+impl From<CurrentDropletError> for ApiError {
+    fn from(err: CurrentDropletError) -> Self {
+        match err {
+            CurrentDropletError::AppNotFound => ApiError::not_found("App"),
+            CurrentDropletError::DropletNotFound => ApiError::not_found("Droplet"),
+            CurrentDropletError::NotAuthorized => ApiError::not_authorized(),
+            CurrentDropletError::UnableToAssign => ApiError::unprocessable(err.to_string()),
+            CurrentDropletError::Db(err) => err.into(),
+        }
+    }
+}
+
+impl From<BuildCacheError> for ApiError {
+    fn from(err: BuildCacheError) -> Self {
+        match err {
+            BuildCacheError::AppNotFound => ApiError::not_found("App"),
+            BuildCacheError::NotAuthorized => ApiError::not_authorized(),
+            BuildCacheError::Db(err) => err.into(),
+        }
+    }
+}
+
+/// CC's answer when a blob its rows point at cannot be fetched.
+fn blobstore_unavailable() -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_GATEWAY,
+        150006,
+        "BlobstoreUnavailable",
+        "Failed to perform operation due to blobstore unavailability.",
+    )
 }
 
 /// `POST /v3/packages/:guid/droplets`: 201 with the PENDING droplet; staging follows by itself.
@@ -45,7 +96,10 @@ pub async fn stage_package(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let input = DropletCreate::parse(&body, state.config.staging.allow_file_git_urls)?;
     let record = package_stage::run(&state, &user, &package_guid, input).await?;
-    Ok((StatusCode::CREATED, Json(droplet::present(&record, &state.links, true))))
+    Ok((
+        StatusCode::CREATED,
+        Json(droplet::present(&record, &state.links, true)),
+    ))
 }
 
 pub async fn show(
@@ -54,5 +108,183 @@ pub async fn show(
     Path(guid): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let (record, access) = actions::find_readable(&state.db, &user, &guid).await?;
-    Ok(Json(droplet::present(&record, &state.links, access.read_secrets)))
+    Ok(Json(droplet::present(
+        &record,
+        &state.links,
+        access.read_secrets,
+    )))
+}
+
+/// `GET /v3/droplets/:guid/download`: the droplet's tgz, streamed from the blobstore.
+pub async fn download(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(guid): Path<String>,
+) -> ApiResult<Response> {
+    let stream = actions::download(&state.db, &state.blobs, &user, &guid).await?;
+    let disposition = format!("attachment; filename=\"droplet_{guid}.tgz\"");
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/octet-stream".to_string()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        Body::from_stream(stream),
+    )
+        .into_response())
+}
+
+/// `GET /v3/droplets`
+pub async fn list(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let params = ListParams::parse(query.as_deref(), actions::LIST_FILTERS)?;
+    let found = actions::list(&state.db, &user, &params).await?;
+    Ok(Json(present_page(&state, found, &params, "/v3/droplets")))
+}
+
+/// `GET /v3/apps/:guid/droplets`
+pub async fn list_for_app(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(app_guid): Path<String>,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let params = ListParams::parse(query.as_deref(), actions::APP_LIST_FILTERS)?;
+    let found = actions::list_for_app(&state.db, &user, &app_guid, &params).await?;
+    let path = format!("/v3/apps/{app_guid}/droplets");
+    Ok(Json(present_page(&state, found, &params, &path)))
+}
+
+/// `GET /v3/packages/:guid/droplets`
+pub async fn list_for_package(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(package_guid): Path<String>,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let params = ListParams::parse(query.as_deref(), actions::PACKAGE_LIST_FILTERS)?;
+    let found = actions::list_for_package(&state.db, &user, &package_guid, &params).await?;
+    let path = format!("/v3/packages/{package_guid}/droplets");
+    Ok(Json(present_page(&state, found, &params, &path)))
+}
+
+fn present_page(
+    state: &AppState,
+    (found, total): DropletPage,
+    params: &ListParams,
+    path: &str,
+) -> Value {
+    let resources = found
+        .iter()
+        .map(|(record, show_secrets)| droplet::present(record, &state.links, *show_secrets))
+        .collect();
+    pagination::present(resources, total, params, path, &state.links)
+}
+
+/// `DELETE /v3/droplets/:guid`: 202 and the job's location.
+pub async fn delete(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(guid): Path<String>,
+) -> ApiResult<(StatusCode, [(header::HeaderName, String); 1])> {
+    let job_guid = actions::delete(&state.db, &state.blobs, &user, &guid).await?;
+    Ok(accepted_job(&state, &job_guid))
+}
+
+/// 202 with `Location: /v3/jobs/<guid>`, CC's answer to asynchronous operations.
+fn accepted_job(
+    state: &AppState,
+    job_guid: &str,
+) -> (StatusCode, [(header::HeaderName, String); 1]) {
+    let location = state.links.url(&format!("/v3/jobs/{job_guid}"));
+    (StatusCode::ACCEPTED, [(header::LOCATION, location)])
+}
+
+/// `PATCH /v3/apps/:guid/relationships/current_droplet`
+pub async fn assign_current(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(app_guid): Path<String>,
+    CfJson(body): CfJson,
+) -> ApiResult<Json<Value>> {
+    let choice = CurrentDropletChoice::parse_relationship(&body)?;
+    let guid = choice.droplet_guid.as_deref();
+    let app = current_droplet::assign(&state.db, &user, &app_guid, guid, Dialect::Current).await?;
+    Ok(Json(current_relationship_view(
+        &state,
+        &app.guid,
+        app.current_droplet_guid.as_deref(),
+    )))
+}
+
+/// 2015's `PUT /v3/apps/:guid/current_droplet`: answers with the app.
+pub async fn assign_current_2015(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(app_guid): Path<String>,
+    CfJson(body): CfJson,
+) -> ApiResult<Json<Value>> {
+    let choice = CurrentDropletChoice::parse_2015(&body)?;
+    let guid = choice.droplet_guid.as_deref();
+    current_droplet::assign(&state.db, &user, &app_guid, guid, Dialect::Experimental2015).await?;
+    let details = crate::actions::apps::show(&state.db, &user, &app_guid).await?;
+    Ok(Json(app::present(
+        &details,
+        &state.config.default_stack,
+        &state.links,
+    )))
+}
+
+/// `GET /v3/apps/:guid/relationships/current_droplet`
+pub async fn show_current_relationship(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(app_guid): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let (record, _) = current_droplet::current(&state.db, &user, &app_guid).await?;
+    Ok(Json(current_relationship_view(
+        &state,
+        &app_guid,
+        Some(&record.guid),
+    )))
+}
+
+/// `GET /v3/apps/:guid/droplets/current`
+pub async fn show_current(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(app_guid): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let (record, access) = current_droplet::current(&state.db, &user, &app_guid).await?;
+    Ok(Json(droplet::present(
+        &record,
+        &state.links,
+        access.read_secrets,
+    )))
+}
+
+fn current_relationship_view(
+    state: &AppState,
+    app_guid: &str,
+    droplet_guid: Option<&str>,
+) -> Value {
+    json!({
+        "data": droplet_guid.map(|guid| json!({ "guid": guid })),
+        "links": {
+            "self": state.links.href(&format!("/v3/apps/{app_guid}/relationships/current_droplet")),
+            "related": state.links.href(&format!("/v3/apps/{app_guid}/droplets/current")),
+        },
+    })
+}
+
+/// `POST /v3/apps/:guid/actions/clear_buildpack_cache`: 202 and the job's location.
+pub async fn clear_buildpack_cache(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(app_guid): Path<String>,
+) -> ApiResult<(StatusCode, [(header::HeaderName, String); 1])> {
+    let job_guid = build_cache::clear(&state.db, &state.blobs, &user, &app_guid).await?;
+    Ok(accepted_job(&state, &job_guid))
 }

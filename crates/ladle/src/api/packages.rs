@@ -88,7 +88,13 @@ pub async fn list(
 ) -> ApiResult<Json<Value>> {
     let params = ListParams::parse(query.as_deref(), actions::LIST_FILTERS)?;
     let (found, total) = actions::list(&state.db, &user, &params, None).await?;
-    Ok(Json(present_page(&state, &found, total, &params, "/v3/packages")))
+    Ok(Json(present_page(
+        &state,
+        &found,
+        total,
+        &params,
+        "/v3/packages",
+    )))
 }
 
 pub async fn list_for_app(
@@ -213,7 +219,9 @@ impl UploadForm {
     /// would need a resource cache, which we do not keep, so only an empty list is accepted.
     pub fn bits_without_resources(self) -> ApiResult<ReceivedFile> {
         if self.resources.as_ref().is_some_and(|r| !r.is_empty()) {
-            return Err(ApiError::unprocessable("Resource matching is not supported"));
+            return Err(ApiError::unprocessable(
+                "Resource matching is not supported",
+            ));
         }
         self.bits.ok_or_else(no_zip)
     }

@@ -182,11 +182,31 @@ pub async fn delete_with_children(db: &DbPool, guid: &str) -> DbResult<OrphanedB
     })
 }
 
-async fn guids_of_app(conn: &mut AnyConnection, table: &str, app_guid: &str) -> DbResult<Vec<String>> {
+async fn guids_of_app(
+    conn: &mut AnyConnection,
+    table: &str,
+    app_guid: &str,
+) -> DbResult<Vec<String>> {
     let sql = format!("SELECT guid FROM {table} WHERE app_guid = $1");
-    let rows: Vec<(String,)> = sqlx::query_as(&sql)
-        .bind(app_guid)
-        .fetch_all(conn)
-        .await?;
+    let rows: Vec<(String,)> = sqlx::query_as(&sql).bind(app_guid).fetch_all(conn).await?;
     Ok(rows.into_iter().map(|(g,)| g).collect())
+}
+
+/// Makes `droplet_guid` the app's current droplet, only if it is a STAGED droplet of this app
+/// at the moment of the write; `false` otherwise.
+pub async fn set_current_droplet(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    app_guid: &str,
+    droplet_guid: &str,
+) -> DbResult<bool> {
+    let done = sqlx::query(
+        "UPDATE apps SET current_droplet_guid = $1, updated_at = $2 WHERE guid = $3 \
+         AND EXISTS (SELECT 1 FROM droplets WHERE guid = $1 AND app_guid = $3 AND state = 'STAGED')",
+    )
+    .bind(droplet_guid)
+    .bind(super::now())
+    .bind(app_guid)
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }

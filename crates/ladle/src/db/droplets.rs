@@ -153,3 +153,21 @@ pub async fn delete(tx: &mut Transaction<'_, Any>, guid: &str) -> DbResult<()> {
     sqlx::query("DELETE FROM droplets WHERE guid = $1").bind(guid).execute(&mut **tx).await?;
     Ok(())
 }
+
+/// Deletes the droplet (and its staging log) unless an app has it as its current droplet, in
+/// one guarded statement so that an assignment cannot slip in between a check and the delete.
+/// `false` when nothing was deleted.
+pub async fn delete_unless_current(tx: &mut Transaction<'_, Any>, guid: &str) -> DbResult<bool> {
+    let done = sqlx::query(
+        "DELETE FROM droplets WHERE guid = $1 \
+         AND NOT EXISTS (SELECT 1 FROM apps WHERE current_droplet_guid = $1)",
+    )
+    .bind(guid)
+    .execute(&mut **tx)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Ok(false);
+    }
+    sqlx::query("DELETE FROM staging_logs WHERE droplet_guid = $1").bind(guid).execute(&mut **tx).await?;
+    Ok(true)
+}

@@ -15,6 +15,7 @@ pub mod roles;
 pub mod spaces;
 pub mod stacks;
 pub mod users;
+pub mod build_caches;
 use std::str::FromStr;
 use std::time::Duration;
 

@@ -110,7 +110,13 @@ pub async fn list(
 /// AWAITING_UPLOAD → PROCESSING_UPLOAD. False when the package was no longer awaiting bits
 /// (another upload got there first).
 pub async fn start_processing_upload(db: &DbPool, guid: &str) -> DbResult<bool> {
-    transition(db, guid, PackageState::AwaitingUpload, PackageState::ProcessingUpload).await
+    transition(
+        db,
+        guid,
+        PackageState::AwaitingUpload,
+        PackageState::ProcessingUpload,
+    )
+    .await
 }
 
 /// PROCESSING_UPLOAD → READY with the zip's checksums; called once the blob is stored.
@@ -151,14 +157,15 @@ async fn transition(
     from: PackageState,
     to: PackageState,
 ) -> DbResult<bool> {
-    let done =
-        sqlx::query("UPDATE packages SET state = $1, updated_at = $2 WHERE guid = $3 AND state = $4")
-            .bind(to.as_str())
-            .bind(now())
-            .bind(guid)
-            .bind(from.as_str())
-            .execute(db)
-            .await?;
+    let done = sqlx::query(
+        "UPDATE packages SET state = $1, updated_at = $2 WHERE guid = $3 AND state = $4",
+    )
+    .bind(to.as_str())
+    .bind(now())
+    .bind(guid)
+    .bind(from.as_str())
+    .execute(db)
+    .await?;
     Ok(done.rows_affected() == 1)
 }
 

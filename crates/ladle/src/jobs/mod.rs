@@ -5,3 +5,4 @@
 pub mod queue;
 pub mod runner;
 pub mod staging;
+pub mod staging_log;

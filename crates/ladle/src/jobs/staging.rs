@@ -201,7 +201,7 @@ async fn store_outputs(ctx: &StagingContext, droplet: &DropletRecord, success: S
         anyhow::Ok((sha1, sha256))
     };
     match stored.await {
-        Ok((sha1, sha256)) => Outcome::Staged { success, sha1, sha256 },
+        Ok((sha1, sha256)) => Outcome::Staged { success: Box::new(success), sha1, sha256 },
         Err(err) => Outcome::Failed(StagingFailure::stager(format!("cannot store the droplet: {err:#}"))),
     }
 }

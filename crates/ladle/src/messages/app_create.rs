@@ -84,8 +84,9 @@ fn parse_space(fields: &mut Fields<'_>) -> Option<(String, Dialect)> {
         (None, Some(guid)) => {
             parse_guid(guid, "Space guid", fields).map(|g| (g, Dialect::Experimental2015))
         }
-        (relationships, None) => parse_relationships(relationships, fields)
-            .map(|g| (g, Dialect::Current)),
+        (relationships, None) => {
+            parse_relationships(relationships, fields).map(|g| (g, Dialect::Current))
+        }
     }
 }
 
@@ -361,7 +362,9 @@ fn check_metadata_key(key: &str) -> Result<(), String> {
         }
     }
     if name.chars().count() > MAX_LABEL_LENGTH {
-        return Err(format!("'{name}' is greater than {MAX_LABEL_LENGTH} characters"));
+        return Err(format!(
+            "'{name}' is greater than {MAX_LABEL_LENGTH} characters"
+        ));
     }
     if !is_name_like(name) {
         return Err(format!("'{name}' contains invalid characters"));
@@ -425,8 +428,9 @@ mod tests {
         assert_eq!(today.dialect, Dialect::Current);
         assert_eq!(today.lifecycle.buildpacks, Some(vec!["go".to_string()]));
         assert_eq!(today.metadata.labels["team"].as_deref(), Some("a"));
-        let old = parse(json!({"name": "web", "space_guid": "s2", "environment_variables": {"A": "b"}}))
-            .unwrap();
+        let old =
+            parse(json!({"name": "web", "space_guid": "s2", "environment_variables": {"A": "b"}}))
+                .unwrap();
         assert_eq!(old.space_guid, "s2");
         assert_eq!(old.dialect, Dialect::Experimental2015);
         assert_eq!(old.environment_variables["A"], "b");
@@ -457,14 +461,18 @@ mod tests {
             detail(json!({"name": "a"})),
             "Relationships 'relationships' is not an object"
         );
-        assert!(detail(json!({"name": "a", "relationships": {"space": {"guid": "x"}}}))
-            .starts_with("Relationships Space must be structured like this"));
+        assert!(
+            detail(json!({"name": "a", "relationships": {"space": {"guid": "x"}}}))
+                .starts_with("Relationships Space must be structured like this")
+        );
         assert_eq!(
             detail(json!({"name": "a", "relationships": {"space": {"data": {"guid": 4}}}})),
             "Relationships Space guid must be a string"
         );
         assert_eq!(
-            detail(json!({"name": "a", "space_guid": "s", "lifecycle": {"type": "docker", "data": {}}})),
+            detail(
+                json!({"name": "a", "space_guid": "s", "lifecycle": {"type": "docker", "data": {}}})
+            ),
             "Lifecycle type is not included in the list: buildpack"
         );
         assert_eq!(
@@ -473,7 +481,9 @@ mod tests {
             "Lifecycle Buildpacks must be an array, Lifecycle Stack must be a string"
         );
         assert_eq!(
-            detail(json!({"name": "a", "space_guid": "s", "metadata": {"labels": {"bad key!": "v"}}})),
+            detail(
+                json!({"name": "a", "space_guid": "s", "metadata": {"labels": {"bad key!": "v"}}})
+            ),
             "Metadata label key error: 'bad key!' contains invalid characters"
         );
     }

@@ -56,7 +56,9 @@ mod tests {
         assert_eq!(update.environment_variables.unwrap()["A"], "1");
         let bad = json!({"name": "", "environment_variables": {"cf_x": 1}, "space_guid": "s"});
         assert_eq!(
-            AppUpdate::parse(bad.as_object().unwrap()).unwrap_err().detail,
+            AppUpdate::parse(bad.as_object().unwrap())
+                .unwrap_err()
+                .detail,
             "Unknown field(s): 'space_guid', Name can't be blank, \
              Environment variables cannot start with CF_"
         );

@@ -76,7 +76,9 @@ mod tests {
     #[test]
     fn refuses_bad_values() {
         assert_eq!(
-            parse(json!({"name": "", "position": -1})).unwrap_err().detail,
+            parse(json!({"name": "", "position": -1}))
+                .unwrap_err()
+                .detail,
             "Name can't be blank, Position must be greater than or equal to 1"
         );
         assert_eq!(

@@ -7,8 +7,7 @@ use super::fields::Fields;
 use crate::api::error::ApiError;
 
 /// Prefixes the platform reserves for itself: `CF_` (2015's rule), `VCAP_` and `VMC` (today's).
-const RESERVED_PREFIXES: [(&str, &str); 3] =
-    [("CF_", "CF_"), ("VCAP_", "VCAP_"), ("VMC", "VMC_")];
+const RESERVED_PREFIXES: [(&str, &str); 3] = [("CF_", "CF_"), ("VCAP_", "VCAP_"), ("VMC", "VMC_")];
 
 /// The problem with one key, or `None` when the key may be set.
 pub fn key_problem(key: &str) -> Option<String> {

@@ -101,7 +101,9 @@ fn app_relationship(fields: &mut Fields) -> Option<String> {
     match guid {
         Some(guid) if !guid.is_empty() => Some(guid),
         _ => {
-            fields.error("Relationships must include an app: {\"app\": {\"data\": {\"guid\": \"...\"}}}");
+            fields.error(
+                "Relationships must include an app: {\"app\": {\"data\": {\"guid\": \"...\"}}}",
+            );
             None
         }
     }
@@ -218,21 +220,25 @@ mod tests {
             "Data must be empty if provided for bits packages"
         );
         let err = parse(json!({"type": "zip", "extra": 1})).unwrap_err();
-        assert!(err.detail.starts_with("Unknown field(s): 'extra', Type must be one of 'bits, docker', Relationships"));
+        assert!(err.detail.starts_with(
+            "Unknown field(s): 'extra', Type must be one of 'bits, docker', Relationships"
+        ));
         let err = parse(json!({"type": "docker", "relationships": app, "data": {}})).unwrap_err();
         assert_eq!(err.detail, "Data image can't be blank for docker packages");
     }
 
     #[test]
     fn reads_the_2015_dialect() {
-        let bits = PackageCreate::parse_2015(json!({"type": "bits"}).as_object().unwrap(), "a")
-            .unwrap();
+        let bits =
+            PackageCreate::parse_2015(json!({"type": "bits"}).as_object().unwrap(), "a").unwrap();
         assert_eq!(bits.content, PackageContent::Bits);
         let err = PackageCreate::parse_2015(json!({"type": "nope"}).as_object().unwrap(), "a")
             .unwrap_err();
         assert_eq!(err.detail, "Type must be one of 'bits, docker'");
         let err = PackageCreate::parse_2015(
-            json!({"type": "bits", "url": "docker:///x"}).as_object().unwrap(),
+            json!({"type": "bits", "url": "docker:///x"})
+                .as_object()
+                .unwrap(),
             "a",
         )
         .unwrap_err();

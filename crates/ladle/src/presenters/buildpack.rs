@@ -50,7 +50,10 @@ mod tests {
         assert_eq!(view["enabled"], true);
         assert_eq!(view["locked"], false);
         assert_eq!(view["stack"], Value::Null);
-        assert_eq!(view["links"]["upload"]["href"], "http://x/v3/buildpacks/b1/upload");
+        assert_eq!(
+            view["links"]["upload"]["href"],
+            "http://x/v3/buildpacks/b1/upload"
+        );
         let keys: Vec<&String> = view.as_object().unwrap().keys().collect();
         assert_eq!(keys[3..6], ["name", "state", "filename"]);
     }

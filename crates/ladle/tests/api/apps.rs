@@ -110,7 +110,10 @@ async fn creating_an_app_today_gives_a_stopped_app_with_a_web_process() {
     );
     assert_eq!(app["created_at"], app["updated_at"]);
     let url = &f.server.url;
-    assert_eq!(app["links"]["self"]["href"], format!("{url}/v3/apps/{guid}"));
+    assert_eq!(
+        app["links"]["self"]["href"],
+        format!("{url}/v3/apps/{guid}")
+    );
     assert_eq!(
         app["links"]["space"]["href"],
         format!("{url}/v3/spaces/{}", f.space)
@@ -134,7 +137,11 @@ async fn creating_an_app_today_gives_a_stopped_app_with_a_web_process() {
     processes.assert_status(200);
     assert_eq!(processes.body["pagination"]["total_results"], 1);
     let web = &processes.body["resources"][0];
-    assert_eq!(web["guid"], guid.as_str(), "the web process shares the app guid");
+    assert_eq!(
+        web["guid"],
+        guid.as_str(),
+        "the web process shares the app guid"
+    );
     assert_eq!(web["type"], "web");
     assert_eq!(web["instances"], 1);
     assert_eq!(web["memory_in_mb"], 1024);
@@ -143,7 +150,10 @@ async fn creating_an_app_today_gives_a_stopped_app_with_a_web_process() {
     assert_eq!(web["health_check"]["type"], "port");
     assert_eq!(web["relationships"]["app"]["data"]["guid"], guid.as_str());
 
-    let shown = f.server.get(&format!("/v3/apps/{guid}"), &f.developer).await;
+    let shown = f
+        .server
+        .get(&format!("/v3/apps/{guid}"), &f.developer)
+        .await;
     shown.assert_status(200);
     assert_eq!(shown.body["name"], "shop");
 }
@@ -160,7 +170,10 @@ async fn the_2015_body_creates_the_same_app() {
         )
         .await;
     created.assert_status(201);
-    assert_eq!(created.body["relationships"]["space"]["data"]["guid"], f.space);
+    assert_eq!(
+        created.body["relationships"]["space"]["data"]["guid"],
+        f.space
+    );
     assert_eq!(created.body["environment_variables"], json!({"A": "b"}));
     assert_eq!(created.body["desired_state"], "STOPPED");
     // 2015 answered an unusable space with 404.
@@ -202,15 +215,15 @@ async fn bad_bodies_are_refused_and_change_nothing() {
             with_env(json!({"PORT": "8080"})),
             "Environment variables cannot set PORT",
         ),
-        (with_env(json!("A=1")), "Environment variables must be an object"),
+        (
+            with_env(json!("A=1")),
+            "Environment variables must be an object",
+        ),
         (
             json!({"name": 5, "space_guid": f.space}),
             "Name must be a string",
         ),
-        (
-            json!({"space_guid": f.space}),
-            "Name can't be blank",
-        ),
+        (json!({"space_guid": f.space}), "Name can't be blank"),
         (
             json!({"name": "a", "relationships": "space"}),
             "Relationships 'relationships' is not an object",
@@ -255,7 +268,12 @@ async fn bad_bodies_are_refused_and_change_nothing() {
     f.server
         .post("/v3/apps", &f.developer, unknown_stack)
         .await
-        .assert_error(422, 10008, "UnprocessableEntity", "Stack must be an existing stack");
+        .assert_error(
+            422,
+            10008,
+            "UnprocessableEntity",
+            "Stack must be an existing stack",
+        );
     let unknown_buildpack = json!({"name": "a", "space_guid": f.space,
         "lifecycle": {"type": "buildpack", "data": {"buildpacks": ["no_such_buildpack"]}}});
     f.server
@@ -342,7 +360,9 @@ async fn readers_read_developers_write_strangers_see_nothing() {
     );
     assert!(!seen.text.contains("s3cret"));
     for response in [
-        f.server.patch(&path, &f.auditor, json!({"name": "x"})).await,
+        f.server
+            .patch(&path, &f.auditor, json!({"name": "x"}))
+            .await,
         f.server.delete(&path, &f.auditor).await,
         f.server
             .get(&format!("{path}/environment_variables"), &f.auditor)
@@ -367,13 +387,17 @@ async fn readers_read_developers_write_strangers_see_nothing() {
 
     for response in [
         f.server.get(&path, &f.stranger).await,
-        f.server.patch(&path, &f.stranger, json!({"name": "x"})).await,
+        f.server
+            .patch(&path, &f.stranger, json!({"name": "x"}))
+            .await,
         f.server.delete(&path, &f.stranger).await,
         f.server
             .get(&format!("{path}/environment_variables"), &f.stranger)
             .await,
         f.server.get(&format!("{path}/env"), &f.stranger).await,
-        f.server.get(&format!("{path}/processes"), &f.stranger).await,
+        f.server
+            .get(&format!("{path}/processes"), &f.stranger)
+            .await,
     ] {
         response.assert_error(404, 10010, "ResourceNotFound", "App not found");
     }
@@ -415,8 +439,14 @@ async fn lists_filter_and_show_only_readable_spaces() {
 
     let all = f.server.get("/v3/apps", &f.admin).await;
     assert_eq!(names_in(&all), ["a", "b", "c"]);
-    assert_eq!(names_in(&f.server.get("/v3/apps", &f.developer).await), ["a", "b"]);
-    assert_eq!(names_in(&f.server.get("/v3/apps", &f.auditor).await), ["a", "b"]);
+    assert_eq!(
+        names_in(&f.server.get("/v3/apps", &f.developer).await),
+        ["a", "b"]
+    );
+    assert_eq!(
+        names_in(&f.server.get("/v3/apps", &f.auditor).await),
+        ["a", "b"]
+    );
     let by_name = f.server.get("/v3/apps?names=b,c", &f.admin).await;
     assert_eq!(names_in(&by_name), ["b", "c"]);
     let by_name_2015 = f.server.get("/v3/apps?names[]=b", &f.admin).await;
@@ -436,7 +466,10 @@ async fn lists_filter_and_show_only_readable_spaces() {
     // The developer cannot reach the hidden space's app through a filter either.
     let sneaky = f
         .server
-        .get(&format!("/v3/apps?organization_guids={second_org}"), &f.developer)
+        .get(
+            &format!("/v3/apps?organization_guids={second_org}"),
+            &f.developer,
+        )
         .await;
     assert!(names_in(&sneaky).is_empty());
     let by_stack = f.server.get("/v3/apps?stacks=cflinuxfs4", &f.admin).await;
@@ -458,7 +491,10 @@ async fn lists_filter_and_show_only_readable_spaces() {
     assert_eq!(of_a.body["resources"][0]["guid"], a.as_str());
     let in_hidden = f
         .server
-        .get(&format!("/v3/processes?space_guids={hidden_space}"), &f.admin)
+        .get(
+            &format!("/v3/processes?space_guids={hidden_space}"),
+            &f.admin,
+        )
         .await;
     assert_eq!(in_hidden.body["pagination"]["total_results"], 1);
     let workers = f.server.get("/v3/processes?types=worker", &f.admin).await;
@@ -492,11 +528,18 @@ async fn patch_renames_relabels_and_replaces_the_lifecycle() {
     );
     assert_eq!(patched.body["lifecycle"]["data"]["stack"], "cflinuxfs4");
     assert_eq!(patched.body["metadata"]["labels"]["tier"], "gold");
-    assert_eq!(patched.body["environment_variables"], json!({"MODE": "2015"}));
+    assert_eq!(
+        patched.body["environment_variables"],
+        json!({"MODE": "2015"})
+    );
     // A null label removes it.
     let unlabelled = f
         .server
-        .patch(&path, &f.developer, json!({"metadata": {"labels": {"tier": null}}}))
+        .patch(
+            &path,
+            &f.developer,
+            json!({"metadata": {"labels": {"tier": null}}}),
+        )
         .await;
     assert_eq!(unlabelled.body["metadata"]["labels"], json!({}));
     assert_eq!(unlabelled.body["name"], "after", "unnamed fields are kept");
@@ -504,7 +547,12 @@ async fn patch_renames_relabels_and_replaces_the_lifecycle() {
     f.server
         .patch(&path, &f.developer, json!({"name": "taken"}))
         .await
-        .assert_error(422, 10016, "UniquenessError", "App with the name 'taken' already exists.");
+        .assert_error(
+            422,
+            10016,
+            "UniquenessError",
+            "App with the name 'taken' already exists.",
+        );
     for (body, detail) in [
         (json!({"space_guid": "x"}), "Unknown field(s): 'space_guid'"),
         (json!({"name": ""}), "Name can't be blank"),
@@ -525,14 +573,22 @@ async fn patch_renames_relabels_and_replaces_the_lifecycle() {
             json!({"lifecycle": {"type": "buildpack", "data": {"stack": "nope"}}}),
         )
         .await
-        .assert_error(422, 10008, "UnprocessableEntity", "Stack must be an existing stack");
+        .assert_error(
+            422,
+            10008,
+            "UnprocessableEntity",
+            "Stack must be an existing stack",
+        );
     f.server
         .patch("/v3/apps/no-such-app", &f.developer, json!({"name": "x"}))
         .await
         .assert_error(404, 10010, "ResourceNotFound", "App not found");
     let unchanged = f.server.get(&path, &f.developer).await;
     assert_eq!(unchanged.body["name"], "after");
-    assert_eq!(unchanged.body["environment_variables"], json!({"MODE": "2015"}));
+    assert_eq!(
+        unchanged.body["environment_variables"],
+        json!({"MODE": "2015"})
+    );
 }
 
 #[tokio::test]
@@ -563,9 +619,15 @@ async fn environment_variables_merge_and_env_shows_the_whole_environment() {
         format!("{}/v3/apps/{guid}", f.server.url)
     );
     for (body, detail) in [
-        (json!({"var": {"VCAP_APPLICATION": "x"}}), "cannot start with VCAP_"),
+        (
+            json!({"var": {"VCAP_APPLICATION": "x"}}),
+            "cannot start with VCAP_",
+        ),
         (json!({"var": {"port": "1"}}), "cannot set PORT"),
-        (json!({"var": {"N": 1}}), "Non-string value in environment variable for key 'N'"),
+        (
+            json!({"var": {"N": 1}}),
+            "Non-string value in environment variable for key 'N'",
+        ),
         (json!({"var": "A=1"}), "Var must be an object"),
         (json!({"var": {}, "other": 1}), "Unknown field(s): 'other'"),
     ] {
@@ -583,7 +645,10 @@ async fn environment_variables_merge_and_env_shows_the_whole_environment() {
         .get(&format!("/v3/apps/{guid}/env"), &f.developer)
         .await;
     env.assert_status(200);
-    assert_eq!(env.body["environment_variables"], json!({"KEEP": "k", "NEW": "n"}));
+    assert_eq!(
+        env.body["environment_variables"],
+        json!({"KEEP": "k", "NEW": "n"})
+    );
     assert_eq!(env.body["system_env_json"], json!({"VCAP_SERVICES": {}}));
     let vcap = &env.body["application_env_json"]["VCAP_APPLICATION"];
     assert_eq!(vcap["application_name"], "envy");
@@ -591,7 +656,10 @@ async fn environment_variables_merge_and_env_shows_the_whole_environment() {
     assert_eq!(vcap["space_id"], f.space);
     assert_eq!(vcap["space_name"], "dev");
     assert_eq!(vcap["organization_id"], f.org);
-    assert_eq!(vcap["limits"], json!({"fds": 16384, "mem": 1024, "disk": 1024}));
+    assert_eq!(
+        vcap["limits"],
+        json!({"fds": 16384, "mem": 1024, "disk": 1024})
+    );
     assert_eq!(vcap["cf_api"], f.server.url);
     assert_eq!(vcap["users"], Value::Null);
 }
@@ -642,7 +710,10 @@ async fn delete_answers_202_with_a_job_that_completes() {
         .delete(&format!("/v3/apps/{guid}"), &f.developer)
         .await;
     deleted.assert_status(202);
-    let location = deleted.header("location").expect("Location header").to_string();
+    let location = deleted
+        .header("location")
+        .expect("Location header")
+        .to_string();
     let job_path = location
         .strip_prefix(&f.server.url)
         .unwrap_or_else(|| panic!("absolute job link: {location}"))
@@ -656,10 +727,12 @@ async fn delete_answers_202_with_a_job_that_completes() {
     assert_eq!(job.body["links"]["self"]["href"], location.as_str());
     // Admins see every job; other users see only their own.
     f.server.get(&job_path, &f.admin).await.assert_status(200);
-    f.server
-        .get(&job_path, &f.auditor)
-        .await
-        .assert_error(404, 10010, "ResourceNotFound", "Job not found");
+    f.server.get(&job_path, &f.auditor).await.assert_error(
+        404,
+        10010,
+        "ResourceNotFound",
+        "Job not found",
+    );
     f.server
         .get("/v3/jobs/no-such-job", &f.developer)
         .await
@@ -680,4 +753,73 @@ async fn delete_answers_202_with_a_job_that_completes() {
         .delete(&format!("/v3/apps/{guid}"), &f.developer)
         .await
         .assert_error(404, 10010, "ResourceNotFound", "App not found");
+}
+
+#[tokio::test]
+async fn delete_removes_the_apps_packages_and_their_bits() {
+    use crate::packages::{files_under, upload, zip_bytes, Entry};
+    let f = fixture().await;
+    let app = f.app_guid("bits").await;
+    let package = f
+        .server
+        .post(
+            "/v3/packages",
+            &f.developer,
+            json!({"type": "bits", "relationships": {"app": {"data": {"guid": app}}}}),
+        )
+        .await;
+    package.assert_status(201);
+    let package = guid_of(&package);
+    let bits = zip_bytes(&[Entry::File("index.html", b"<h1>bye</h1>")]);
+    let path = format!("/v3/packages/{package}/upload");
+    upload(&f.server, &path, &f.developer, Some(bits), None)
+        .await
+        .assert_status(200);
+    let blobs = f.server.data_dir.path().join("blobs");
+    let holds_package = || {
+        files_under(&blobs)
+            .iter()
+            .any(|path| path.to_string_lossy().contains(&package))
+    };
+    assert!(holds_package(), "the upload left its bits in the blobstore");
+
+    let deleted = f
+        .server
+        .delete(&format!("/v3/apps/{app}"), &f.developer)
+        .await;
+    deleted.assert_status(202);
+    let job_url = deleted.header("location").unwrap().to_string();
+    let job = f
+        .server
+        .get(job_url.strip_prefix(&f.server.url).unwrap(), &f.developer)
+        .await;
+    assert_eq!(job.body["state"], "COMPLETE", "{}", job.text);
+    assert!(
+        !holds_package(),
+        "the package's bits were deleted with the app"
+    );
+    f.server
+        .get(&format!("/v3/packages/{package}"), &f.developer)
+        .await
+        .assert_error(404, 10010, "ResourceNotFound", "Package not found");
+}
+
+#[tokio::test]
+async fn concurrent_variable_patches_all_survive() {
+    let f = fixture().await;
+    let guid = f.app_guid("busy").await;
+    let path = format!("/v3/apps/{guid}/environment_variables");
+    let patches = (0..16).map(|i| {
+        f.server.patch(
+            &path,
+            &f.developer,
+            json!({"var": {format!("KEY_{i}"): "v"}}),
+        )
+    });
+    for response in futures::future::join_all(patches).await {
+        response.assert_status(200);
+    }
+    let vars = f.server.get(&path, &f.developer).await;
+    let count = vars.body["var"].as_object().unwrap().len();
+    assert_eq!(count, 16, "no merge lost another's key: {}", vars.text);
 }

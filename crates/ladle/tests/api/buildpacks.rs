@@ -67,19 +67,36 @@ async fn positions_stay_contiguous_through_create_move_and_delete() {
     );
     assert_eq!(order(&server, &reader).await, expect(&["d", "a", "b", "c"]));
     let far = create(&server, &admin, json!({"name": "e", "position": 99})).await;
-    assert_eq!(order(&server, &admin).await, expect(&["d", "a", "b", "c", "e"]));
+    assert_eq!(
+        order(&server, &admin).await,
+        expect(&["d", "a", "b", "c", "e"])
+    );
 
     let moved = server
-        .patch(&format!("/v3/buildpacks/{far}"), &admin, json!({"position": 2}))
+        .patch(
+            &format!("/v3/buildpacks/{far}"),
+            &admin,
+            json!({"position": 2}),
+        )
         .await;
     moved.assert_status(200);
     assert_eq!(moved.body["position"], 2);
-    assert_eq!(order(&server, &admin).await, expect(&["d", "e", "a", "b", "c"]));
+    assert_eq!(
+        order(&server, &admin).await,
+        expect(&["d", "e", "a", "b", "c"])
+    );
     server
-        .patch(&format!("/v3/buildpacks/{d}"), &admin, json!({"position": 40, "enabled": true}))
+        .patch(
+            &format!("/v3/buildpacks/{d}"),
+            &admin,
+            json!({"position": 40, "enabled": true}),
+        )
         .await
         .assert_status(200);
-    assert_eq!(order(&server, &admin).await, expect(&["e", "a", "b", "c", "d"]));
+    assert_eq!(
+        order(&server, &admin).await,
+        expect(&["e", "a", "b", "c", "d"])
+    );
 
     server
         .delete(&format!("/v3/buildpacks/{far}"), &admin)
@@ -92,7 +109,9 @@ async fn positions_stay_contiguous_through_create_move_and_delete() {
         .assert_error(404, 10010, "ResourceNotFound", "Buildpack not found");
     let filtered = server.get("/v3/buildpacks?names=a,d", &reader).await;
     assert_eq!(filtered.body["pagination"]["total_results"], 2);
-    let on_stack = server.get("/v3/buildpacks?stacks=cflinuxfs4", &reader).await;
+    let on_stack = server
+        .get("/v3/buildpacks?stacks=cflinuxfs4", &reader)
+        .await;
     assert_eq!(on_stack.body["resources"][0]["name"], "d");
     assert_eq!(on_stack.body["pagination"]["total_results"], 1);
 }
@@ -112,9 +131,18 @@ async fn names_stacks_and_roles_are_checked() {
             "UnprocessableEntity",
             "Buildpack with name 'ruby' and an unassigned stack already exists",
         );
-    create(&server, &admin, json!({"name": "go", "stack": "cflinuxfs4"})).await;
+    create(
+        &server,
+        &admin,
+        json!({"name": "go", "stack": "cflinuxfs4"}),
+    )
+    .await;
     server
-        .post("/v3/buildpacks", &admin, json!({"name": "go", "stack": "cflinuxfs4"}))
+        .post(
+            "/v3/buildpacks",
+            &admin,
+            json!({"name": "go", "stack": "cflinuxfs4"}),
+        )
         .await
         .assert_error(
             422,
@@ -123,20 +151,40 @@ async fn names_stacks_and_roles_are_checked() {
             "Buildpack with name 'go' and stack 'cflinuxfs4' already exists",
         );
     server
-        .post("/v3/buildpacks", &admin, json!({"name": "java", "stack": "nope"}))
+        .post(
+            "/v3/buildpacks",
+            &admin,
+            json!({"name": "java", "stack": "nope"}),
+        )
         .await
-        .assert_error(422, 10008, "UnprocessableEntity", "Stack 'nope' does not exist");
+        .assert_error(
+            422,
+            10008,
+            "UnprocessableEntity",
+            "Stack 'nope' does not exist",
+        );
     server
-        .post("/v3/buildpacks", &admin, json!({"name": "x", "position": 0}))
+        .post(
+            "/v3/buildpacks",
+            &admin,
+            json!({"name": "x", "position": 0}),
+        )
         .await
-        .assert_error(422, 10008, "UnprocessableEntity", "Position must be greater than or equal to 1");
+        .assert_error(
+            422,
+            10008,
+            "UnprocessableEntity",
+            "Position must be greater than or equal to 1",
+        );
     server
         .post("/v3/buildpacks", &user, json!({"name": "mine"}))
         .await
         .assert_error(403, 10003, "NotAuthorized", "");
 
     let path = format!("/v3/buildpacks/{ruby}");
-    let set = server.patch(&path, &admin, json!({"stack": "cflinuxfs4"})).await;
+    let set = server
+        .patch(&path, &admin, json!({"stack": "cflinuxfs4"}))
+        .await;
     set.assert_status(200);
     assert_eq!(set.body["stack"], "cflinuxfs4");
     server
@@ -146,7 +194,12 @@ async fn names_stacks_and_roles_are_checked() {
     server
         .patch(&path, &admin, json!({"stack": "other-stack"}))
         .await
-        .assert_error(422, 10008, "UnprocessableEntity", "Buildpack stack cannot be changed");
+        .assert_error(
+            422,
+            10008,
+            "UnprocessableEntity",
+            "Buildpack stack cannot be changed",
+        );
     server
         .patch(&path, &admin, json!({"name": "go"}))
         .await
@@ -162,7 +215,10 @@ async fn names_stacks_and_roles_are_checked() {
     let shown = server.get(&path, &user).await;
     shown.assert_status(200);
     assert_eq!(shown.body["name"], "ruby");
-    assert_eq!(shown.body["enabled"], true, "refused changes changed nothing");
+    assert_eq!(
+        shown.body["enabled"], true,
+        "refused changes changed nothing"
+    );
 }
 
 #[tokio::test]
@@ -177,23 +233,44 @@ async fn uploads_need_a_zip_with_bin_and_an_unlocked_buildpack() {
     let no_bin = zip_bytes(&[Entry::File("README", b"no scripts here")]);
     upload(&server, &path, &admin, Some(no_bin), None)
         .await
-        .assert_error(422, 10008, "UnprocessableEntity", "Buildpack zip must contain a bin/ directory");
+        .assert_error(
+            422,
+            10008,
+            "UnprocessableEntity",
+            "Buildpack zip must contain a bin/ directory",
+        );
     let slip = zip_bytes(&[
         Entry::Executable("bin/detect", b"#!/bin/sh\n"),
         Entry::File("../../escape", b"x"),
     ]);
     upload(&server, &path, &admin, Some(slip), None)
         .await
-        .assert_error(422, 10008, "UnprocessableEntity", "escapes the buildpack directory");
+        .assert_error(
+            422,
+            10008,
+            "UnprocessableEntity",
+            "escapes the buildpack directory",
+        );
     let bad_link = zip_bytes(&[
         Entry::Executable("bin/detect", b"#!/bin/sh\n"),
         Entry::Symlink("bin/compile", "/bin/sh"),
     ]);
     upload(&server, &path, &admin, Some(bad_link), None)
         .await
-        .assert_error(422, 10008, "UnprocessableEntity", "outside the buildpack directory");
+        .assert_error(
+            422,
+            10008,
+            "UnprocessableEntity",
+            "outside the buildpack directory",
+        );
     assert!(files_under(&blobs).is_empty());
-    assert_eq!(server.get(&format!("/v3/buildpacks/{guid}"), &admin).await.body["state"], "AWAITING_UPLOAD");
+    assert_eq!(
+        server
+            .get(&format!("/v3/buildpacks/{guid}"), &admin)
+            .await
+            .body["state"],
+        "AWAITING_UPLOAD"
+    );
 
     let good = zip_bytes(&[
         Entry::Dir("shell-buildpack/"),
@@ -210,7 +287,11 @@ async fn uploads_need_a_zip_with_bin_and_an_unlocked_buildpack() {
     assert_eq!(std::fs::read(blobs.join(&guid)).expect("blob kept"), good);
 
     server
-        .patch(&format!("/v3/buildpacks/{guid}"), &admin, json!({"locked": true}))
+        .patch(
+            &format!("/v3/buildpacks/{guid}"),
+            &admin,
+            json!({"locked": true}),
+        )
         .await
         .assert_status(200);
     upload(&server, &path, &admin, Some(good), None)

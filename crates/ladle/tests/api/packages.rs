@@ -23,9 +23,14 @@ pub struct AppFixture {
 
 impl AppFixture {
     pub async fn create(server: &TestServer) -> AppFixture {
-        let (_, space_guid) = server.org_and_space().await;
+        let (org_guid, space_guid) = server.org_and_space().await;
         let suffix = crate::support::uuid();
         let (dev_id, auditor_id) = (format!("dev-{suffix}"), format!("aud-{suffix}"));
+        for user in [&dev_id, &auditor_id] {
+            server
+                .grant(user, "organization_user", "organization", &org_guid)
+                .await;
+        }
         server
             .grant(&dev_id, "space_developer", "space", &space_guid)
             .await;
@@ -175,7 +180,10 @@ async fn packages_are_created_in_both_dialects() {
     assert_eq!(bits.body["state"], "AWAITING_UPLOAD");
     assert_eq!(bits.body["type"], "bits");
     assert_eq!(bits.body["data"], json!({"checksum": null, "error": null}));
-    assert_eq!(bits.body["relationships"]["app"]["data"]["guid"], fx.app_guid.as_str());
+    assert_eq!(
+        bits.body["relationships"]["app"]["data"]["guid"],
+        fx.app_guid.as_str()
+    );
     assert_eq!(bits.body["metadata"]["labels"]["tier"], "web");
     assert_eq!(bits.body["hash"], Value::Null);
     assert_eq!(
@@ -232,17 +240,26 @@ async fn packages_are_created_in_both_dialects() {
     assert_eq!(dockers.body["pagination"]["total_results"], 2);
     let in_space = server
         .get(
-            &format!("/v3/packages?space_guids={}&states=AWAITING_UPLOAD", fx.space_guid),
+            &format!(
+                "/v3/packages?space_guids={}&states=AWAITING_UPLOAD",
+                fx.space_guid
+            ),
             &fx.developer,
         )
         .await;
     assert_eq!(in_space.body["pagination"]["total_results"], 2);
     let of_app = server
-        .get(&format!("/v3/apps/{}/packages?guids={bits_guid}", fx.app_guid), &fx.auditor)
+        .get(
+            &format!("/v3/apps/{}/packages?guids={bits_guid}", fx.app_guid),
+            &fx.auditor,
+        )
         .await;
     assert_eq!(of_app.body["pagination"]["total_results"], 1);
     server
-        .get(&format!("/v3/apps/{}/packages?space_guids=x", fx.app_guid), &fx.auditor)
+        .get(
+            &format!("/v3/apps/{}/packages?space_guids=x", fx.app_guid),
+            &fx.auditor,
+        )
         .await
         .assert_error(400, 10005, "BadQueryParameter", "space_guids");
     assert_eq!(
@@ -268,7 +285,12 @@ async fn creation_refuses_bad_bodies_and_apps_out_of_reach() {
             json!({"type": "bits", "relationships": app, "data": {"image": "x"}}),
         )
         .await
-        .assert_error(422, 10008, "UnprocessableEntity", "Data must be empty if provided for bits packages");
+        .assert_error(
+            422,
+            10008,
+            "UnprocessableEntity",
+            "Data must be empty if provided for bits packages",
+        );
     server
         .post(
             "/v3/packages",
@@ -280,7 +302,11 @@ async fn creation_refuses_bad_bodies_and_apps_out_of_reach() {
     let missing = json!({"app": {"data": {"guid": "no-such-app"}}});
     for (token, relationships) in [(&fx.developer, &missing), (&fx.stranger, &app)] {
         server
-            .post("/v3/packages", token, json!({"type": "bits", "relationships": relationships}))
+            .post(
+                "/v3/packages",
+                token,
+                json!({"type": "bits", "relationships": relationships}),
+            )
             .await
             .assert_error(
                 422,
@@ -290,7 +316,11 @@ async fn creation_refuses_bad_bodies_and_apps_out_of_reach() {
             );
     }
     server
-        .post("/v3/packages", &fx.auditor, json!({"type": "bits", "relationships": app}))
+        .post(
+            "/v3/packages",
+            &fx.auditor,
+            json!({"type": "bits", "relationships": app}),
+        )
         .await
         .assert_error(403, 10003, "NotAuthorized", "");
 
@@ -298,13 +328,22 @@ async fn creation_refuses_bad_bodies_and_apps_out_of_reach() {
     server
         .post(&old_path, &fx.developer, json!({"type": "tarball"}))
         .await
-        .assert_error(422, 10008, "UnprocessableEntity", "must be one of 'bits, docker'");
+        .assert_error(
+            422,
+            10008,
+            "UnprocessableEntity",
+            "must be one of 'bits, docker'",
+        );
     server
         .post(&old_path, &fx.stranger, json!({"type": "bits"}))
         .await
         .assert_error(404, 10010, "ResourceNotFound", "App not found");
     server
-        .post("/v3/apps/no-such-app/packages", &fx.developer, json!({"type": "bits"}))
+        .post(
+            "/v3/apps/no-such-app/packages",
+            &fx.developer,
+            json!({"type": "bits"}),
+        )
         .await
         .assert_error(404, 10010, "ResourceNotFound", "App not found");
     server
@@ -312,7 +351,10 @@ async fn creation_refuses_bad_bodies_and_apps_out_of_reach() {
         .await
         .assert_error(403, 10003, "NotAuthorized", "");
     let list = server.get("/v3/packages", &fx.developer).await;
-    assert_eq!(list.body["pagination"]["total_results"], 0, "nothing was created");
+    assert_eq!(
+        list.body["pagination"]["total_results"], 0,
+        "nothing was created"
+    );
 }
 
 #[tokio::test]
@@ -357,14 +399,20 @@ async fn uploaded_bits_are_hashed_kept_and_downloaded_unchanged() {
         .get(&format!("/v3/packages/{guid}/download"), &fx.auditor)
         .await
         .assert_error(403, 10003, "NotAuthorized", "");
-    upload(&server, &format!("/v3/packages/{guid}/upload"), &fx.developer, Some(bytes), None)
-        .await
-        .assert_error(
-            400,
-            150004,
-            "PackageBitsAlreadyUploaded",
-            "Bits may be uploaded only once. Create a new package to upload different bits.",
-        );
+    upload(
+        &server,
+        &format!("/v3/packages/{guid}/upload"),
+        &fx.developer,
+        Some(bytes),
+        None,
+    )
+    .await
+    .assert_error(
+        400,
+        150004,
+        "PackageBitsAlreadyUploaded",
+        "Bits may be uploaded only once. Create a new package to upload different bits.",
+    );
 }
 
 #[tokio::test]
@@ -407,7 +455,9 @@ async fn hostile_zips_are_refused_and_leave_the_package_awaiting_bits() {
         let refused = upload(&server, &path, &fx.developer, Some(bytes), None).await;
         assert_eq!(refused.status, 422, "{case}: {}", refused.text);
         refused.assert_error(422, 10008, "UnprocessableEntity", problem);
-        let package = server.get(&format!("/v3/packages/{guid}"), &fx.developer).await;
+        let package = server
+            .get(&format!("/v3/packages/{guid}"), &fx.developer)
+            .await;
         assert_eq!(package.body["state"], "AWAITING_UPLOAD", "{case}");
         assert!(
             files_under(&server.data_dir.path().join("blobs/packages")).is_empty(),
@@ -429,9 +479,15 @@ async fn upload_and_download_check_before_reading_bits() {
     let fx = AppFixture::create(&server).await;
     let guid = fx.bits_package(&server).await;
     let path = format!("/v3/packages/{guid}/upload");
-    upload(&server, "/v3/packages/nope/upload", &fx.developer, Some(app_zip()), None)
-        .await
-        .assert_error(404, 10010, "ResourceNotFound", "Package not found");
+    upload(
+        &server,
+        "/v3/packages/nope/upload",
+        &fx.developer,
+        Some(app_zip()),
+        None,
+    )
+    .await
+    .assert_error(404, 10010, "ResourceNotFound", "Package not found");
     upload(&server, &path, &fx.stranger, Some(app_zip()), None)
         .await
         .assert_error(404, 10010, "ResourceNotFound", "Package not found");
@@ -446,28 +502,78 @@ async fn upload_and_download_check_before_reading_bits() {
                    "data": {"image": "nginx"}}),
         )
         .await;
-    upload(&server, &format!("/v3/packages/{}/upload", guid_of(&docker)), &fx.developer, Some(app_zip()), None)
-        .await
-        .assert_error(422, 10008, "UnprocessableEntity", "Package type must be bits.");
+    upload(
+        &server,
+        &format!("/v3/packages/{}/upload", guid_of(&docker)),
+        &fx.developer,
+        Some(app_zip()),
+        None,
+    )
+    .await
+    .assert_error(
+        422,
+        10008,
+        "UnprocessableEntity",
+        "Package type must be bits.",
+    );
     upload(&server, &path, &fx.developer, None, Some("[]"))
         .await
-        .assert_error(422, 10008, "UnprocessableEntity", "An application zip file must be uploaded");
+        .assert_error(
+            422,
+            10008,
+            "UnprocessableEntity",
+            "An application zip file must be uploaded",
+        );
     server
         .post(&path, &fx.developer, json!({"bits": "not multipart"}))
         .await
-        .assert_error(422, 10008, "UnprocessableEntity", "An application zip file must be uploaded");
+        .assert_error(
+            422,
+            10008,
+            "UnprocessableEntity",
+            "An application zip file must be uploaded",
+        );
     let resources = r#"[{"path":"a.txt","size_in_bytes":1,"checksum":{"value":"abc"}}]"#;
-    upload(&server, &path, &fx.developer, Some(app_zip()), Some(resources))
-        .await
-        .assert_error(422, 10008, "UnprocessableEntity", "Resource matching is not supported");
-    upload(&server, &path, &fx.developer, Some(app_zip()), Some("{oops"))
-        .await
-        .assert_error(422, 10008, "UnprocessableEntity", "Resources must be valid JSON.");
+    upload(
+        &server,
+        &path,
+        &fx.developer,
+        Some(app_zip()),
+        Some(resources),
+    )
+    .await
+    .assert_error(
+        422,
+        10008,
+        "UnprocessableEntity",
+        "Resource matching is not supported",
+    );
+    upload(
+        &server,
+        &path,
+        &fx.developer,
+        Some(app_zip()),
+        Some("{oops"),
+    )
+    .await
+    .assert_error(
+        422,
+        10008,
+        "UnprocessableEntity",
+        "Resources must be valid JSON.",
+    );
     server
         .get(&format!("/v3/packages/{guid}/download"), &fx.developer)
         .await
-        .assert_error(422, 10008, "UnprocessableEntity", "Package has no bits to download.");
-    let package = server.get(&format!("/v3/packages/{guid}"), &fx.developer).await;
+        .assert_error(
+            422,
+            10008,
+            "UnprocessableEntity",
+            "Package has no bits to download.",
+        );
+    let package = server
+        .get(&format!("/v3/packages/{guid}"), &fx.developer)
+        .await;
     assert_eq!(package.body["state"], "AWAITING_UPLOAD");
 }
 
@@ -476,19 +582,32 @@ async fn delete_removes_the_row_then_the_blob() {
     let server = TestServer::start().await;
     let fx = AppFixture::create(&server).await;
     let guid = fx.bits_package(&server).await;
-    upload(&server, &format!("/v3/packages/{guid}/upload"), &fx.developer, Some(app_zip()), None)
-        .await
-        .assert_status(200);
+    upload(
+        &server,
+        &format!("/v3/packages/{guid}/upload"),
+        &fx.developer,
+        Some(app_zip()),
+        None,
+    )
+    .await
+    .assert_status(200);
     let blob = server.data_dir.path().join("blobs/packages").join(&guid);
     assert!(blob.exists());
     server
         .delete(&format!("/v3/packages/{guid}"), &fx.auditor)
         .await
         .assert_error(403, 10003, "NotAuthorized", "");
-    let deleted = server.delete(&format!("/v3/packages/{guid}"), &fx.developer).await;
+    let deleted = server
+        .delete(&format!("/v3/packages/{guid}"), &fx.developer)
+        .await;
     deleted.assert_status(202);
-    let location = deleted.header("location").expect("Location header").to_string();
-    let job_path = location.strip_prefix(&server.url).expect("absolute job link");
+    let location = deleted
+        .header("location")
+        .expect("Location header")
+        .to_string();
+    let job_path = location
+        .strip_prefix(&server.url)
+        .expect("absolute job link");
     assert!(job_path.starts_with("/v3/jobs/"));
     let job = server.get(job_path, &fx.developer).await;
     job.assert_status(200);

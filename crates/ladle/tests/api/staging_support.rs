@@ -130,7 +130,12 @@ pub struct GitServer {
 }
 
 impl Drop for GitServer {
+    /// `git daemon` forks a child per connection: end its whole process group.
     fn drop(&mut self) {
+        let _ = std::process::Command::new("kill")
+            .arg("-KILL")
+            .arg(format!("-{}", self.child.id()))
+            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -170,12 +175,15 @@ impl GitServer {
         git(&work, &["commit", "-qm", "buildpack"]);
         git(dir.path(), &["clone", "-q", "--bare", "work", "bp.git"]);
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        use std::os::unix::process::CommandExt;
         let child = std::process::Command::new("git")
             .args(["daemon", "--export-all", "--reuseaddr", "--listen=127.0.0.1"])
             .arg(format!("--port={port}"))
             .arg(format!("--base-path={}", dir.path().display()))
             .arg(dir.path())
+            .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
+            .process_group(0)
             .spawn()
             .expect("git daemon");
         let deadline = Instant::now() + Duration::from_secs(10);

@@ -1,0 +1,58 @@
+//! `POST /v3/apps/:guid/actions/clear_buildpack_cache`: forget the app's build cache so that
+//! its next staging starts without one.
+
+use crate::actions::apps::{self as app_actions, AppError};
+use crate::actions::jobs::{self, JobFailure};
+use crate::auth::User;
+use crate::blobstore::{keys, Blobstore};
+use crate::db::{build_caches, DbPool};
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildCacheError {
+    #[error("App not found")]
+    AppNotFound,
+    #[error("not authorized")]
+    NotAuthorized,
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+impl From<AppError> for BuildCacheError {
+    fn from(err: AppError) -> Self {
+        match err {
+            AppError::Db(err) => BuildCacheError::Db(err),
+            _ => BuildCacheError::AppNotFound,
+        }
+    }
+}
+
+/// SpaceDeveloper only. The row goes first (staging reads the cache only when the row says it
+/// exists), then the blob; recorded as a user job whose guid is returned, already finished.
+#[tracing::instrument(skip_all, fields(app_guid = %app_guid))]
+pub async fn clear(
+    db: &DbPool,
+    blobs: &Blobstore,
+    user: &User,
+    app_guid: &str,
+) -> Result<String, BuildCacheError> {
+    let (app, _, access) = app_actions::find_readable(db, user, app_guid).await?;
+    if !access.write {
+        return Err(BuildCacheError::NotAuthorized);
+    }
+    let job = jobs::start(db, user, "app.buildpack_cache_delete", &app.guid).await?;
+    let outcome = match build_caches::delete(db, &app.guid).await {
+        Ok(_) => blobs
+            .delete(&keys::build_cache(&app.guid))
+            .await
+            .map_err(|err| {
+                vec![JobFailure::unknown(format_args!(
+                    "deleting build cache blob: {err}"
+                ))]
+            }),
+        Err(err) => Err(vec![JobFailure::unknown(format_args!(
+            "deleting build cache row: {err}"
+        ))]),
+    };
+    jobs::finish(db, &job.guid, outcome).await?;
+    Ok(job.guid)
+}
