@@ -21,7 +21,10 @@ impl Digests {
 
     /// `(sha1, sha256)` as lowercase hex.
     pub fn finish(self) -> (String, String) {
-        (hex::encode(self.sha1.finalize()), hex::encode(self.sha256.finalize()))
+        (
+            hex::encode(self.sha1.finalize()),
+            hex::encode(self.sha256.finalize()),
+        )
     }
 }
 
@@ -56,6 +59,9 @@ mod tests {
         d.update(b"c");
         let (sha1, sha256) = d.finish();
         assert_eq!(sha1, "a9993e364706816aba3e25717850c26c9cd0d89d");
-        assert_eq!(sha256, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(
+            sha256,
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 }

@@ -11,9 +11,9 @@ use crate::blobstore::Blobstore;
 use crate::config::{Config, ServeArgs};
 use crate::db;
 use crate::jobs::staging::StagingContext;
-use ladle_stager::{ExecutorChoice, Stager, StagerConfig, StagingNetwork};
 use crate::presenters::Links;
 use crate::state::{AppState, UsersSeen};
+use ladle_stager::{ExecutorChoice, Stager, StagerConfig, StagingNetwork};
 
 /// A bound, ready server; `run` serves until the future is dropped or the process ends.
 pub struct Server {
@@ -72,12 +72,20 @@ pub fn start_staging_slots(state: &AppState) -> anyhow::Result<()> {
     }
     let stager = Arc::new(build_stager(&state.config)?);
     match stager.reap_leftovers() {
-        Ok(report) if !report.is_empty() => tracing::warn!(?report, "removed leftovers of an earlier run"),
+        Ok(report) if !report.is_empty() => {
+            tracing::warn!(?report, "removed leftovers of an earlier run")
+        }
         Ok(_) => {}
         Err(err) => tracing::warn!(error = %err, "could not check for leftovers of an earlier run"),
     }
     tracing::info!(slots, executor = %stager.executor(), "staging slots ready");
-    crate::jobs::runner::spawn_slots(StagingContext { state: state.clone(), stager }, slots);
+    crate::jobs::runner::spawn_slots(
+        StagingContext {
+            state: state.clone(),
+            stager,
+        },
+        slots,
+    );
     Ok(())
 }
 
@@ -104,7 +112,9 @@ fn build_stager(config: &Config) -> anyhow::Result<Stager> {
 }
 
 fn num_cores() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
 }
 
 async fn ensure_default_stack(pool: &db::DbPool, name: &str) -> anyhow::Result<()> {

@@ -16,7 +16,9 @@ use crate::db::droplets::{self, DropletRecord};
 use crate::db::packages::{PackageRecord, PackageState, PackageType};
 use crate::db::query::Where;
 use crate::db::spaces::SpaceRecord;
-use crate::db::{self, apps, buildpacks, organizations, packages, spaces, stacks, DbPool, DbResult};
+use crate::db::{
+    self, apps, buildpacks, organizations, packages, spaces, stacks, DbPool, DbResult,
+};
 use crate::domain::{BuildState, BuildpackUrl, DropletState};
 use crate::messages::app_create::MetadataPatch;
 use crate::messages::build_create::{BuildCreate, BuildUpdate};
@@ -64,7 +66,11 @@ struct Target {
 }
 
 #[tracing::instrument(skip_all, fields(package_guid = %input.package_guid))]
-pub async fn create(state: &AppState, user: &User, input: BuildCreate) -> Result<BuildRecord, BuildError> {
+pub async fn create(
+    state: &AppState,
+    user: &User,
+    input: BuildCreate,
+) -> Result<BuildRecord, BuildError> {
     let db = &state.db;
     let target = usable_package(db, user, &input.package_guid).await?;
     let stack = input
@@ -72,7 +78,10 @@ pub async fn create(state: &AppState, user: &User, input: BuildCreate) -> Result
         .clone()
         .or_else(|| target.app.lifecycle_stack.clone())
         .unwrap_or_else(|| state.config.default_stack.clone());
-    let requested = input.buildpacks.clone().unwrap_or_else(|| target.app.buildpacks());
+    let requested = input
+        .buildpacks
+        .clone()
+        .unwrap_or_else(|| target.app.buildpacks());
     let disabled = check_lifecycle(state, &target.package, &stack, &requested).await?;
     // Checked now, reported after the STAGING check below, which needs the transaction.
     let prepared = match later_checks(state, &target.package, &disabled, &input) {
@@ -98,13 +107,26 @@ pub async fn create(state: &AppState, user: &User, input: BuildCreate) -> Result
 /// The package, if it exists and the caller may manage apps in its space (CC answers 422 for
 /// every other case, readers included, so nobody learns which packages exist).
 async fn usable_package(db: &DbPool, user: &User, guid: &str) -> Result<Target, BuildError> {
-    let package = packages::find(db, guid).await?.ok_or(BuildError::PackageUnusable)?;
-    let app = apps::find(db, &package.app_guid).await?.ok_or(BuildError::PackageUnusable)?;
-    let space = spaces::find(db, &app.space_guid).await?.ok_or(BuildError::PackageUnusable)?;
-    if !permissions::space_access(db, user, &space.guid).await?.manage_apps {
+    let package = packages::find(db, guid)
+        .await?
+        .ok_or(BuildError::PackageUnusable)?;
+    let app = apps::find(db, &package.app_guid)
+        .await?
+        .ok_or(BuildError::PackageUnusable)?;
+    let space = spaces::find(db, &app.space_guid)
+        .await?
+        .ok_or(BuildError::PackageUnusable)?;
+    if !permissions::space_access(db, user, &space.guid)
+        .await?
+        .manage_apps
+    {
         return Err(BuildError::PackageUnusable);
     }
-    Ok(Target { package, app, space })
+    Ok(Target {
+        package,
+        app,
+        space,
+    })
 }
 
 /// The stack must exist; each buildpack must be an admin buildpack for the stack or a git
@@ -118,7 +140,10 @@ async fn check_lifecycle(
     let db = &state.db;
     let mut problems = Vec::new();
     if package.package_type() == PackageType::Docker {
-        problems.push("Lifecycle type 'docker' is not supported: only buildpack builds are staged".to_string());
+        problems.push(
+            "Lifecycle type 'docker' is not supported: only buildpack builds are staged"
+                .to_string(),
+        );
     }
     if stacks::find_by_name(db, stack).await?.is_none() {
         problems.push("Stack must be an existing stack".to_string());
@@ -131,7 +156,9 @@ async fn check_lifecycle(
         match buildpacks::find_by_name(db, name, Some(stack)).await? {
             Some(record) if !record.is_enabled() => disabled.push(name.clone()),
             Some(_) => {}
-            None => problems.push(format!("Buildpack \"{name}\" must be an existing admin buildpack or a valid git URI")),
+            None => problems.push(format!(
+                "Buildpack \"{name}\" must be an existing admin buildpack or a valid git URI"
+            )),
         }
     }
     if problems.is_empty() {
@@ -181,7 +208,11 @@ async fn new_records(
     let org = organizations::find(&state.db, &target.space.organization_guid)
         .await?
         .ok_or(BuildError::PackageUnusable)?;
-    let place = AppPlace { app: &target.app, space: &target.space, org: &org };
+    let place = AppPlace {
+        app: &target.app,
+        space: &target.space,
+        org: &org,
+    };
     let environment = staging_request::staging_environment(
         &place,
         &input.environment_variables,
@@ -223,10 +254,12 @@ async fn new_records(
         droplet_guid: Some(droplet.guid.clone()),
         state: BuildState::Staging.as_str().to_string(),
         error: None,
-        lifecycle: json!({"type": "buildpack", "data": {"buildpacks": requested, "stack": stack}}).to_string(),
+        lifecycle: json!({"type": "buildpack", "data": {"buildpacks": requested, "stack": stack}})
+            .to_string(),
         staging_memory_in_mb: limits.memory_mb as i64,
         staging_disk_in_mb: limits.disk_mb as i64,
-        created_by: json!({"guid": user.guid, "name": user.username, "email": user.email}).to_string(),
+        created_by: json!({"guid": user.guid, "name": user.username, "email": user.email})
+            .to_string(),
         metadata: input.metadata.apply("{}"),
         created_at: now,
         updated_at: None,
@@ -235,9 +268,15 @@ async fn new_records(
 }
 
 /// The build and the caller's access to its space; `NotFound` when missing or unreadable.
-pub async fn find_readable(db: &DbPool, user: &User, guid: &str) -> Result<(BuildRecord, Access), BuildError> {
+pub async fn find_readable(
+    db: &DbPool,
+    user: &User,
+    guid: &str,
+) -> Result<(BuildRecord, Access), BuildError> {
     let build = builds::find(db, guid).await?.ok_or(BuildError::NotFound)?;
-    let app = apps::find(db, &build.app_guid).await?.ok_or(BuildError::NotFound)?;
+    let app = apps::find(db, &build.app_guid)
+        .await?
+        .ok_or(BuildError::NotFound)?;
     let access = permissions::space_access(db, user, &app.space_guid).await?;
     if !access.read {
         return Err(BuildError::NotFound);
@@ -267,7 +306,11 @@ pub async fn list(
         .filter("app_guid", params.filter("app_guids"))
         .filter("package_guid", params.filter("package_guids"));
     if let Some(visible) = permissions::readable_space_guids(db, user).await? {
-        filter.in_subquery("app_guid", Some("SELECT guid FROM apps WHERE space_guid"), &visible);
+        filter.in_subquery(
+            "app_guid",
+            Some("SELECT guid FROM apps WHERE space_guid"),
+            &visible,
+        );
     }
     Ok(builds::list(db, &filter, params).await?)
 }
@@ -319,7 +362,13 @@ async fn record_failure(db: &DbPool, build: &BuildRecord, error: &str) -> Result
         return Err(already_final());
     }
     let build_error = format!("{} - {message}", kind.cc_name());
-    builds::complete(&mut tx, droplet_guid, BuildState::Failed, Some(&build_error)).await?;
+    builds::complete(
+        &mut tx,
+        droplet_guid,
+        BuildState::Failed,
+        Some(&build_error),
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }

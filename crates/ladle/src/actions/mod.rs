@@ -2,21 +2,21 @@
 //! records or a thiserror enum that the handler maps to an `ApiError`.
 
 pub mod apps;
+pub mod build_cache;
 pub mod buildpack_upload;
 pub mod buildpacks;
 pub mod builds;
-pub mod droplets;
 pub mod current_droplet;
-pub mod build_cache;
+pub mod droplets;
 pub mod jobs;
 pub mod organizations;
+pub mod package_stage;
 pub mod package_upload;
 pub mod packages;
 pub mod processes;
 pub mod roles;
 pub mod spaces;
 pub mod stacks;
-pub mod users;
-pub mod package_stage;
 pub mod staging_complete;
 pub mod staging_request;
+pub mod users;

@@ -30,17 +30,32 @@ pub enum PackageStageError {
 }
 
 #[tracing::instrument(skip_all, fields(package_guid = %package_guid))]
-pub async fn run(state: &AppState, user: &User, package_guid: &str, input: DropletCreate) -> Result<DropletRecord, PackageStageError> {
+pub async fn run(
+    state: &AppState,
+    user: &User,
+    package_guid: &str,
+    input: DropletCreate,
+) -> Result<DropletRecord, PackageStageError> {
     let db = &state.db;
-    let package = packages::find(db, package_guid).await?.ok_or(PackageStageError::PackageNotFound)?;
-    let app = apps::find(db, &package.app_guid).await?.ok_or(PackageStageError::PackageNotFound)?;
-    let space = spaces::find(db, &app.space_guid).await?.ok_or(PackageStageError::PackageNotFound)?;
+    let package = packages::find(db, package_guid)
+        .await?
+        .ok_or(PackageStageError::PackageNotFound)?;
+    let app = apps::find(db, &package.app_guid)
+        .await?
+        .ok_or(PackageStageError::PackageNotFound)?;
+    let space = spaces::find(db, &app.space_guid)
+        .await?
+        .ok_or(PackageStageError::PackageNotFound)?;
     let access = permissions::space_access(db, user, &space.guid).await?;
     if !access.read {
         return Err(PackageStageError::PackageNotFound);
     }
     let buildpack = match &input.buildpack_guid {
-        Some(guid) => Some(buildpacks::find(db, guid).await?.ok_or(PackageStageError::BuildpackNotFound)?),
+        Some(guid) => Some(
+            buildpacks::find(db, guid)
+                .await?
+                .ok_or(PackageStageError::BuildpackNotFound)?,
+        ),
         None => None,
     };
     if !access.write {
@@ -57,9 +72,16 @@ pub async fn run(state: &AppState, user: &User, package_guid: &str, input: Dropl
     if stacks::find_by_name(db, &stack).await?.is_none() {
         return Err(PackageStageError::StackNotFound(stack));
     }
-    let (memory_mb, disk_mb) = staging_request::clamp_limits(&state.config.staging, input.memory_limit, input.disk_limit)?;
-    let org = organizations::find(db, &space.organization_guid).await?.ok_or(PackageStageError::PackageNotFound)?;
-    let place = AppPlace { app: &app, space: &space, org: &org };
+    let (memory_mb, disk_mb) =
+        staging_request::clamp_limits(&state.config.staging, input.memory_limit, input.disk_limit)?;
+    let org = organizations::find(db, &space.organization_guid)
+        .await?
+        .ok_or(PackageStageError::PackageNotFound)?;
+    let place = AppPlace {
+        app: &app,
+        space: &space,
+        org: &org,
+    };
     let environment = staging_request::staging_environment(
         &place,
         &input.staging_environment_variables,
@@ -82,7 +104,10 @@ pub async fn run(state: &AppState, user: &User, package_guid: &str, input: Dropl
         error_id: None,
         error_message: None,
         buildpack_guid: buildpack.as_ref().map(|b| b.guid.clone()),
-        buildpack_git_url: input.buildpack_git_url.as_ref().map(|u| u.as_str().to_string()),
+        buildpack_git_url: input
+            .buildpack_git_url
+            .as_ref()
+            .map(|u| u.as_str().to_string()),
         requested_buildpacks: serde_json::to_string(&requested).expect("strings serialize"),
         stack: Some(stack),
         memory_limit_mb: memory_mb as i64,

@@ -13,21 +13,36 @@ use crate::domain::BuildState;
 use crate::state::AppState;
 
 pub enum Outcome {
-    Staged { success: Box<StagingSuccess>, sha1: String, sha256: String },
+    Staged {
+        success: Box<StagingSuccess>,
+        sha1: String,
+        sha256: String,
+    },
     Failed(StagingFailure),
 }
 
 #[tracing::instrument(skip_all, fields(droplet_guid = %droplet.guid))]
 pub async fn record(state: &AppState, droplet: &DropletRecord, outcome: Outcome) -> DbResult<()> {
     match outcome {
-        Outcome::Staged { success, sha1, sha256 } => succeed(state, droplet, &success, sha1, sha256).await,
+        Outcome::Staged {
+            success,
+            sha1,
+            sha256,
+        } => succeed(state, droplet, &success, sha1, sha256).await,
         Outcome::Failed(failure) => fail(state, droplet, &failure).await,
     }
 }
 
-async fn succeed(state: &AppState, droplet: &DropletRecord, success: &StagingSuccess, sha1: String, sha256: String) -> DbResult<()> {
+async fn succeed(
+    state: &AppState,
+    droplet: &DropletRecord,
+    success: &StagingSuccess,
+    sha1: String,
+    sha256: String,
+) -> DbResult<()> {
     let result = &success.result;
-    let buildpack_guid = admin_buildpack_guid(state, &result.lifecycle_metadata.buildpack_key).await?;
+    let buildpack_guid =
+        admin_buildpack_guid(state, &result.lifecycle_metadata.buildpack_key).await?;
     let fields = StagedFields {
         sha1,
         sha256,
@@ -51,7 +66,13 @@ async fn fail(state: &AppState, droplet: &DropletRecord, failure: &StagingFailur
     let mut tx = state.db.begin().await?;
     if droplets::mark_failed(&mut tx, &droplet.guid, failure.kind.cc_name(), &message).await? {
         let build_error = format!("{} - {message}", failure.kind.cc_name());
-        builds::complete(&mut tx, &droplet.guid, BuildState::Failed, Some(&build_error)).await?;
+        builds::complete(
+            &mut tx,
+            &droplet.guid,
+            BuildState::Failed,
+            Some(&build_error),
+        )
+        .await?;
         tx.commit().await?;
         tracing::info!(error_id = failure.kind.cc_name(), %message, "staging failed");
     }
@@ -62,7 +83,9 @@ async fn fail(state: &AppState, droplet: &DropletRecord, failure: &StagingFailur
 /// (CC drops the detail for the three buildpack phases; we keep it after a colon).
 pub fn describe(kind: FailureKind, detail: &str) -> String {
     let catalogue = match kind {
-        FailureKind::NoAppDetected => "An app was not successfully detected by any available buildpack",
+        FailureKind::NoAppDetected => {
+            "An app was not successfully detected by any available buildpack"
+        }
         FailureKind::BuildpackCompileFailed => "App staging failed in the buildpack compile phase",
         FailureKind::BuildpackReleaseFailed => "App staging failed in the buildpack release phase",
         FailureKind::InsufficientResources => "Insufficient resources",
@@ -101,7 +124,9 @@ async fn admin_buildpack_guid(state: &AppState, key: &str) -> DbResult<Option<St
     if key.is_empty() || crate::jobs::staging::is_url(key) {
         return Ok(None);
     }
-    Ok(buildpacks::find_by_name(&state.db, key, None).await?.map(|b| b.guid))
+    Ok(buildpacks::find_by_name(&state.db, key, None)
+        .await?
+        .map(|b| b.guid))
 }
 
 /// The Procfile text CC's 2015 API shows: process types as YAML.
@@ -116,13 +141,17 @@ mod tests {
     #[test]
     fn describes_failures_in_cc_words_with_our_detail() {
         assert_eq!(
-            describe(FailureKind::StagingError, "staging exceeded its memory limit of 1024 MB"),
+            describe(
+                FailureKind::StagingError,
+                "staging exceeded its memory limit of 1024 MB"
+            ),
             "Staging error: staging exceeded its memory limit of 1024 MB"
         );
         assert_eq!(
             describe(FailureKind::NoAppDetected, ""),
             "An app was not successfully detected by any available buildpack"
         );
-        assert!(describe(FailureKind::BuildpackCompileFailed, "exit 3").ends_with("compile phase: exit 3"));
+        assert!(describe(FailureKind::BuildpackCompileFailed, "exit 3")
+            .ends_with("compile phase: exit 3"));
     }
 }

@@ -26,10 +26,16 @@ impl std::fmt::Display for LimitError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             LimitError::Memory { requested, maximum } => {
-                write!(f, "memory limit exceeded: {requested} MB requested, the maximum is {maximum} MB")
+                write!(
+                    f,
+                    "memory limit exceeded: {requested} MB requested, the maximum is {maximum} MB"
+                )
             }
             LimitError::Disk { requested, maximum } => {
-                write!(f, "disk limit exceeded: {requested} MB requested, the maximum is {maximum} MB")
+                write!(
+                    f,
+                    "disk limit exceeded: {requested} MB requested, the maximum is {maximum} MB"
+                )
             }
         }
     }
@@ -39,16 +45,27 @@ impl std::error::Error for LimitError {}
 
 /// `(memory_mb, disk_mb)`: a missing or too small value is raised to the minimum; above the
 /// maximum is refused.
-pub fn clamp_limits(config: &StagingArgs, memory: Option<i64>, disk: Option<i64>) -> Result<(u64, u64), LimitError> {
-    let raise = |value: Option<i64>, minimum: u64| value.map_or(minimum, |v| v.max(0) as u64).max(minimum);
+pub fn clamp_limits(
+    config: &StagingArgs,
+    memory: Option<i64>,
+    disk: Option<i64>,
+) -> Result<(u64, u64), LimitError> {
+    let raise =
+        |value: Option<i64>, minimum: u64| value.map_or(minimum, |v| v.max(0) as u64).max(minimum);
     let memory = raise(memory, config.min_staging_memory_mb);
     let disk = raise(disk, config.min_staging_disk_mb);
     if memory > config.max_staging_memory_mb {
-        return Err(LimitError::Memory { requested: memory, maximum: config.max_staging_memory_mb });
+        return Err(LimitError::Memory {
+            requested: memory,
+            maximum: config.max_staging_memory_mb,
+        });
     }
     let max_disk = config.max_staging_disk_mb.max(config.min_staging_disk_mb);
     if disk > max_disk {
-        return Err(LimitError::Disk { requested: disk, maximum: max_disk });
+        return Err(LimitError::Disk {
+            requested: disk,
+            maximum: max_disk,
+        });
     }
     Ok((memory, disk))
 }
@@ -70,7 +87,8 @@ pub fn staging_environment(
     disk_mb: u64,
     external_url: &str,
 ) -> Map<String, Value> {
-    let mut env: Map<String, Value> = serde_json::from_str(&place.app.environment_variables).unwrap_or_default();
+    let mut env: Map<String, Value> =
+        serde_json::from_str(&place.app.environment_variables).unwrap_or_default();
     env.extend(request_env.clone());
     env.insert("CF_STACK".into(), json!(stack));
     let version = uuid::Uuid::new_v4().to_string();
@@ -97,9 +115,19 @@ pub fn staging_environment(
 }
 
 /// Writes the droplet and enqueues its staging in the caller's transaction.
-pub async fn insert_droplet_and_job(tx: &mut Transaction<'_, Any>, droplet: &DropletRecord) -> DbResult<()> {
+pub async fn insert_droplet_and_job(
+    tx: &mut Transaction<'_, Any>,
+    droplet: &DropletRecord,
+) -> DbResult<()> {
     droplets::insert(tx, droplet).await?;
-    queue::enqueue(tx, queue::STAGING, "droplet.stage", &droplet.guid, &json!({})).await?;
+    queue::enqueue(
+        tx,
+        queue::STAGING,
+        "droplet.stage",
+        &droplet.guid,
+        &json!({}),
+    )
+    .await?;
     Ok(())
 }
 
@@ -123,11 +151,20 @@ mod tests {
         let config = config();
         assert_eq!(clamp_limits(&config, None, None), Ok((1024, 4096)));
         assert_eq!(clamp_limits(&config, Some(10), Some(-5)), Ok((1024, 4096)));
-        assert_eq!(clamp_limits(&config, Some(2048), Some(8192)), Ok((2048, 8192)));
+        assert_eq!(
+            clamp_limits(&config, Some(2048), Some(8192)),
+            Ok((2048, 8192))
+        );
         assert_eq!(
             clamp_limits(&config, Some(9000), None),
-            Err(LimitError::Memory { requested: 9000, maximum: 8192 })
+            Err(LimitError::Memory {
+                requested: 9000,
+                maximum: 8192
+            })
         );
-        assert!(matches!(clamp_limits(&config, None, Some(100_000)), Err(LimitError::Disk { .. })));
+        assert!(matches!(
+            clamp_limits(&config, None, Some(100_000)),
+            Err(LimitError::Disk { .. })
+        ));
     }
 }

@@ -24,13 +24,16 @@ impl From<BuildError> for ApiError {
             BuildError::NotFound => ApiError::not_found("Build"),
             BuildError::AppNotFound => ApiError::not_found("App"),
             BuildError::NotAuthorized => ApiError::not_authorized(),
-            BuildError::PackageUnusable | BuildError::InvalidLifecycle(_) | BuildError::AlreadyFinal(_) => {
-                ApiError::unprocessable(err.to_string())
-            }
+            BuildError::PackageUnusable
+            | BuildError::InvalidLifecycle(_)
+            | BuildError::AlreadyFinal(_) => ApiError::unprocessable(err.to_string()),
             BuildError::Limit(limit) => ApiError::unprocessable(limit.to_string()),
-            BuildError::StagingInProgress => {
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, 170017, "StagingInProgress", err.to_string())
-            }
+            BuildError::StagingInProgress => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                170017,
+                "StagingInProgress",
+                err.to_string(),
+            ),
             BuildError::PackageNotReady => ApiError::bad_request(err),
             BuildError::BuildpackDisabled(_) => ApiError::new(
                 StatusCode::BAD_REQUEST,
@@ -51,7 +54,10 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let input = BuildCreate::parse(&body)?;
     let created = actions::create(&state, &user, input).await?;
-    Ok((StatusCode::CREATED, Json(build::present(&created, &state.links))))
+    Ok((
+        StatusCode::CREATED,
+        Json(build::present(&created, &state.links)),
+    ))
 }
 
 pub async fn show(
@@ -70,7 +76,13 @@ pub async fn list(
 ) -> ApiResult<Json<Value>> {
     let params = ListParams::parse(query.as_deref(), actions::LIST_FILTERS)?;
     let (found, total) = actions::list(&state.db, &user, &params, None).await?;
-    Ok(Json(present_page(&state, &found, total, &params, "/v3/builds")))
+    Ok(Json(present_page(
+        &state,
+        &found,
+        total,
+        &params,
+        "/v3/builds",
+    )))
 }
 
 pub async fn list_for_app(
@@ -85,8 +97,17 @@ pub async fn list_for_app(
     Ok(Json(present_page(&state, &found, total, &params, &path)))
 }
 
-fn present_page(state: &AppState, found: &[BuildRecord], total: u64, params: &ListParams, path: &str) -> Value {
-    let resources = found.iter().map(|b| build::present(b, &state.links)).collect();
+fn present_page(
+    state: &AppState,
+    found: &[BuildRecord],
+    total: u64,
+    params: &ListParams,
+    path: &str,
+) -> Value {
+    let resources = found
+        .iter()
+        .map(|b| build::present(b, &state.links))
+        .collect();
     pagination::present(resources, total, params, path, &state.links)
 }
 

@@ -3,10 +3,11 @@
 use super::{DbPool, DbResult};
 
 pub async fn find(db: &DbPool, app_guid: &str) -> DbResult<Option<String>> {
-    let row: Option<(String,)> = sqlx::query_as("SELECT sha256 FROM app_build_caches WHERE app_guid = $1")
-        .bind(app_guid)
-        .fetch_optional(db)
-        .await?;
+    let row: Option<(String,)> =
+        sqlx::query_as("SELECT sha256 FROM app_build_caches WHERE app_guid = $1")
+            .bind(app_guid)
+            .fetch_optional(db)
+            .await?;
     Ok(row.map(|(sha,)| sha))
 }
 
@@ -25,6 +26,9 @@ pub async fn upsert(db: &DbPool, app_guid: &str, sha256: &str) -> DbResult<()> {
 }
 
 pub async fn delete(db: &DbPool, app_guid: &str) -> DbResult<bool> {
-    let done = sqlx::query("DELETE FROM app_build_caches WHERE app_guid = $1").bind(app_guid).execute(db).await?;
+    let done = sqlx::query("DELETE FROM app_build_caches WHERE app_guid = $1")
+        .bind(app_guid)
+        .execute(db)
+        .await?;
     Ok(done.rows_affected() > 0)
 }

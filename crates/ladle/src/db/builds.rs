@@ -55,19 +55,30 @@ pub async fn insert(tx: &mut Transaction<'_, Any>, b: &BuildRecord) -> DbResult<
 }
 
 pub async fn find(db: &DbPool, guid: &str) -> DbResult<Option<BuildRecord>> {
-    sqlx::query_as("SELECT * FROM builds WHERE guid = $1").bind(guid).fetch_optional(db).await
+    sqlx::query_as("SELECT * FROM builds WHERE guid = $1")
+        .bind(guid)
+        .fetch_optional(db)
+        .await
 }
 
-pub async fn list(db: &DbPool, filter: &Where, params: &ListParams) -> DbResult<(Vec<BuildRecord>, u64)> {
+pub async fn list(
+    db: &DbPool,
+    filter: &Where,
+    params: &ListParams,
+) -> DbResult<(Vec<BuildRecord>, u64)> {
     fetch_page(db, "builds", filter, params).await
 }
 
 /// True when the app has a build still STAGING (CC allows one at a time).
-pub async fn app_has_staging_build(tx: &mut Transaction<'_, Any>, app_guid: &str) -> DbResult<bool> {
-    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM builds WHERE app_guid = $1 AND state = 'STAGING'")
-        .bind(app_guid)
-        .fetch_one(&mut **tx)
-        .await?;
+pub async fn app_has_staging_build(
+    tx: &mut Transaction<'_, Any>,
+    app_guid: &str,
+) -> DbResult<bool> {
+    let (n,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM builds WHERE app_guid = $1 AND state = 'STAGING'")
+            .bind(app_guid)
+            .fetch_one(&mut **tx)
+            .await?;
     Ok(n > 0)
 }
 

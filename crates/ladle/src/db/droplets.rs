@@ -52,7 +52,9 @@ impl DropletRecord {
     }
 
     pub fn process_types(&self) -> Option<std::collections::BTreeMap<String, String>> {
-        self.process_types.as_deref().and_then(|p| serde_json::from_str(p).ok())
+        self.process_types
+            .as_deref()
+            .and_then(|p| serde_json::from_str(p).ok())
     }
 }
 
@@ -81,10 +83,17 @@ pub async fn insert(tx: &mut Transaction<'_, Any>, d: &DropletRecord) -> DbResul
 }
 
 pub async fn find(db: &DbPool, guid: &str) -> DbResult<Option<DropletRecord>> {
-    sqlx::query_as("SELECT * FROM droplets WHERE guid = $1").bind(guid).fetch_optional(db).await
+    sqlx::query_as("SELECT * FROM droplets WHERE guid = $1")
+        .bind(guid)
+        .fetch_optional(db)
+        .await
 }
 
-pub async fn list(db: &DbPool, filter: &Where, params: &ListParams) -> DbResult<(Vec<DropletRecord>, u64)> {
+pub async fn list(
+    db: &DbPool,
+    filter: &Where,
+    params: &ListParams,
+) -> DbResult<(Vec<DropletRecord>, u64)> {
     fetch_page(db, "droplets", filter, params).await
 }
 
@@ -112,7 +121,11 @@ pub struct StagedFields {
 
 /// In-flight → STAGED. Returns `false` when the droplet was already final (a second completion
 /// of the same staging changes nothing).
-pub async fn mark_staged(tx: &mut Transaction<'_, Any>, guid: &str, f: &StagedFields) -> DbResult<bool> {
+pub async fn mark_staged(
+    tx: &mut Transaction<'_, Any>,
+    guid: &str,
+    f: &StagedFields,
+) -> DbResult<bool> {
     let done = sqlx::query(
         "UPDATE droplets SET state = 'STAGED', sha1 = $1, sha256 = $2, detected_start_command = $3, \
          process_types = $4, buildpacks_metadata = $5, execution_metadata = $6, \
@@ -134,7 +147,12 @@ pub async fn mark_staged(tx: &mut Transaction<'_, Any>, guid: &str, f: &StagedFi
 }
 
 /// In-flight → FAILED; `false` when already final.
-pub async fn mark_failed(tx: &mut Transaction<'_, Any>, guid: &str, error_id: &str, message: &str) -> DbResult<bool> {
+pub async fn mark_failed(
+    tx: &mut Transaction<'_, Any>,
+    guid: &str,
+    error_id: &str,
+    message: &str,
+) -> DbResult<bool> {
     let done = sqlx::query(
         "UPDATE droplets SET state = 'FAILED', error_id = $1, error_message = $2, updated_at = $3 \
          WHERE guid = $4 AND state IN ('PENDING', 'STAGING')",
@@ -149,8 +167,14 @@ pub async fn mark_failed(tx: &mut Transaction<'_, Any>, guid: &str, error_id: &s
 }
 
 pub async fn delete(tx: &mut Transaction<'_, Any>, guid: &str) -> DbResult<()> {
-    sqlx::query("DELETE FROM staging_logs WHERE droplet_guid = $1").bind(guid).execute(&mut **tx).await?;
-    sqlx::query("DELETE FROM droplets WHERE guid = $1").bind(guid).execute(&mut **tx).await?;
+    sqlx::query("DELETE FROM staging_logs WHERE droplet_guid = $1")
+        .bind(guid)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("DELETE FROM droplets WHERE guid = $1")
+        .bind(guid)
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
 
@@ -168,6 +192,9 @@ pub async fn delete_unless_current(tx: &mut Transaction<'_, Any>, guid: &str) ->
     if done.rows_affected() == 0 {
         return Ok(false);
     }
-    sqlx::query("DELETE FROM staging_logs WHERE droplet_guid = $1").bind(guid).execute(&mut **tx).await?;
+    sqlx::query("DELETE FROM staging_logs WHERE droplet_guid = $1")
+        .bind(guid)
+        .execute(&mut **tx)
+        .await?;
     Ok(true)
 }

@@ -3,6 +3,7 @@
 //! `Any` driver so the same binary serves either.
 
 pub mod apps;
+pub mod build_caches;
 pub mod buildpacks;
 pub mod builds;
 pub mod droplets;
@@ -15,7 +16,6 @@ pub mod roles;
 pub mod spaces;
 pub mod stacks;
 pub mod users;
-pub mod build_caches;
 use std::str::FromStr;
 use std::time::Duration;
 

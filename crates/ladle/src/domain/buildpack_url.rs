@@ -10,7 +10,10 @@ pub struct BuildpackUrl(String);
 impl BuildpackUrl {
     /// `allow_file`: accept `file://` (tests and local development only).
     pub fn parse(raw: &str, allow_file: bool) -> Result<Self, &'static str> {
-        if raw.starts_with('-') || raw.contains("::") || raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        if raw.starts_with('-')
+            || raw.contains("::")
+            || raw.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
             return Err("must be a valid URI");
         }
         let url = url::Url::parse(raw).map_err(|_| "must be a valid URI")?;
@@ -45,7 +48,10 @@ mod tests {
 
     #[test]
     fn accepts_git_and_zip_urls_with_branches() {
-        assert!(BuildpackUrl::parse("https://github.com/cloudfoundry/ruby-buildpack#v1.8", false).is_ok());
+        assert!(
+            BuildpackUrl::parse("https://github.com/cloudfoundry/ruby-buildpack#v1.8", false)
+                .is_ok()
+        );
         assert!(BuildpackUrl::parse("git://127.0.0.1:9418/bp.git", false).is_ok());
         assert!(BuildpackUrl::parse("http://127.0.0.1:8000/bp.zip", false).is_ok());
     }

@@ -67,7 +67,10 @@ impl DropletState {
     }
 
     pub fn is_final(self) -> bool {
-        matches!(self, DropletState::Staged | DropletState::Failed | DropletState::Expired)
+        matches!(
+            self,
+            DropletState::Staged | DropletState::Failed | DropletState::Expired
+        )
     }
 }
 

@@ -59,7 +59,8 @@ fn lease_deadline(now: OffsetDateTime) -> String {
 pub async fn claim(db: &DbPool, kind: &str, owner: &str) -> DbResult<Option<ClaimedJob>> {
     let now = OffsetDateTime::now_utc();
     let now_text = format_timestamp(now);
-    let claimable = "kind = $1 AND (state = 'QUEUED' OR (state = 'RUNNING' AND lease_expires_at < $2))";
+    let claimable =
+        "kind = $1 AND (state = 'QUEUED' OR (state = 'RUNNING' AND lease_expires_at < $2))";
     let sql = format!(
         "UPDATE jobs SET state = 'RUNNING', lease_owner = $3, lease_expires_at = $4, \
          attempts = attempts + 1, updated_at = $2 \
@@ -94,7 +95,10 @@ pub async fn renew(db: &DbPool, guid: &str, owner: &str) -> DbResult<bool> {
 pub async fn finish(db: &DbPool, guid: &str, error: Option<&str>) -> DbResult<()> {
     let (state, errors) = match error {
         None => ("COMPLETE", "[]".to_string()),
-        Some(message) => ("FAILED", serde_json::json!([{ "detail": message }]).to_string()),
+        Some(message) => (
+            "FAILED",
+            serde_json::json!([{ "detail": message }]).to_string(),
+        ),
     };
     sqlx::query(
         "UPDATE jobs SET state = $1, errors = $2, lease_owner = NULL, lease_expires_at = NULL, updated_at = $3 \
@@ -111,10 +115,11 @@ pub async fn finish(db: &DbPool, guid: &str, error: Option<&str>) -> DbResult<()
 
 /// Number of jobs of `kind` not yet finished (queued or running).
 pub async fn pending(db: &DbPool, kind: &str) -> DbResult<i64> {
-    let (n,): (i64,) =
-        sqlx::query_as("SELECT COUNT(*) FROM jobs WHERE kind = $1 AND state IN ('QUEUED', 'RUNNING')")
-            .bind(kind)
-            .fetch_one(db)
-            .await?;
+    let (n,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM jobs WHERE kind = $1 AND state IN ('QUEUED', 'RUNNING')",
+    )
+    .bind(kind)
+    .fetch_one(db)
+    .await?;
     Ok(n)
 }

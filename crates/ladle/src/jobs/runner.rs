@@ -42,7 +42,11 @@ async fn slot_loop(ctx: StagingContext, owner: String) {
 }
 
 async fn run_with_lease(ctx: &StagingContext, job: ClaimedJob, owner: &str) {
-    let heartbeat = tokio::spawn(keep_lease(ctx.state.db.clone(), job.guid.clone(), owner.to_string()));
+    let heartbeat = tokio::spawn(keep_lease(
+        ctx.state.db.clone(),
+        job.guid.clone(),
+        owner.to_string(),
+    ));
     let outcome = staging::run(ctx, &job).await;
     heartbeat.abort();
     let error = outcome.as_ref().err().map(|err| format!("{err:#}"));

@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use ladle_stager::env::{staging_environment, StagingEnvInput};
-use ladle_stager::{BuildpackSource, FailureKind, StackRoot, Stager, StagingFailure, StagingRequest, StagingSuccess};
+use ladle_stager::{
+    BuildpackSource, FailureKind, StackRoot, Stager, StagingFailure, StagingRequest, StagingSuccess,
+};
 use serde_json::{Map, Value};
 
 use super::queue::{ClaimedJob, MAX_ATTEMPTS};
@@ -28,7 +30,10 @@ pub struct StagingContext {
 #[tracing::instrument(skip_all, fields(job_guid = %job.guid, droplet_guid = job.resource_guid.as_deref().unwrap_or("")))]
 pub async fn run(ctx: &StagingContext, job: &ClaimedJob) -> anyhow::Result<()> {
     let db = &ctx.state.db;
-    let droplet_guid = job.resource_guid.as_deref().context("staging job without a droplet")?;
+    let droplet_guid = job
+        .resource_guid
+        .as_deref()
+        .context("staging job without a droplet")?;
     let Some(droplet) = droplets::find(db, droplet_guid).await? else {
         return Ok(()); // deleted while queued
     };
@@ -36,7 +41,10 @@ pub async fn run(ctx: &StagingContext, job: &ClaimedJob) -> anyhow::Result<()> {
         return Ok(()); // already completed by an earlier claim
     }
     if job.attempts > MAX_ATTEMPTS {
-        let failure = StagingFailure::stager(format!("staging was interrupted {} times", job.attempts - 1));
+        let failure = StagingFailure::stager(format!(
+            "staging was interrupted {} times",
+            job.attempts - 1
+        ));
         return Ok(staging_complete::record(&ctx.state, &droplet, Outcome::Failed(failure)).await?);
     }
     droplets::mark_staging(db, droplet_guid).await?;
@@ -49,7 +57,11 @@ pub async fn run(ctx: &StagingContext, job: &ClaimedJob) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn stage(ctx: &StagingContext, droplet: &DropletRecord, inputs: &InputDir) -> Result<StagingSuccess, StagingFailure> {
+async fn stage(
+    ctx: &StagingContext,
+    droplet: &DropletRecord,
+    inputs: &InputDir,
+) -> Result<StagingSuccess, StagingFailure> {
     let request = gather_inputs(&ctx.state, droplet, inputs).await?;
     let (sink, writer) = DbLogSink::start(ctx.state.db.clone(), droplet.guid.clone());
     let result = ctx.stager.stage(request, &sink).await;
@@ -60,15 +72,25 @@ async fn stage(ctx: &StagingContext, droplet: &DropletRecord, inputs: &InputDir)
 
 /// Downloads the package, buildpacks and cache, and builds the stager's request. Problems here
 /// are the platform's (StagerError) unless the user asked for something that does not exist.
-async fn gather_inputs(state: &AppState, droplet: &DropletRecord, inputs: &InputDir) -> Result<StagingRequest, StagingFailure> {
-    let package_guid = droplet.package_guid.as_deref().ok_or_else(|| StagingFailure::stager("droplet has no package"))?;
+async fn gather_inputs(
+    state: &AppState,
+    droplet: &DropletRecord,
+    inputs: &InputDir,
+) -> Result<StagingRequest, StagingFailure> {
+    let package_guid = droplet
+        .package_guid
+        .as_deref()
+        .ok_or_else(|| StagingFailure::stager("droplet has no package"))?;
     let app_bits = inputs.path("app.zip");
     state
         .blobs
         .get_to_file(&keys::package(package_guid), &app_bits)
         .await
         .map_err(|err| StagingFailure::stager(format!("cannot fetch the package: {err}")))?;
-    let stack_name = droplet.stack.clone().unwrap_or_else(|| state.config.default_stack.clone());
+    let stack_name = droplet
+        .stack
+        .clone()
+        .unwrap_or_else(|| state.config.default_stack.clone());
     let (buildpacks, skip_detect) = buildpack_sources(state, droplet, &stack_name, inputs).await?;
     let stack = stack_root(state, &stack_name).await?;
     let previous_cache = previous_cache(state, &droplet.app_guid, inputs).await;
@@ -101,7 +123,9 @@ async fn buildpack_sources(
     let requested = droplet.requested_buildpacks();
     let mut sources = Vec::new();
     if requested.is_empty() {
-        let records = buildpacks::list_enabled_for_stack(&state.db, stack).await.map_err(db_failure)?;
+        let records = buildpacks::list_enabled_for_stack(&state.db, stack)
+            .await
+            .map_err(db_failure)?;
         if records.is_empty() {
             return Err(StagingFailure::new(
                 FailureKind::NoAppDetected,
@@ -121,7 +145,12 @@ async fn buildpack_sources(
         let record = buildpacks::find_by_name(&state.db, entry, Some(stack))
             .await
             .map_err(db_failure)?
-            .ok_or_else(|| StagingFailure::new(FailureKind::StagingError, format!("buildpack {entry} no longer exists")))?;
+            .ok_or_else(|| {
+                StagingFailure::new(
+                    FailureKind::StagingError,
+                    format!("buildpack {entry} no longer exists"),
+                )
+            })?;
         sources.push(admin_source(state, &record, inputs, index).await?);
     }
     Ok((sources, true))
@@ -139,8 +168,13 @@ async fn admin_source(
         .blobs
         .get_to_file(&keys::buildpack(&record.guid), &zip)
         .await
-        .map_err(|err| StagingFailure::stager(format!("cannot fetch buildpack {}: {err}", record.name)))?;
-    Ok(BuildpackSource::Admin { key: record.name.clone(), zip })
+        .map_err(|err| {
+            StagingFailure::stager(format!("cannot fetch buildpack {}: {err}", record.name))
+        })?;
+    Ok(BuildpackSource::Admin {
+        key: record.name.clone(),
+        zip,
+    })
 }
 
 pub fn is_url(entry: &str) -> bool {
@@ -148,7 +182,9 @@ pub fn is_url(entry: &str) -> bool {
 }
 
 async fn stack_root(state: &AppState, stack: &str) -> Result<StackRoot, StagingFailure> {
-    let record = stacks::find_by_name(&state.db, stack).await.map_err(db_failure)?;
+    let record = stacks::find_by_name(&state.db, stack)
+        .await
+        .map_err(db_failure)?;
     Ok(match record.and_then(|s| s.rootfs) {
         Some(rootfs) if !rootfs.is_empty() => StackRoot::Rootfs(PathBuf::from(rootfs)),
         _ => StackRoot::HostDefault,
@@ -157,9 +193,16 @@ async fn stack_root(state: &AppState, stack: &str) -> Result<StackRoot, StagingF
 
 /// The app's last build cache, if one was stored; a missing blob just means a cold build.
 async fn previous_cache(state: &AppState, app_guid: &str, inputs: &InputDir) -> Option<PathBuf> {
-    build_caches::find(&state.db, app_guid).await.ok().flatten()?;
+    build_caches::find(&state.db, app_guid)
+        .await
+        .ok()
+        .flatten()?;
     let path = inputs.path("cache.tgz");
-    match state.blobs.get_to_file(&keys::build_cache(app_guid), &path).await {
+    match state
+        .blobs
+        .get_to_file(&keys::build_cache(app_guid), &path)
+        .await
+    {
         Ok(()) => Some(path),
         Err(err) => {
             tracing::warn!(app_guid, error = %err, "build cache unavailable; staging without it");
@@ -172,7 +215,9 @@ async fn previous_cache(state: &AppState, app_guid: &str, inputs: &InputDir) -> 
 /// < CF_STACK < VCAP_APPLICATION); the stager adds MEMORY_LIMIT, VCAP_SERVICES and the rest.
 fn env_input(droplet: &DropletRecord, stack: &str) -> StagingEnvInput {
     let mut user_env: Map<String, Value> = droplet.environment();
-    let vcap_application = user_env.remove("VCAP_APPLICATION").unwrap_or(Value::Object(Map::new()));
+    let vcap_application = user_env
+        .remove("VCAP_APPLICATION")
+        .unwrap_or(Value::Object(Map::new()));
     user_env.remove("CF_STACK");
     StagingEnvInput {
         staging_group: Map::new(),
@@ -186,23 +231,42 @@ fn env_input(droplet: &DropletRecord, stack: &str) -> StagingEnvInput {
 }
 
 /// Stores the droplet (and cache) in the blobstore before any row says STAGED.
-async fn store_outputs(ctx: &StagingContext, droplet: &DropletRecord, success: StagingSuccess) -> Outcome {
+async fn store_outputs(
+    ctx: &StagingContext,
+    droplet: &DropletRecord,
+    success: StagingSuccess,
+) -> Outcome {
     if success.result.process_types.is_empty() {
-        return Outcome::Failed(StagingFailure::new(FailureKind::StagingError, "Start command not specified"));
+        return Outcome::Failed(StagingFailure::new(
+            FailureKind::StagingError,
+            "Start command not specified",
+        ));
     }
     let stored = async {
         let (sha1, sha256) = crate::digest::file_digests(&success.droplet).await?;
-        ctx.state.blobs.put_file(&keys::droplet(&droplet.guid), &success.droplet).await?;
+        ctx.state
+            .blobs
+            .put_file(&keys::droplet(&droplet.guid), &success.droplet)
+            .await?;
         if let Some(cache) = &success.cache {
             let (_, cache_sha256) = crate::digest::file_digests(cache).await?;
-            ctx.state.blobs.put_file(&keys::build_cache(&droplet.app_guid), cache).await?;
+            ctx.state
+                .blobs
+                .put_file(&keys::build_cache(&droplet.app_guid), cache)
+                .await?;
             build_caches::upsert(&ctx.state.db, &droplet.app_guid, &cache_sha256).await?;
         }
         anyhow::Ok((sha1, sha256))
     };
     match stored.await {
-        Ok((sha1, sha256)) => Outcome::Staged { success: Box::new(success), sha1, sha256 },
-        Err(err) => Outcome::Failed(StagingFailure::stager(format!("cannot store the droplet: {err:#}"))),
+        Ok((sha1, sha256)) => Outcome::Staged {
+            success: Box::new(success),
+            sha1,
+            sha256,
+        },
+        Err(err) => Outcome::Failed(StagingFailure::stager(format!(
+            "cannot store the droplet: {err:#}"
+        ))),
     }
 }
 
@@ -219,7 +283,8 @@ impl InputDir {
     fn create(data_dir: &Path, droplet_guid: &str) -> anyhow::Result<InputDir> {
         let root = data_dir.join("staging-inputs").join(droplet_guid);
         let _ = std::fs::remove_dir_all(&root);
-        std::fs::create_dir_all(root.join("out")).with_context(|| format!("cannot create {}", root.display()))?;
+        std::fs::create_dir_all(root.join("out"))
+            .with_context(|| format!("cannot create {}", root.display()))?;
         Ok(InputDir { root })
     }
 

@@ -28,11 +28,19 @@ impl DbLogSink {
 
 impl LogSink for DbLogSink {
     fn line(&self, phase: Phase, stream: Stream, text: &str) {
-        let _ = self.sender.send(Line { phase, stream, text: text.to_string() });
+        let _ = self.sender.send(Line {
+            phase,
+            stream,
+            text: text.to_string(),
+        });
     }
 }
 
-async fn write_lines(db: DbPool, droplet_guid: String, mut receiver: mpsc::UnboundedReceiver<Line>) {
+async fn write_lines(
+    db: DbPool,
+    droplet_guid: String,
+    mut receiver: mpsc::UnboundedReceiver<Line>,
+) {
     let mut seq = next_seq(&db, &droplet_guid).await;
     let mut batch = Vec::new();
     while receiver.recv_many(&mut batch, 256).await > 0 {
@@ -46,15 +54,22 @@ async fn write_lines(db: DbPool, droplet_guid: String, mut receiver: mpsc::Unbou
 
 /// A restarted staging (after a lost lease) appends after what is already stored.
 async fn next_seq(db: &DbPool, droplet_guid: &str) -> i64 {
-    sqlx::query_as::<_, (i64,)>("SELECT COALESCE(MAX(seq), -1) + 1 FROM staging_logs WHERE droplet_guid = $1")
-        .bind(droplet_guid)
-        .fetch_one(db)
-        .await
-        .map(|(n,)| n)
-        .unwrap_or(0)
+    sqlx::query_as::<_, (i64,)>(
+        "SELECT COALESCE(MAX(seq), -1) + 1 FROM staging_logs WHERE droplet_guid = $1",
+    )
+    .bind(droplet_guid)
+    .fetch_one(db)
+    .await
+    .map(|(n,)| n)
+    .unwrap_or(0)
 }
 
-async fn insert_batch(db: &DbPool, droplet_guid: &str, first_seq: i64, lines: &[Line]) -> db::DbResult<()> {
+async fn insert_batch(
+    db: &DbPool,
+    droplet_guid: &str,
+    first_seq: i64,
+    lines: &[Line],
+) -> db::DbResult<()> {
     let mut tx = db.begin().await?;
     let now = db::now();
     for (offset, line) in lines.iter().enumerate() {

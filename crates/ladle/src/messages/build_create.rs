@@ -72,7 +72,9 @@ fn parse_package(fields: &mut Fields<'_>) -> Option<String> {
     };
     unknown_keys(package, &["guid"], "Package", fields);
     match package.get("guid") {
-        Some(Value::String(guid)) if (1..=200).contains(&guid.chars().count()) => Some(guid.clone()),
+        Some(Value::String(guid)) if (1..=200).contains(&guid.chars().count()) => {
+            Some(guid.clone())
+        }
         Some(Value::String(_)) => {
             fields.error("Package guid must be between 1 and 200 characters");
             None
@@ -90,7 +92,10 @@ fn parse_package(fields: &mut Fields<'_>) -> Option<String> {
 
 /// `{type, data:{buildpacks?, stack?}}` → `(buildpacks, stack)`. Docker and CNB are valid CC
 /// types that this server does not stage, so they are named as unsupported.
-fn parse_lifecycle(value: &Value, fields: &mut Fields<'_>) -> (Option<Vec<String>>, Option<String>) {
+fn parse_lifecycle(
+    value: &Value,
+    fields: &mut Fields<'_>,
+) -> (Option<Vec<String>>, Option<String>) {
     let Value::Object(lifecycle) = value else {
         fields.error("Lifecycle must be an object");
         return (None, None);
@@ -99,9 +104,13 @@ fn parse_lifecycle(value: &Value, fields: &mut Fields<'_>) -> (Option<Vec<String
     match lifecycle.get("type") {
         Some(Value::String(t)) if t == "buildpack" => {}
         Some(Value::String(t)) if LIFECYCLE_TYPES.contains(&t.as_str()) => {
-            fields.error(format!("Lifecycle type '{t}' is not supported: only buildpack builds are staged"));
+            fields.error(format!(
+                "Lifecycle type '{t}' is not supported: only buildpack builds are staged"
+            ));
         }
-        Some(Value::String(_)) => fields.error("Lifecycle type is not included in the list: buildpack, docker, cnb"),
+        Some(Value::String(_)) => {
+            fields.error("Lifecycle type is not included in the list: buildpack, docker, cnb")
+        }
         _ => fields.error("Lifecycle type must be a string"),
     }
     match lifecycle.get("data") {
@@ -113,15 +122,24 @@ fn parse_lifecycle(value: &Value, fields: &mut Fields<'_>) -> (Option<Vec<String
     }
 }
 
-fn parse_lifecycle_data(data: &Map<String, Value>, fields: &mut Fields<'_>) -> (Option<Vec<String>>, Option<String>) {
+fn parse_lifecycle_data(
+    data: &Map<String, Value>,
+    fields: &mut Fields<'_>,
+) -> (Option<Vec<String>>, Option<String>) {
     unknown_keys(data, &["buildpacks", "stack"], "Lifecycle", fields);
     let buildpacks = match data.get("buildpacks") {
         None | Some(Value::Null) => None,
         Some(Value::Array(items)) => {
-            let names: Vec<String> = items.iter().filter_map(|i| i.as_str().map(str::to_string)).collect();
+            let names: Vec<String> = items
+                .iter()
+                .filter_map(|i| i.as_str().map(str::to_string))
+                .collect();
             if names.len() != items.len() {
                 fields.error("Lifecycle Buildpacks can only contain strings");
-            } else if names.iter().any(|n| n.is_empty() || n.chars().count() > MAX_LIFECYCLE_TEXT) {
+            } else if names
+                .iter()
+                .any(|n| n.is_empty() || n.chars().count() > MAX_LIFECYCLE_TEXT)
+            {
                 fields.error("Lifecycle Buildpacks entries must be between 1 and 4096 characters");
             }
             Some(names)
@@ -133,7 +151,9 @@ fn parse_lifecycle_data(data: &Map<String, Value>, fields: &mut Fields<'_>) -> (
     };
     let stack = match data.get("stack") {
         None | Some(Value::Null) => None,
-        Some(Value::String(s)) if (1..=MAX_LIFECYCLE_TEXT).contains(&s.chars().count()) => Some(s.clone()),
+        Some(Value::String(s)) if (1..=MAX_LIFECYCLE_TEXT).contains(&s.chars().count()) => {
+            Some(s.clone())
+        }
         Some(Value::String(_)) => {
             fields.error("Lifecycle Stack must be between 1 and 4096 characters");
             None
@@ -150,7 +170,10 @@ fn parse_lifecycle_data(data: &Map<String, Value>, fields: &mut Fields<'_>) -> (
 fn positive(fields: &mut Fields<'_>, key: &'static str) -> Option<i64> {
     let value = fields.optional_integer(key)?;
     if value <= 0 {
-        fields.error(format!("{} must be greater than 0", super::fields::humanize(key)));
+        fields.error(format!(
+            "{} must be greater than 0",
+            super::fields::humanize(key)
+        ));
         return None;
     }
     Some(value)
@@ -167,9 +190,16 @@ fn log_rate(fields: &mut Fields<'_>) -> Option<i64> {
 }
 
 fn unknown_keys(map: &Map<String, Value>, allowed: &[&str], label: &str, fields: &mut Fields<'_>) {
-    let unknown: Vec<&str> = map.keys().map(String::as_str).filter(|k| !allowed.contains(k)).collect();
+    let unknown: Vec<&str> = map
+        .keys()
+        .map(String::as_str)
+        .filter(|k| !allowed.contains(k))
+        .collect();
     if !unknown.is_empty() {
-        fields.error(format!("{label} Unknown field(s): '{}'", unknown.join("', '")));
+        fields.error(format!(
+            "{label} Unknown field(s): '{}'",
+            unknown.join("', '")
+        ));
     }
 }
 
@@ -186,7 +216,9 @@ pub struct BuildUpdate {
 impl BuildUpdate {
     pub fn parse(body: &Map<String, Value>) -> Result<Self, ApiError> {
         let mut fields = Fields::new(body);
-        let metadata = fields.raw("metadata").and_then(|value| MetadataPatch::parse(value, &mut fields));
+        let metadata = fields
+            .raw("metadata")
+            .and_then(|value| MetadataPatch::parse(value, &mut fields));
         let state = fields.optional_string("state");
         let error = fields.optional_string("error");
         if fields.raw("lifecycle").is_some() && state.as_deref() != Some("STAGED") {
@@ -194,7 +226,9 @@ impl BuildUpdate {
         }
         match state.as_deref() {
             None | Some("FAILED") => {}
-            Some("STAGED") => fields.error("State STAGED is recorded by staging itself; only FAILED may be set"),
+            Some("STAGED") => {
+                fields.error("State STAGED is recorded by staging itself; only FAILED may be set")
+            }
             Some(other) => fields.error(format!("'{other}' is not a valid state")),
         }
         if error.is_some() && state.is_none() {
@@ -203,7 +237,11 @@ impl BuildUpdate {
         let changes_state = body.contains_key("state");
         fields.finish()?;
         let failure = (state.as_deref() == Some("FAILED")).then(|| error.unwrap_or_default());
-        Ok(BuildUpdate { metadata, failure, changes_state })
+        Ok(BuildUpdate {
+            metadata,
+            failure,
+            changes_state,
+        })
     }
 }
 
@@ -228,7 +266,10 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(input.package_guid, "p1");
-        assert_eq!(input.buildpacks.as_deref(), Some(&["ruby".to_string(), "https://x.org/bp".to_string()][..]));
+        assert_eq!(
+            input.buildpacks.as_deref(),
+            Some(&["ruby".to_string(), "https://x.org/bp".to_string()][..])
+        );
         assert_eq!(input.stack.as_deref(), Some("cflinuxfs4"));
         assert_eq!(input.staging_memory_in_mb, Some(2048));
         assert_eq!(input.environment_variables["A"], "b");
@@ -261,23 +302,51 @@ mod tests {
         ] {
             assert!(err.detail.contains(part), "{} lacks {part}", err.detail);
         }
-        assert!(parse(json!({})).unwrap_err().detail.contains("Package guid can't be blank"));
-        assert!(parse(json!({"package": {"guid": "p", "x": 1}})).unwrap_err().detail.contains("Package Unknown field(s): 'x'"));
+        assert!(parse(json!({}))
+            .unwrap_err()
+            .detail
+            .contains("Package guid can't be blank"));
+        assert!(parse(json!({"package": {"guid": "p", "x": 1}}))
+            .unwrap_err()
+            .detail
+            .contains("Package Unknown field(s): 'x'"));
         let long = "b".repeat(4097);
-        let too_long = parse(json!({"package": {"guid": "p"}, "lifecycle": {"type": "buildpack", "data": {"buildpacks": [long]}}}));
+        let too_long = parse(
+            json!({"package": {"guid": "p"}, "lifecycle": {"type": "buildpack", "data": {"buildpacks": [long]}}}),
+        );
         assert!(too_long.unwrap_err().detail.contains("between 1 and 4096"));
     }
 
     #[test]
     fn other_lifecycle_types_are_named_unsupported() {
         for kind in ["docker", "cnb"] {
-            let err = parse(json!({"package": {"guid": "p"}, "lifecycle": {"type": kind, "data": {}}})).unwrap_err();
-            assert!(err.detail.contains(&format!("Lifecycle type '{kind}' is not supported")), "{}", err.detail);
+            let err =
+                parse(json!({"package": {"guid": "p"}, "lifecycle": {"type": kind, "data": {}}}))
+                    .unwrap_err();
+            assert!(
+                err.detail
+                    .contains(&format!("Lifecycle type '{kind}' is not supported")),
+                "{}",
+                err.detail
+            );
         }
-        let err = parse(json!({"package": {"guid": "p"}, "lifecycle": {"type": "heroku", "data": {}}})).unwrap_err();
-        assert!(err.detail.contains("not included in the list"), "{}", err.detail);
-        let err = parse(json!({"package": {"guid": "p"}, "lifecycle": {"type": "buildpack", "data": []}})).unwrap_err();
-        assert!(err.detail.contains("Lifecycle data must be an object"), "{}", err.detail);
+        let err =
+            parse(json!({"package": {"guid": "p"}, "lifecycle": {"type": "heroku", "data": {}}}))
+                .unwrap_err();
+        assert!(
+            err.detail.contains("not included in the list"),
+            "{}",
+            err.detail
+        );
+        let err = parse(
+            json!({"package": {"guid": "p"}, "lifecycle": {"type": "buildpack", "data": []}}),
+        )
+        .unwrap_err();
+        assert!(
+            err.detail.contains("Lifecycle data must be an object"),
+            "{}",
+            err.detail
+        );
     }
 
     #[test]
@@ -288,8 +357,14 @@ mod tests {
         assert!(failed.changes_state);
         let labels = update(json!({"metadata": {"labels": {"a": "b"}}})).unwrap();
         assert!(!labels.changes_state && labels.metadata.is_some());
-        assert!(update(json!({"state": "RUNNING"})).unwrap_err().detail.contains("'RUNNING' is not a valid state"));
+        assert!(update(json!({"state": "RUNNING"}))
+            .unwrap_err()
+            .detail
+            .contains("'RUNNING' is not a valid state"));
         assert!(update(json!({"state": "STAGED"})).is_err());
-        assert!(update(json!({"guid": "x"})).unwrap_err().detail.contains("Unknown field(s): 'guid'"));
+        assert!(update(json!({"guid": "x"}))
+            .unwrap_err()
+            .detail
+            .contains("Unknown field(s): 'guid'"));
     }
 }

@@ -20,7 +20,10 @@ impl DropletCreate {
     pub fn parse(body: &Map<String, Value>, allow_file_urls: bool) -> Result<Self, ApiError> {
         let mut fields = Fields::new(body);
         let buildpack_guid = fields.optional_string("buildpack_guid");
-        if buildpack_guid.as_ref().is_some_and(|g| g.is_empty() || g.len() > 200) {
+        if buildpack_guid
+            .as_ref()
+            .is_some_and(|g| g.is_empty() || g.len() > 200)
+        {
             fields.error("Buildpack guid must be between 1 and 200 characters");
         }
         let buildpack_git_url = fields.optional_string("buildpack_git_url").and_then(|raw| {
@@ -33,7 +36,9 @@ impl DropletCreate {
         {
             fields.error("Only one of buildpack_git_url or buildpack_guid may be provided");
         }
-        let staging_environment_variables = fields.optional_object("staging_environment_variables").unwrap_or_default();
+        let staging_environment_variables = fields
+            .optional_object("staging_environment_variables")
+            .unwrap_or_default();
         for key in staging_environment_variables.keys() {
             if let Some(problem) = env_key_problem(key) {
                 fields.error(format!("Staging environment variables {problem}"));
@@ -100,7 +105,10 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(input.memory_limit, Some(1024));
-        assert_eq!(input.staging_environment_variables["CUSTOM_STAGING_VAR"], "hello");
+        assert_eq!(
+            input.staging_environment_variables["CUSTOM_STAGING_VAR"],
+            "hello"
+        );
         assert_eq!(parse(json!({})).unwrap(), DropletCreate::default());
     }
 
@@ -121,8 +129,14 @@ mod tests {
         ] {
             assert!(err.detail.contains(part), "{} lacks {part}", err.detail);
         }
-        assert!(parse(json!({"stack": null})).unwrap_err().detail.contains("Stack must be a string"));
-        assert!(parse(json!({"buildpack_git_url": "--upload-pack=x"})).unwrap_err().detail.contains("valid URI"));
+        assert!(parse(json!({"stack": null}))
+            .unwrap_err()
+            .detail
+            .contains("Stack must be a string"));
+        assert!(parse(json!({"buildpack_git_url": "--upload-pack=x"}))
+            .unwrap_err()
+            .detail
+            .contains("valid URI"));
         assert!(parse(json!({"staging_environment_variables": {"VCAP_X": "1"}})).is_err());
     }
 }

@@ -2,9 +2,11 @@
 
 pub mod app_create;
 pub mod app_update;
+pub mod build_create;
 pub mod buildpack_create;
 pub mod buildpack_update;
-pub mod build_create;
+pub mod current_droplet;
+pub mod droplet_create;
 pub mod env_vars;
 pub mod fields;
 pub mod list;
@@ -14,5 +16,3 @@ pub mod role_create;
 pub mod space_create;
 pub mod stack_create;
 pub mod user_create;
-pub mod droplet_create;
-pub mod current_droplet;

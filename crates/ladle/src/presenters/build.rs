@@ -48,10 +48,19 @@ fn stored_json(stored: &str, fallback: impl FnOnce() -> Value) -> Value {
 
 fn build_links(build: &BuildRecord, droplet: Option<&str>, links: &Links) -> Value {
     let mut out = Map::new();
-    out.insert("self".into(), links.href(&format!("/v3/builds/{}", build.guid)));
-    out.insert("app".into(), links.href(&format!("/v3/apps/{}", build.app_guid)));
+    out.insert(
+        "self".into(),
+        links.href(&format!("/v3/builds/{}", build.guid)),
+    );
+    out.insert(
+        "app".into(),
+        links.href(&format!("/v3/apps/{}", build.app_guid)),
+    );
     if let Some(droplet) = droplet {
-        out.insert("droplet".into(), links.href(&format!("/v3/droplets/{droplet}")));
+        out.insert(
+            "droplet".into(),
+            links.href(&format!("/v3/droplets/{droplet}")),
+        );
     }
     Value::Object(out)
 }
@@ -68,7 +77,8 @@ mod tests {
             droplet_guid: Some("d1".into()),
             state: state.into(),
             error: None,
-            lifecycle: r#"{"type":"buildpack","data":{"buildpacks":["go"],"stack":"cflinuxfs4"}}"#.into(),
+            lifecycle: r#"{"type":"buildpack","data":{"buildpacks":["go"],"stack":"cflinuxfs4"}}"#
+                .into(),
             staging_memory_in_mb: 1024,
             staging_disk_in_mb: 4096,
             created_by: r#"{"guid":"u1","name":"ann","email":"ann@example.com"}"#.into(),
@@ -87,7 +97,10 @@ mod tests {
         assert_eq!(view["staging_log_rate_limit_bytes_per_second"], -1);
         assert_eq!(view["lifecycle"]["data"]["buildpacks"], json!(["go"]));
         assert_eq!(view["created_by"]["email"], "ann@example.com");
-        assert_eq!(view["metadata"], json!({"labels": {"team": "a"}, "annotations": {}}));
+        assert_eq!(
+            view["metadata"],
+            json!({"labels": {"team": "a"}, "annotations": {}})
+        );
         let keys: Vec<&String> = view.as_object().unwrap().keys().collect();
         assert_eq!(keys[..4], ["guid", "created_at", "updated_at", "state"]);
     }
@@ -98,6 +111,9 @@ mod tests {
         assert_eq!(view["droplet"], json!({"guid": "d1"}));
         assert_eq!(view["links"]["droplet"]["href"], "http://x/v3/droplets/d1");
         assert_eq!(view["links"]["self"]["href"], "http://x/v3/builds/b1");
-        assert_eq!(present(&record("FAILED"), &Links::new("http://x"))["droplet"], Value::Null);
+        assert_eq!(
+            present(&record("FAILED"), &Links::new("http://x"))["droplet"],
+            Value::Null
+        );
     }
 }

@@ -16,8 +16,14 @@ pub const REDACTED: &str = "[PRIVATE DATA HIDDEN]";
 pub fn present(d: &DropletRecord, links: &Links, show_secrets: bool) -> Value {
     let state = d.state();
     let process_types = d.process_types();
-    let error = d.error_id.as_ref().map(|id| format!("{id} - {}", d.error_message.as_deref().unwrap_or("")));
-    let failure_reason = d.error_id.as_ref().map(|id| format!("{id}: {}", d.error_message.as_deref().unwrap_or("")));
+    let error = d
+        .error_id
+        .as_ref()
+        .map(|id| format!("{id} - {}", d.error_message.as_deref().unwrap_or("")));
+    let failure_reason = d
+        .error_id
+        .as_ref()
+        .map(|id| format!("{id}: {}", d.error_message.as_deref().unwrap_or("")));
     let mut view = Map::new();
     let mut put = |key: &str, value: Value| {
         view.insert(key.to_string(), value);
@@ -31,7 +37,11 @@ pub fn present(d: &DropletRecord, links: &Links, show_secrets: bool) -> Value {
     put("procfile", json!(process_types.as_ref().map(procfile_yaml)));
     put(
         "environment_variables",
-        if show_secrets { Value::Object(d.environment()) } else { json!({ "redacted_message": REDACTED }) },
+        if show_secrets {
+            Value::Object(d.environment())
+        } else {
+            json!({ "redacted_message": REDACTED })
+        },
     );
     put("created_at", json!(timestamp(&d.created_at)));
     put("updated_at", json!(d.updated_at.as_deref().map(timestamp)));
@@ -49,7 +59,11 @@ pub fn present(d: &DropletRecord, links: &Links, show_secrets: bool) -> Value {
     put("image", Value::Null);
     put(
         "execution_metadata",
-        if show_secrets { json!(d.execution_metadata.clone().unwrap_or_default()) } else { json!(REDACTED) },
+        if show_secrets {
+            json!(d.execution_metadata.clone().unwrap_or_default())
+        } else {
+            json!(REDACTED)
+        },
     );
     put(
         "process_types",
@@ -75,20 +89,38 @@ fn buildpacks(d: &DropletRecord) -> Value {
 
 fn today_links(d: &DropletRecord, state: DropletState, links: &Links) -> Value {
     let mut out = Map::new();
-    out.insert("self".into(), links.href(&format!("/v3/droplets/{}", d.guid)));
+    out.insert(
+        "self".into(),
+        links.href(&format!("/v3/droplets/{}", d.guid)),
+    );
     if let Some(package) = &d.package_guid {
-        out.insert("package".into(), links.href(&format!("/v3/packages/{package}")));
+        out.insert(
+            "package".into(),
+            links.href(&format!("/v3/packages/{package}")),
+        );
     }
-    out.insert("app".into(), links.href(&format!("/v3/apps/{}", d.app_guid)));
+    out.insert(
+        "app".into(),
+        links.href(&format!("/v3/apps/{}", d.app_guid)),
+    );
     out.insert(
         "assign_current_droplet".into(),
-        links.action(&format!("/v3/apps/{}/relationships/current_droplet", d.app_guid), "PATCH"),
+        links.action(
+            &format!("/v3/apps/{}/relationships/current_droplet", d.app_guid),
+            "PATCH",
+        ),
     );
     if state == DropletState::Staged {
-        out.insert("download".into(), links.href(&format!("/v3/droplets/{}/download", d.guid)));
+        out.insert(
+            "download".into(),
+            links.href(&format!("/v3/droplets/{}/download", d.guid)),
+        );
     }
     if let Some(bp) = &d.buildpack_guid {
-        out.insert("buildpack".into(), links.href(&format!("/v3/buildpacks/{bp}")));
+        out.insert(
+            "buildpack".into(),
+            links.href(&format!("/v3/buildpacks/{bp}")),
+        );
     }
     Value::Object(out)
 }
@@ -96,11 +128,20 @@ fn today_links(d: &DropletRecord, state: DropletState, links: &Links) -> Value {
 /// 2015 `_links`: relative paths, buildpacks still under /v2, assignment by PUT.
 fn links_2015(d: &DropletRecord) -> Value {
     let mut out = Map::new();
-    out.insert("self".into(), json!({ "href": format!("/v3/droplets/{}", d.guid) }));
+    out.insert(
+        "self".into(),
+        json!({ "href": format!("/v3/droplets/{}", d.guid) }),
+    );
     if let Some(package) = &d.package_guid {
-        out.insert("package".into(), json!({ "href": format!("/v3/packages/{package}") }));
+        out.insert(
+            "package".into(),
+            json!({ "href": format!("/v3/packages/{package}") }),
+        );
     }
-    out.insert("app".into(), json!({ "href": format!("/v3/apps/{}", d.app_guid) }));
+    out.insert(
+        "app".into(),
+        json!({ "href": format!("/v3/apps/{}", d.app_guid) }),
+    );
     out.insert(
         "assign_current_droplet".into(),
         json!({
@@ -110,7 +151,10 @@ fn links_2015(d: &DropletRecord) -> Value {
         }),
     );
     if let Some(bp) = &d.buildpack_guid {
-        out.insert("buildpack".into(), json!({ "href": format!("/v2/buildpacks/{bp}") }));
+        out.insert(
+            "buildpack".into(),
+            json!({ "href": format!("/v2/buildpacks/{bp}") }),
+        );
     }
     Value::Object(out)
 }

@@ -19,7 +19,12 @@ fn build_path(body: &Value) -> String {
 }
 
 /// `POST /v3/builds` for a package, naming buildpacks when `buildpacks` is `Some`.
-async fn post_build(server: &TestServer, token: &str, package_guid: &str, buildpacks: Option<&[&str]>) -> Response {
+async fn post_build(
+    server: &TestServer,
+    token: &str,
+    package_guid: &str,
+    buildpacks: Option<&[&str]>,
+) -> Response {
     let mut body = json!({"package": {"guid": package_guid}});
     if let Some(buildpacks) = buildpacks {
         body["lifecycle"] = json!({"type": "buildpack", "data": {"buildpacks": buildpacks}});
@@ -27,10 +32,17 @@ async fn post_build(server: &TestServer, token: &str, package_guid: &str, buildp
     server.post("/v3/builds", token, body).await
 }
 
-async fn download_droplet(server: &TestServer, token: &str, droplet_guid: &str) -> std::collections::BTreeMap<String, Vec<u8>> {
+async fn download_droplet(
+    server: &TestServer,
+    token: &str,
+    droplet_guid: &str,
+) -> std::collections::BTreeMap<String, Vec<u8>> {
     let response = server
         .client
-        .get(format!("{}/v3/droplets/{droplet_guid}/download", server.url))
+        .get(format!(
+            "{}/v3/droplets/{droplet_guid}/download",
+            server.url
+        ))
         .header("Authorization", format!("bearer {token}"))
         .send()
         .await
@@ -40,8 +52,13 @@ async fn download_droplet(server: &TestServer, token: &str, droplet_guid: &str) 
 }
 
 async fn space_of(server: &TestServer, app_guid: &str) -> String {
-    let app = server.get(&format!("/v3/apps/{app_guid}"), &server.admin_token()).await;
-    app.body["relationships"]["space"]["data"]["guid"].as_str().unwrap().to_string()
+    let app = server
+        .get(&format!("/v3/apps/{app_guid}"), &server.admin_token())
+        .await;
+    app.body["relationships"]["space"]["data"]["guid"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 #[tokio::test]
@@ -52,7 +69,11 @@ async fn a_build_stages_with_the_apps_buildpacks_and_links_its_droplet() {
     let token = server.user_token_with_email(DEV, "dev@example.com");
     // Without a lifecycle in the body, the build uses the app's.
     server
-        .patch(&format!("/v3/apps/{app_guid}"), &token, json!({"lifecycle": {"type": "buildpack", "data": {"buildpacks": ["detect-pass"]}}}))
+        .patch(
+            &format!("/v3/apps/{app_guid}"),
+            &token,
+            json!({"lifecycle": {"type": "buildpack", "data": {"buildpacks": ["detect-pass"]}}}),
+        )
         .await
         .assert_status(200);
     let created = server
@@ -69,7 +90,10 @@ async fn a_build_stages_with_the_apps_buildpacks_and_links_its_droplet() {
     assert_eq!(b["staging_disk_in_mb"], 4096);
     assert_eq!(b["staging_log_rate_limit_bytes_per_second"], -1);
     assert_eq!(b["error"], Value::Null);
-    assert_eq!(b["lifecycle"], json!({"type": "buildpack", "data": {"buildpacks": ["detect-pass"], "stack": "cflinuxfs4"}}));
+    assert_eq!(
+        b["lifecycle"],
+        json!({"type": "buildpack", "data": {"buildpacks": ["detect-pass"], "stack": "cflinuxfs4"}})
+    );
     assert_eq!(b["package"], json!({"guid": package_guid}));
     assert_eq!(b["droplet"], Value::Null);
     assert_eq!(b["created_by"]["guid"], DEV);
@@ -78,45 +102,82 @@ async fn a_build_stages_with_the_apps_buildpacks_and_links_its_droplet() {
     assert_eq!(b["metadata"]["labels"]["release"], "v1");
     assert_eq!(b["created_at"], b["updated_at"]);
     let guid = guid_of(b);
-    assert_eq!(b["links"]["self"]["href"], format!("{}/v3/builds/{guid}", server.url));
-    assert_eq!(b["links"]["app"]["href"], format!("{}/v3/apps/{app_guid}", server.url));
+    assert_eq!(
+        b["links"]["self"]["href"],
+        format!("{}/v3/builds/{guid}", server.url)
+    );
+    assert_eq!(
+        b["links"]["app"]["href"],
+        format!("{}/v3/apps/{app_guid}", server.url)
+    );
     assert!(b["links"].get("droplet").is_none());
 
     let staged = server.wait_final(&build_path(b), &token).await;
     assert_eq!(staged["state"], "STAGED", "{staged}");
     assert_eq!(staged["error"], Value::Null);
-    let droplet_guid = staged["droplet"]["guid"].as_str().expect("a staged build names its droplet");
-    assert_eq!(staged["links"]["droplet"]["href"], format!("{}/v3/droplets/{droplet_guid}", server.url));
-    let droplet = server.get(&format!("/v3/droplets/{droplet_guid}"), &token).await;
+    let droplet_guid = staged["droplet"]["guid"]
+        .as_str()
+        .expect("a staged build names its droplet");
+    assert_eq!(
+        staged["links"]["droplet"]["href"],
+        format!("{}/v3/droplets/{droplet_guid}", server.url)
+    );
+    let droplet = server
+        .get(&format!("/v3/droplets/{droplet_guid}"), &token)
+        .await;
     droplet.assert_status(200);
     assert_eq!(droplet.body["state"], "STAGED");
     assert_eq!(droplet.body["buildpacks"][0]["name"], "detect-pass");
-    assert_eq!(droplet.body["environment_variables"]["BUILD_VAR"], "x", "the request's variables reach staging");
+    assert_eq!(
+        droplet.body["environment_variables"]["BUILD_VAR"], "x",
+        "the request's variables reach staging"
+    );
     let files = download_droplet(&server, &token, droplet_guid).await;
     assert_eq!(files["./app/compiled-marker"], b"compiled by detect-pass\n");
 
     // Lists: the caller's builds, filtered; a stranger sees none and cannot read it.
-    let listed = server.get(&format!("/v3/builds?states=STAGED&app_guids={app_guid}&package_guids={package_guid}"), &token).await;
+    let listed = server
+        .get(
+            &format!("/v3/builds?states=STAGED&app_guids={app_guid}&package_guids={package_guid}"),
+            &token,
+        )
+        .await;
     listed.assert_status(200);
     assert_eq!(listed.body["pagination"]["total_results"], 1);
     assert_eq!(listed.body["resources"][0]["guid"], guid.as_str());
     let none = server.get("/v3/builds?states=FAILED,STAGING", &token).await;
     assert_eq!(none.body["pagination"]["total_results"], 0, "{}", none.text);
-    let by_app = server.get(&format!("/v3/apps/{app_guid}/builds?states=STAGED"), &token).await;
+    let by_app = server
+        .get(&format!("/v3/apps/{app_guid}/builds?states=STAGED"), &token)
+        .await;
     assert_eq!(by_app.body["resources"][0]["guid"], guid.as_str());
-    assert!(by_app.body["pagination"]["first"]["href"].as_str().unwrap().contains(&format!("/v3/apps/{app_guid}/builds?")));
+    assert!(by_app.body["pagination"]["first"]["href"]
+        .as_str()
+        .unwrap()
+        .contains(&format!("/v3/apps/{app_guid}/builds?")));
     server
         .get(&format!("/v3/apps/{app_guid}/builds?app_guids=x"), &token)
         .await
         .assert_error(400, 10005, "BadQueryParameter", "'app_guids'");
     let stranger = server.user_token("build-stranger");
-    assert_eq!(server.get("/v3/builds", &stranger).await.body["pagination"]["total_results"], 0);
-    server.get(&build_path(b), &stranger).await.assert_error(404, 10010, "ResourceNotFound", "Build not found");
+    assert_eq!(
+        server.get("/v3/builds", &stranger).await.body["pagination"]["total_results"],
+        0
+    );
+    server.get(&build_path(b), &stranger).await.assert_error(
+        404,
+        10010,
+        "ResourceNotFound",
+        "Build not found",
+    );
     server
         .get(&format!("/v3/apps/{app_guid}/builds"), &stranger)
         .await
         .assert_error(404, 10010, "ResourceNotFound", "App not found");
-    server.get("/v3/builds/no-such-build", &token).await.assert_error(404, 10010, "ResourceNotFound", "Build not found");
+    server
+        .get("/v3/builds/no-such-build", &token)
+        .await
+        .assert_error(404, 10010, "ResourceNotFound", "Build not found");
 }
 
 #[tokio::test]
@@ -126,21 +187,50 @@ async fn several_buildpacks_supply_then_the_last_one_finalizes() {
     server.admin_buildpack("detect-pass", "detect-pass").await;
     let (_, package_guid) = server.app_with_package(DEV, "plain").await;
     let token = server.user_token(DEV);
-    let created = post_build(&server, &token, &package_guid, Some(&["supply-ok", "detect-pass"])).await;
+    let created = post_build(
+        &server,
+        &token,
+        &package_guid,
+        Some(&["supply-ok", "detect-pass"]),
+    )
+    .await;
     created.assert_status(201);
-    assert_eq!(created.body["lifecycle"]["data"]["buildpacks"], json!(["supply-ok", "detect-pass"]));
+    assert_eq!(
+        created.body["lifecycle"]["data"]["buildpacks"],
+        json!(["supply-ok", "detect-pass"])
+    );
     let staged = server.wait_final(&build_path(&created.body), &token).await;
     assert_eq!(staged["state"], "STAGED", "{staged}");
-    let droplet = server.get(&format!("/v3/droplets/{}", staged["droplet"]["guid"].as_str().unwrap()), &token).await;
+    let droplet = server
+        .get(
+            &format!(
+                "/v3/droplets/{}",
+                staged["droplet"]["guid"].as_str().unwrap()
+            ),
+            &token,
+        )
+        .await;
     let buildpacks = droplet.body["buildpacks"].as_array().unwrap();
     assert_eq!(buildpacks.len(), 2, "{}", droplet.text);
     assert_eq!(buildpacks[0]["name"], "supply-ok");
-    assert_eq!(buildpacks[0]["buildpack_name"], "Supply OK", "from supply-ok's config.yml");
+    assert_eq!(
+        buildpacks[0]["buildpack_name"], "Supply OK",
+        "from supply-ok's config.yml"
+    );
     assert_eq!(buildpacks[0]["version"], "1.0.0");
     assert_eq!(buildpacks[1]["name"], "detect-pass");
-    assert_eq!(buildpacks[0]["detect_output"], Value::Null, "named buildpacks skip detection");
+    assert_eq!(
+        buildpacks[0]["detect_output"],
+        Value::Null,
+        "named buildpacks skip detection"
+    );
     let files = download_droplet(&server, &token, droplet.body["guid"].as_str().unwrap()).await;
-    assert!(files.keys().any(|path| path.ends_with("/bin/supplied-tool")), "supply-ok's deps are in the droplet");
+    assert!(
+        files
+            .keys()
+            .any(|path| path.ends_with("/bin/supplied-tool")),
+        "supply-ok's deps are in the droplet"
+    );
     assert_eq!(files["./app/compiled-marker"], b"compiled by detect-pass\n");
 }
 
@@ -155,9 +245,21 @@ async fn a_git_url_names_a_buildpack() {
     created.assert_status(201);
     let staged = server.wait_final(&build_path(&created.body), &token).await;
     assert_eq!(staged["state"], "STAGED", "{staged}");
-    let droplet = server.get(&format!("/v3/droplets/{}", staged["droplet"]["guid"].as_str().unwrap()), &token).await;
+    let droplet = server
+        .get(
+            &format!(
+                "/v3/droplets/{}",
+                staged["droplet"]["guid"].as_str().unwrap()
+            ),
+            &token,
+        )
+        .await;
     assert_eq!(droplet.body["buildpacks"][0]["name"], url.as_str());
-    assert_eq!(droplet.body["_links"].get("buildpack"), None, "a git buildpack is no admin buildpack");
+    assert_eq!(
+        droplet.body["_links"].get("buildpack"),
+        None,
+        "a git buildpack is no admin buildpack"
+    );
 }
 
 #[tokio::test]
@@ -166,17 +268,31 @@ async fn checks_run_in_cloud_controllers_order_and_change_nothing() {
     let disabled = server.admin_buildpack("disabled-bp", "detect-pass").await;
     server.admin_buildpack("noop", "noop").await;
     let admin = server.admin_token();
-    server.patch(&format!("/v3/buildpacks/{disabled}"), &admin, json!({"enabled": false})).await.assert_status(200);
+    server
+        .patch(
+            &format!("/v3/buildpacks/{disabled}"),
+            &admin,
+            json!({"enabled": false}),
+        )
+        .await
+        .assert_status(200);
     let (app_guid, package_guid) = server.app_with_package(DEV, "plain").await;
     let token = server.user_token(DEV);
     let noop = Some(&["noop"][..]);
 
     // Scope gate first, then the body, before the package is looked up.
     server
-        .post("/v3/builds", &server.token(DEV, &["cloud_controller.read"]), json!({"colour": 1}))
+        .post(
+            "/v3/builds",
+            &server.token(DEV, &["cloud_controller.read"]),
+            json!({"colour": 1}),
+        )
         .await
         .assert_error(403, 10003, "NotAuthorized", "");
-    server.request(reqwest::Method::POST, "/v3/builds", None, Some(json!({}))).await.assert_error(401, 10002, "NotAuthenticated", "");
+    server
+        .request(reqwest::Method::POST, "/v3/builds", None, Some(json!({})))
+        .await
+        .assert_error(401, 10002, "NotAuthenticated", "");
     let bad = server
         .post(
             "/v3/builds",
@@ -190,7 +306,12 @@ async fn checks_run_in_cloud_controllers_order_and_change_nothing() {
             }),
         )
         .await;
-    bad.assert_error(422, 10008, "UnprocessableEntity", "Unknown field(s): 'colour'");
+    bad.assert_error(
+        422,
+        10008,
+        "UnprocessableEntity",
+        "Unknown field(s): 'colour'",
+    );
     for part in [
         "Lifecycle Buildpacks can only contain strings",
         "Lifecycle Stack must be a string",
@@ -203,27 +324,71 @@ async fn checks_run_in_cloud_controllers_order_and_change_nothing() {
     let too_long = "b".repeat(4097);
     post_build(&server, &token, &package_guid, Some(&[too_long.as_str()]))
         .await
-        .assert_error(422, 10008, "UnprocessableEntity", "Lifecycle Buildpacks entries must be between 1 and 4096 characters");
+        .assert_error(
+            422,
+            10008,
+            "UnprocessableEntity",
+            "Lifecycle Buildpacks entries must be between 1 and 4096 characters",
+        );
     for kind in ["docker", "cnb"] {
         server
-            .post("/v3/builds", &token, json!({"package": {"guid": package_guid}, "lifecycle": {"type": kind, "data": {}}}))
+            .post(
+                "/v3/builds",
+                &token,
+                json!({"package": {"guid": package_guid}, "lifecycle": {"type": kind, "data": {}}}),
+            )
             .await
-            .assert_error(422, 10008, "UnprocessableEntity", &format!("Lifecycle type '{kind}' is not supported"));
+            .assert_error(
+                422,
+                10008,
+                "UnprocessableEntity",
+                &format!("Lifecycle type '{kind}' is not supported"),
+            );
     }
-    server.post("/v3/builds", &token, json!({})).await.assert_error(422, 10008, "UnprocessableEntity", "Package guid can't be blank");
+    server
+        .post("/v3/builds", &token, json!({}))
+        .await
+        .assert_error(
+            422,
+            10008,
+            "UnprocessableEntity",
+            "Package guid can't be blank",
+        );
 
     // The package: missing, invisible, or in a space where the caller may not manage apps.
-    let unusable = "Unable to use package. Ensure that the package exists and you have access to it.";
-    post_build(&server, &token, "no-such-package", noop).await.assert_error(422, 10008, "UnprocessableEntity", unusable);
-    post_build(&server, &server.user_token("build-stranger"), &package_guid, noop)
+    let unusable =
+        "Unable to use package. Ensure that the package exists and you have access to it.";
+    post_build(&server, &token, "no-such-package", noop)
         .await
         .assert_error(422, 10008, "UnprocessableEntity", unusable);
+    post_build(
+        &server,
+        &server.user_token("build-stranger"),
+        &package_guid,
+        noop,
+    )
+    .await
+    .assert_error(422, 10008, "UnprocessableEntity", unusable);
     let space = space_of(&server, &app_guid).await;
-    server.grant("build-auditor", "organization_user", "organization", &server.org_of(&space).await).await;
-    server.grant("build-auditor", "space_auditor", "space", &space).await;
-    post_build(&server, &server.user_token("build-auditor"), &package_guid, noop)
-        .await
-        .assert_error(422, 10008, "UnprocessableEntity", unusable);
+    server
+        .grant(
+            "build-auditor",
+            "organization_user",
+            "organization",
+            &server.org_of(&space).await,
+        )
+        .await;
+    server
+        .grant("build-auditor", "space_auditor", "space", &space)
+        .await;
+    post_build(
+        &server,
+        &server.user_token("build-auditor"),
+        &package_guid,
+        noop,
+    )
+    .await
+    .assert_error(422, 10008, "UnprocessableEntity", unusable);
 
     // The lifecycle: stack and buildpacks must exist, every problem named.
     let missing = server
@@ -233,7 +398,12 @@ async fn checks_run_in_cloud_controllers_order_and_change_nothing() {
             json!({"package": {"guid": package_guid}, "lifecycle": {"type": "buildpack", "data": {"buildpacks": ["nope", "ftp://example.com/bp"], "stack": "windows2016"}}}),
         )
         .await;
-    missing.assert_error(422, 10008, "UnprocessableEntity", "Stack must be an existing stack");
+    missing.assert_error(
+        422,
+        10008,
+        "UnprocessableEntity",
+        "Stack must be an existing stack",
+    );
     for part in [
         "Buildpack \\\"nope\\\" must be an existing admin buildpack or a valid git URI",
         "Buildpack \\\"ftp://example.com/bp\\\" must be an existing admin buildpack or a valid git URI",
@@ -241,46 +411,99 @@ async fn checks_run_in_cloud_controllers_order_and_change_nothing() {
         assert!(missing.text.contains(part), "{} lacks {part}", missing.text);
     }
     // Hostile git URLs are refused before any git runs.
-    post_build(&server, &token, &package_guid, Some(&["--upload-pack=touch /tmp/pwned"]))
-        .await
-        .assert_error(422, 10008, "UnprocessableEntity", "must be an existing admin buildpack or a valid git URI");
+    post_build(
+        &server,
+        &token,
+        &package_guid,
+        Some(&["--upload-pack=touch /tmp/pwned"]),
+    )
+    .await
+    .assert_error(
+        422,
+        10008,
+        "UnprocessableEntity",
+        "must be an existing admin buildpack or a valid git URI",
+    );
 
     // A package without bits: BadRequest.
     let empty = server
-        .post("/v3/packages", &token, json!({"type": "bits", "relationships": {"app": {"data": {"guid": app_guid}}}}))
+        .post(
+            "/v3/packages",
+            &token,
+            json!({"type": "bits", "relationships": {"app": {"data": {"guid": app_guid}}}}),
+        )
         .await;
     post_build(&server, &token, &guid_of(&empty.body), noop)
         .await
-        .assert_error(400, 1004, "BadRequest", "Bad request: Cannot stage package whose state is not ready.");
+        .assert_error(
+            400,
+            1004,
+            "BadRequest",
+            "Bad request: Cannot stage package whose state is not ready.",
+        );
     // A disabled admin buildpack, then limits over the maximum.
     post_build(&server, &token, &package_guid, Some(&["disabled-bp"]))
         .await
         .assert_error(400, 290003, "BuildpackInvalid", "disabled-bp is disabled");
     server
-        .post("/v3/builds", &token, json!({"package": {"guid": package_guid}, "staging_memory_in_mb": 100000}))
+        .post(
+            "/v3/builds",
+            &token,
+            json!({"package": {"guid": package_guid}, "staging_memory_in_mb": 100000}),
+        )
         .await
-        .assert_error(422, 10008, "UnprocessableEntity", "memory limit exceeded: 100000 MB requested, the maximum is 8192 MB");
+        .assert_error(
+            422,
+            10008,
+            "UnprocessableEntity",
+            "memory limit exceeded: 100000 MB requested, the maximum is 8192 MB",
+        );
     server
-        .post("/v3/builds", &token, json!({"package": {"guid": package_guid}, "staging_disk_in_mb": 100000}))
+        .post(
+            "/v3/builds",
+            &token,
+            json!({"package": {"guid": package_guid}, "staging_disk_in_mb": 100000}),
+        )
         .await
         .assert_error(422, 10008, "UnprocessableEntity", "disk limit exceeded");
 
     // None of that created a build.
-    let builds = server.get(&format!("/v3/apps/{app_guid}/builds"), &token).await;
+    let builds = server
+        .get(&format!("/v3/apps/{app_guid}/builds"), &token)
+        .await;
     builds.assert_status(200);
-    assert_eq!(builds.body["pagination"]["total_results"], 0, "{}", builds.text);
+    assert_eq!(
+        builds.body["pagination"]["total_results"], 0,
+        "{}",
+        builds.text
+    );
 
     // A space supporter may build (CC's "manage apps"), with its limits kept.
-    server.grant("build-supporter", "organization_user", "organization", &server.org_of(&space).await).await;
-    server.grant("build-supporter", "space_supporter", "space", &space).await;
+    server
+        .grant(
+            "build-supporter",
+            "organization_user",
+            "organization",
+            &server.org_of(&space).await,
+        )
+        .await;
+    server
+        .grant("build-supporter", "space_supporter", "space", &space)
+        .await;
     let supported = server
         .post("/v3/builds", &server.user_token("build-supporter"), json!({"package": {"guid": package_guid}, "staging_memory_in_mb": 2048, "staging_disk_in_mb": 5000}))
         .await;
     supported.assert_status(201);
     assert_eq!(supported.body["staging_memory_in_mb"], 2048);
     assert_eq!(supported.body["staging_disk_in_mb"], 5000);
-    assert_eq!(supported.body["lifecycle"]["data"]["buildpacks"], json!([]), "no buildpacks named: detect");
-    let staged = server.wait_final(&build_path(&supported.body), &token).await;
+    assert_eq!(
+        supported.body["lifecycle"]["data"]["buildpacks"],
+        json!([]),
+        "no buildpacks named: detect"
+    );
+    let staged = server
+        .wait_final(&build_path(&supported.body), &token)
+        .await;
     assert_eq!(staged["state"], "STAGED", "{staged}");
 }
 
@@ -291,41 +514,92 @@ async fn one_build_stages_at_a_time_and_the_state_updater_can_fail_it() {
     server.admin_buildpack("noop", "noop").await;
     let (app_guid, package_guid) = server.app_with_package(DEV, "plain").await;
     let token = server.user_token(DEV);
-    let updater = server.token("build-state-updater", &["cloud_controller.write", "cloud_controller.update_build_state"]);
+    let updater = server.token(
+        "build-state-updater",
+        &[
+            "cloud_controller.write",
+            "cloud_controller.update_build_state",
+        ],
+    );
     let sleeper = Some(&["sleeper"][..]);
 
     let first = post_build(&server, &token, &package_guid, sleeper).await;
     first.assert_status(201);
     let in_progress = "Only one build can be STAGING at a time per application.";
-    post_build(&server, &token, &package_guid, sleeper).await.assert_error(422, 170017, "StagingInProgress", in_progress);
+    post_build(&server, &token, &package_guid, sleeper)
+        .await
+        .assert_error(422, 170017, "StagingInProgress", in_progress);
     // CC checks "one at a time" before the package's state.
     let empty = server
-        .post("/v3/packages", &token, json!({"type": "bits", "relationships": {"app": {"data": {"guid": app_guid}}}}))
+        .post(
+            "/v3/packages",
+            &token,
+            json!({"type": "bits", "relationships": {"app": {"data": {"guid": app_guid}}}}),
+        )
         .await;
-    post_build(&server, &token, &guid_of(&empty.body), sleeper).await.assert_error(422, 170017, "StagingInProgress", in_progress);
+    post_build(&server, &token, &guid_of(&empty.body), sleeper)
+        .await
+        .assert_error(422, 170017, "StagingInProgress", in_progress);
 
     // Metadata is the developer's; the state is the updater's.
     let path = build_path(&first.body);
-    server.patch(&path, &token, json!({"state": "FAILED", "error": "x"})).await.assert_error(403, 10003, "NotAuthorized", "");
-    let labelled = server.patch(&path, &token, json!({"metadata": {"labels": {"tier": "gold"}}})).await;
+    server
+        .patch(&path, &token, json!({"state": "FAILED", "error": "x"}))
+        .await
+        .assert_error(403, 10003, "NotAuthorized", "");
+    let labelled = server
+        .patch(
+            &path,
+            &token,
+            json!({"metadata": {"labels": {"tier": "gold"}}}),
+        )
+        .await;
     labelled.assert_status(200);
     assert_eq!(labelled.body["metadata"]["labels"]["tier"], "gold");
     assert_eq!(labelled.body["state"], "STAGING");
     server
         .patch(&path, &updater, json!({"state": "RUNNING"}))
         .await
-        .assert_error(422, 10008, "UnprocessableEntity", "'RUNNING' is not a valid state");
-    server.patch(&path, &server.user_token("build-stranger"), json!({"metadata": {}})).await.assert_error(404, 10010, "ResourceNotFound", "Build not found");
-    let failed = server.patch(&path, &updater, json!({"state": "FAILED", "error": "the cell went away"})).await;
+        .assert_error(
+            422,
+            10008,
+            "UnprocessableEntity",
+            "'RUNNING' is not a valid state",
+        );
+    server
+        .patch(
+            &path,
+            &server.user_token("build-stranger"),
+            json!({"metadata": {}}),
+        )
+        .await
+        .assert_error(404, 10010, "ResourceNotFound", "Build not found");
+    let failed = server
+        .patch(
+            &path,
+            &updater,
+            json!({"state": "FAILED", "error": "the cell went away"}),
+        )
+        .await;
     failed.assert_status(200);
     assert_eq!(failed.body["state"], "FAILED");
-    assert_eq!(failed.body["error"], "StagerError - Stager error: the cell went away");
+    assert_eq!(
+        failed.body["error"],
+        "StagerError - Stager error: the cell went away"
+    );
     assert_eq!(failed.body["droplet"], Value::Null);
     assert_eq!(failed.body["metadata"]["labels"]["tier"], "gold");
     let shown = server.get(&path, &token).await;
-    assert_eq!(shown.body["state"], "FAILED", "the sleeper still running later changes nothing");
+    assert_eq!(
+        shown.body["state"], "FAILED",
+        "the sleeper still running later changes nothing"
+    );
     server
-        .patch(&path, &updater, json!({"state": "FAILED", "error": "again"}))
+        .patch(
+            &path,
+            &updater,
+            json!({"state": "FAILED", "error": "again"}),
+        )
         .await
         .assert_error(422, 10008, "UnprocessableEntity", "Build is FAILED");
 
@@ -338,8 +612,13 @@ async fn one_build_stages_at_a_time_and_the_state_updater_can_fail_it() {
     assert!(error.starts_with("StagingTimeExpired - "), "{error}");
     let third = post_build(&server, &token, &package_guid, Some(&["noop"])).await;
     third.assert_status(201);
-    assert_eq!(server.wait_final(&build_path(&third.body), &token).await["state"], "STAGED");
-    let listed = server.get(&format!("/v3/apps/{app_guid}/builds?states=FAILED"), &token).await;
+    assert_eq!(
+        server.wait_final(&build_path(&third.body), &token).await["state"],
+        "STAGED"
+    );
+    let listed = server
+        .get(&format!("/v3/apps/{app_guid}/builds?states=FAILED"), &token)
+        .await;
     assert_eq!(listed.body["pagination"]["total_results"], 2);
     // A read-only admin sees every build without a role.
     let reader = server.token("build-reader", &["cloud_controller.admin_read_only"]);
@@ -349,7 +628,9 @@ async fn one_build_stages_at_a_time_and_the_state_updater_can_fail_it() {
 #[tokio::test]
 async fn the_build_cache_carries_over_between_builds_of_an_app() {
     let server = TestServer::start().await;
-    server.admin_buildpack("cache-counter", "cache-counter").await;
+    server
+        .admin_buildpack("cache-counter", "cache-counter")
+        .await;
     let (_, package_guid) = server.app_with_package(DEV, "plain").await;
     let token = server.user_token(DEV);
     for expected in [b"1\n", b"2\n"] {
@@ -357,7 +638,8 @@ async fn the_build_cache_carries_over_between_builds_of_an_app() {
         created.assert_status(201);
         let staged = server.wait_final(&build_path(&created.body), &token).await;
         assert_eq!(staged["state"], "STAGED", "{staged}");
-        let files = download_droplet(&server, &token, staged["droplet"]["guid"].as_str().unwrap()).await;
+        let files =
+            download_droplet(&server, &token, staged["droplet"]["guid"].as_str().unwrap()).await;
         assert_eq!(&files["./app/cache-counter"], expected);
     }
 }
@@ -383,7 +665,9 @@ async fn fifty_simultaneous_builds_all_stage_once() {
     };
     let apps: Vec<(String, String)> = futures::future::join_all((0..APPS).map(new_app)).await;
 
-    let posts = apps.iter().map(|(_, package)| post_build(&server, &admin, package, Some(&["noop"])));
+    let posts = apps
+        .iter()
+        .map(|(_, package)| post_build(&server, &admin, package, Some(&["noop"])));
     let created: Vec<Response> = futures::future::join_all(posts).await;
     let mut droplets = HashSet::new();
     for ((app_guid, _), response) in apps.iter().zip(&created) {
@@ -391,12 +675,22 @@ async fn fifty_simultaneous_builds_all_stage_once() {
         let staged = server.wait_final(&build_path(&response.body), &admin).await;
         assert_eq!(staged["state"], "STAGED", "{staged}");
         let droplet_guid = staged["droplet"]["guid"].as_str().unwrap().to_string();
-        let droplet = server.get(&format!("/v3/droplets/{droplet_guid}"), &admin).await;
+        let droplet = server
+            .get(&format!("/v3/droplets/{droplet_guid}"), &admin)
+            .await;
         assert_eq!(droplet.body["state"], "STAGED");
-        assert_eq!(droplet.body["relationships"]["app"]["data"]["guid"], app_guid.as_str());
+        assert_eq!(
+            droplet.body["relationships"]["app"]["data"]["guid"],
+            app_guid.as_str()
+        );
         assert!(droplets.insert(droplet_guid), "two builds share a droplet");
     }
     assert_eq!(droplets.len(), APPS);
-    let listed = server.get("/v3/builds?states=STAGED&per_page=100", &admin).await;
-    assert_eq!(listed.body["pagination"]["total_results"], APPS as u64, "one build per request, no more");
+    let listed = server
+        .get("/v3/builds?states=STAGED&per_page=100", &admin)
+        .await;
+    assert_eq!(
+        listed.body["pagination"]["total_results"], APPS as u64,
+        "one build per request, no more"
+    );
 }

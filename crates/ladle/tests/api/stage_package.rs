@@ -28,7 +28,10 @@ async fn the_spec_page_curl_stages_a_package_with_a_git_buildpack() {
     });
     let response = server
         .client
-        .post(format!("{}/v3/packages/{package_guid}/droplets", server.url))
+        .post(format!(
+            "{}/v3/packages/{package_guid}/droplets",
+            server.url
+        ))
         .header("Authorization", format!("bearer {token}"))
         .header("Content-Type", "application/x-www-form-urlencoded")
         .header("X-VCAP-Request-ID", "spec-page")
@@ -38,27 +41,55 @@ async fn the_spec_page_curl_stages_a_package_with_a_git_buildpack() {
         .unwrap();
     let created = crate::support::Response::read(response).await;
     created.assert_status(201);
-    assert!(created.header("x-vcap-request-id").unwrap().starts_with("spec-page::"));
+    assert!(created
+        .header("x-vcap-request-id")
+        .unwrap()
+        .starts_with("spec-page::"));
     assert_eq!(created.header("x-content-type-options"), Some("nosniff"));
     let d = &created.body;
     assert_eq!(d["state"], "PENDING");
-    for null_field in ["hash", "failure_reason", "detected_start_command", "procfile", "updated_at"] {
-        assert_eq!(d[null_field], Value::Null, "{null_field} must be null while PENDING");
+    for null_field in [
+        "hash",
+        "failure_reason",
+        "detected_start_command",
+        "procfile",
+        "updated_at",
+    ] {
+        assert_eq!(
+            d[null_field],
+            Value::Null,
+            "{null_field} must be null while PENDING"
+        );
     }
     assert_eq!(d["buildpack_git_url"], format!("{}#stable", git.url));
     let env = &d["environment_variables"];
     assert_eq!(env["CF_STACK"], "cflinuxfs4");
     assert_eq!(env["CUSTOM_STAGING_VAR"], "hello");
     let vcap = &env["VCAP_APPLICATION"];
-    assert_eq!(vcap["limits"], json!({"mem": 1024, "disk": 4096, "fds": 16384}));
+    assert_eq!(
+        vcap["limits"],
+        json!({"mem": 1024, "disk": 4096, "fds": 16384})
+    );
     assert_eq!(vcap["application_id"], app_guid.as_str());
     assert_eq!(vcap["users"], Value::Null);
-    for key in ["application_version", "application_name", "application_uris", "version", "name", "space_name", "space_id", "uris"] {
+    for key in [
+        "application_version",
+        "application_name",
+        "application_uris",
+        "version",
+        "name",
+        "space_name",
+        "space_id",
+        "uris",
+    ] {
         assert!(vcap.get(key).is_some(), "VCAP_APPLICATION lacks {key}");
     }
     let guid = d["guid"].as_str().unwrap();
     assert_eq!(d["_links"]["self"]["href"], format!("/v3/droplets/{guid}"));
-    assert_eq!(d["_links"]["package"]["href"], format!("/v3/packages/{package_guid}"));
+    assert_eq!(
+        d["_links"]["package"]["href"],
+        format!("/v3/packages/{package_guid}")
+    );
     assert_eq!(d["_links"]["app"]["href"], format!("/v3/apps/{app_guid}"));
     assert_eq!(d["_links"]["assign_current_droplet"]["method"], "PUT");
     assert!(d["created_at"].as_str().unwrap().ends_with('Z'));
@@ -66,21 +97,39 @@ async fn the_spec_page_curl_stages_a_package_with_a_git_buildpack() {
     let staged = server.wait_final(&droplet_path(d), &token).await;
     assert_eq!(staged["state"], "STAGED", "{staged}");
     // The app's Procfile wins over bin/release for web, and adds worker.
-    let procfile = std::fs::read_to_string(crate::support::fixtures().join("apps/with-procfile/Procfile")).unwrap();
-    let web = procfile.lines().find_map(|l| l.strip_prefix("web:")).unwrap().trim();
+    let procfile =
+        std::fs::read_to_string(crate::support::fixtures().join("apps/with-procfile/Procfile"))
+            .unwrap();
+    let web = procfile
+        .lines()
+        .find_map(|l| l.strip_prefix("web:"))
+        .unwrap()
+        .trim();
     assert_eq!(staged["detected_start_command"], web);
     assert_eq!(staged["process_types"]["web"], web);
     assert!(staged["process_types"]["worker"].is_string());
     assert!(staged["procfile"].as_str().unwrap().contains("worker:"));
-    assert_eq!(staged["buildpacks"][0]["name"], format!("{}#stable", git.url));
-    assert_eq!(staged["buildpacks"][0]["detect_output"], Value::Null, "skip-detect mode never runs detect");
+    assert_eq!(
+        staged["buildpacks"][0]["name"],
+        format!("{}#stable", git.url)
+    );
+    assert_eq!(
+        staged["buildpacks"][0]["detect_output"],
+        Value::Null,
+        "skip-detect mode never runs detect"
+    );
     let sha1 = staged["hash"].as_str().unwrap();
     let sha256 = staged["checksum"]["value"].as_str().unwrap();
     assert_eq!(staged["checksum"]["type"], "sha256");
 
     // The droplet is downloadable and its bytes match the recorded digests.
-    let download = server.client.get(format!("{}/v3/droplets/{guid}/download", server.url))
-        .header("Authorization", format!("bearer {token}")).send().await.unwrap();
+    let download = server
+        .client
+        .get(format!("{}/v3/droplets/{guid}/download", server.url))
+        .header("Authorization", format!("bearer {token}"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(download.status(), 200);
     let bytes = download.bytes().await.unwrap();
     use sha1::Digest as _;
@@ -96,17 +145,33 @@ async fn without_a_buildpack_admin_buildpacks_are_detected_by_position() {
     let server = TestServer::start().await;
     server.admin_buildpack("first-fails", "detect-fail").await;
     let passing = server.admin_buildpack("second-passes", "detect-pass").await;
-    server.admin_buildpack("third-never-asked", "env-dump").await;
+    server
+        .admin_buildpack("third-never-asked", "env-dump")
+        .await;
     let (_, package_guid) = server.app_with_package(DEV, "plain").await;
     let token = server.user_token(DEV);
-    let created = server.post(&format!("/v3/packages/{package_guid}/droplets"), &token, json!({})).await;
+    let created = server
+        .post(
+            &format!("/v3/packages/{package_guid}/droplets"),
+            &token,
+            json!({}),
+        )
+        .await;
     created.assert_status(201);
-    assert_eq!(created.body["environment_variables"]["VCAP_APPLICATION"]["limits"]["mem"], 1024, "raised to the minimum");
-    let staged = server.wait_final(&droplet_path(&created.body), &token).await;
+    assert_eq!(
+        created.body["environment_variables"]["VCAP_APPLICATION"]["limits"]["mem"], 1024,
+        "raised to the minimum"
+    );
+    let staged = server
+        .wait_final(&droplet_path(&created.body), &token)
+        .await;
     assert_eq!(staged["state"], "STAGED", "{staged}");
     assert_eq!(staged["buildpacks"][0]["name"], "second-passes");
     assert_eq!(staged["buildpacks"][0]["detect_output"], "Detect Pass");
-    assert_eq!(staged["_links"]["buildpack"]["href"], format!("/v2/buildpacks/{passing}"));
+    assert_eq!(
+        staged["_links"]["buildpack"]["href"],
+        format!("/v2/buildpacks/{passing}")
+    );
     assert_eq!(staged["detected_start_command"], "./start.sh");
 }
 
@@ -117,7 +182,11 @@ async fn buildpack_guid_picks_that_admin_buildpack_and_the_environment_reaches_i
     let (app_guid, package_guid) = server.app_with_package(DEV, "plain").await;
     let token = server.user_token(DEV);
     server
-        .patch(&format!("/v3/apps/{app_guid}/environment_variables"), &token, json!({"var": {"APP_LEVEL": "app", "OVERRIDE_ME": "app"}}))
+        .patch(
+            &format!("/v3/apps/{app_guid}/environment_variables"),
+            &token,
+            json!({"var": {"APP_LEVEL": "app", "OVERRIDE_ME": "app"}}),
+        )
         .await
         .assert_status(200);
     let created = server
@@ -128,19 +197,48 @@ async fn buildpack_guid_picks_that_admin_buildpack_and_the_environment_reaches_i
         )
         .await;
     created.assert_status(201);
-    assert_eq!(created.body["_links"]["buildpack"]["href"], format!("/v2/buildpacks/{env_dump}"));
-    let staged = server.wait_final(&droplet_path(&created.body), &token).await;
+    assert_eq!(
+        created.body["_links"]["buildpack"]["href"],
+        format!("/v2/buildpacks/{env_dump}")
+    );
+    let staged = server
+        .wait_final(&droplet_path(&created.body), &token)
+        .await;
     assert_eq!(staged["state"], "STAGED", "{staged}");
     let guid = staged["guid"].as_str().unwrap();
-    let download = server.client.get(format!("{}/v3/droplets/{guid}/download", server.url))
-        .header("Authorization", format!("bearer {token}")).send().await.unwrap();
+    let download = server
+        .client
+        .get(format!("{}/v3/droplets/{guid}/download", server.url))
+        .header("Authorization", format!("bearer {token}"))
+        .send()
+        .await
+        .unwrap();
     let files = droplet_files(&download.bytes().await.unwrap());
     let env = String::from_utf8(files["./app/staging-env"].clone()).unwrap();
-    for expected in ["APP_LEVEL=app", "OVERRIDE_ME=request", "CF_STACK=cflinuxfs4", "MEMORY_LIMIT=2048m", "LANG=en_US.UTF-8", "VCAP_SERVICES={}"] {
-        assert!(env.lines().any(|l| l == expected), "staging env lacks {expected}:\n{env}");
+    for expected in [
+        "APP_LEVEL=app",
+        "OVERRIDE_ME=request",
+        "CF_STACK=cflinuxfs4",
+        "MEMORY_LIMIT=2048m",
+        "LANG=en_US.UTF-8",
+        "VCAP_SERVICES={}",
+    ] {
+        assert!(
+            env.lines().any(|l| l == expected),
+            "staging env lacks {expected}:\n{env}"
+        );
     }
-    assert!(env.contains("\"mem\":2048"), "VCAP_APPLICATION limits reach the buildpack");
-    assert_eq!(String::from_utf8(files["./app/staging-uid"].clone()).unwrap().trim(), "2000", "never root");
+    assert!(
+        env.contains("\"mem\":2048"),
+        "VCAP_APPLICATION limits reach the buildpack"
+    );
+    assert_eq!(
+        String::from_utf8(files["./app/staging-uid"].clone())
+            .unwrap()
+            .trim(),
+        "2000",
+        "never root"
+    );
 }
 
 #[tokio::test]
@@ -149,27 +247,64 @@ async fn each_failure_names_its_type() {
     let compile_fail = server.admin_buildpack("compile-fail", "compile-fail").await;
     let release_fail = server.admin_buildpack("release-fail", "release-fail").await;
     let detect_fail = server.admin_buildpack("detect-fail", "detect-fail").await;
-    let memory_hog = server.admin_buildpack("memory-hog", "limit-memory-hog").await;
+    let memory_hog = server
+        .admin_buildpack("memory-hog", "limit-memory-hog")
+        .await;
     // detect-fail is the only enabled buildpack that could be detected: disable the others.
     let admin = server.admin_token();
     for guid in [&compile_fail, &release_fail, &memory_hog] {
-        server.patch(&format!("/v3/buildpacks/{guid}"), &admin, json!({"enabled": false})).await.assert_status(200);
+        server
+            .patch(
+                &format!("/v3/buildpacks/{guid}"),
+                &admin,
+                json!({"enabled": false}),
+            )
+            .await
+            .assert_status(200);
     }
     let _ = detect_fail;
     let (_, package_guid) = server.app_with_package(DEV, "plain").await;
     let token = server.user_token(DEV);
     let git_missing = "git://127.0.0.1:9/nothing-here.git".to_string();
     let cases: Vec<(Value, &str, &str)> = vec![
-        (json!({}), "NoAppDetectedError", "An app was not successfully detected by any available buildpack"),
-        (json!({"buildpack_guid": compile_fail}), "BuildpackCompileFailed", "App staging failed in the buildpack compile phase"),
-        (json!({"buildpack_guid": release_fail}), "BuildpackReleaseFailed", "App staging failed in the buildpack release phase"),
-        (json!({"buildpack_guid": memory_hog}), "StagingError", "staging exceeded its memory limit of 1024 MB"),
-        (json!({"buildpack_git_url": git_missing}), "StagingError", "Failed to clone git repository"),
+        (
+            json!({}),
+            "NoAppDetectedError",
+            "An app was not successfully detected by any available buildpack",
+        ),
+        (
+            json!({"buildpack_guid": compile_fail}),
+            "BuildpackCompileFailed",
+            "App staging failed in the buildpack compile phase",
+        ),
+        (
+            json!({"buildpack_guid": release_fail}),
+            "BuildpackReleaseFailed",
+            "App staging failed in the buildpack release phase",
+        ),
+        (
+            json!({"buildpack_guid": memory_hog}),
+            "StagingError",
+            "staging exceeded its memory limit of 1024 MB",
+        ),
+        (
+            json!({"buildpack_git_url": git_missing}),
+            "StagingError",
+            "Failed to clone git repository",
+        ),
     ];
     for (body, error_id, message) in cases {
-        let created = server.post(&format!("/v3/packages/{package_guid}/droplets"), &token, body.clone()).await;
+        let created = server
+            .post(
+                &format!("/v3/packages/{package_guid}/droplets"),
+                &token,
+                body.clone(),
+            )
+            .await;
         created.assert_status(201);
-        let failed = server.wait_final(&droplet_path(&created.body), &token).await;
+        let failed = server
+            .wait_final(&droplet_path(&created.body), &token)
+            .await;
         assert_eq!(failed["state"], "FAILED", "{body}: {failed}");
         let reason = failed["failure_reason"].as_str().unwrap();
         assert!(reason.starts_with(&format!("{error_id}: ")), "{reason}");
@@ -186,9 +321,17 @@ async fn a_staging_past_the_timeout_is_killed_and_reported() {
     let sleeper = server.admin_buildpack("sleeper", "limit-sleeper").await;
     let (_, package_guid) = server.app_with_package(DEV, "plain").await;
     let token = server.user_token(DEV);
-    let created = server.post(&format!("/v3/packages/{package_guid}/droplets"), &token, json!({"buildpack_guid": sleeper})).await;
+    let created = server
+        .post(
+            &format!("/v3/packages/{package_guid}/droplets"),
+            &token,
+            json!({"buildpack_guid": sleeper}),
+        )
+        .await;
     created.assert_status(201);
-    let failed = server.wait_final(&droplet_path(&created.body), &token).await;
+    let failed = server
+        .wait_final(&droplet_path(&created.body), &token)
+        .await;
     assert_eq!(failed["state"], "FAILED");
     let reason = failed["failure_reason"].as_str().unwrap();
     assert!(reason.starts_with("StagingTimeExpired: "), "{reason}");
@@ -203,20 +346,45 @@ async fn checks_run_in_cloud_controllers_order_and_change_nothing() {
     let stage = format!("/v3/packages/{package_guid}/droplets");
     // 422: body problems, each named.
     server
-        .post(&stage, &token, json!({"buildpack_guid": "x", "buildpack_git_url": "https://example.com/bp"}))
+        .post(
+            &stage,
+            &token,
+            json!({"buildpack_guid": "x", "buildpack_git_url": "https://example.com/bp"}),
+        )
         .await
-        .assert_error(422, 10008, "UnprocessableEntity", "Only one of buildpack_git_url or buildpack_guid may be provided");
+        .assert_error(
+            422,
+            10008,
+            "UnprocessableEntity",
+            "Only one of buildpack_git_url or buildpack_guid may be provided",
+        );
     server
         .post(&stage, &token, json!({"memory_limit": "1G", "disk_limit": 2.5, "stack": 3, "buildpack_git_url": "not a url", "extra": 1}))
         .await
         .assert_error(422, 10008, "UnprocessableEntity", "Unknown field(s): 'extra'");
     let detail = server.post(&stage, &token, json!({"memory_limit": "1G", "disk_limit": 2.5, "stack": 3, "buildpack_git_url": "not a url"})).await;
-    for part in ["Memory limit is not a number", "Disk limit must be an integer", "Stack must be a string", "Buildpack git url must be a valid URI"] {
-        assert!(detail.body["errors"][0]["detail"].as_str().unwrap().contains(part), "{}", detail.text);
+    for part in [
+        "Memory limit is not a number",
+        "Disk limit must be an integer",
+        "Stack must be a string",
+        "Buildpack git url must be a valid URI",
+    ] {
+        assert!(
+            detail.body["errors"][0]["detail"]
+                .as_str()
+                .unwrap()
+                .contains(part),
+            "{}",
+            detail.text
+        );
     }
     // 422 beats 404: the body is checked before the package is looked up.
     server
-        .post("/v3/packages/no-such-package/droplets", &token, json!({"colour": 1}))
+        .post(
+            "/v3/packages/no-such-package/droplets",
+            &token,
+            json!({"colour": 1}),
+        )
         .await
         .assert_error(422, 10008, "UnprocessableEntity", "colour");
     server
@@ -224,29 +392,56 @@ async fn checks_run_in_cloud_controllers_order_and_change_nothing() {
         .await
         .assert_error(404, 10010, "ResourceNotFound", "Package not found");
     server
-        .post(&stage, &token, json!({"buildpack_guid": "no-such-buildpack"}))
+        .post(
+            &stage,
+            &token,
+            json!({"buildpack_guid": "no-such-buildpack"}),
+        )
         .await
         .assert_error(404, 10010, "ResourceNotFound", "Buildpack not found");
     // A stranger cannot see the package; an auditor can but may not stage.
     let stranger = server.user_token("stranger");
-    server.post(&stage, &stranger, json!({})).await.assert_error(404, 10010, "ResourceNotFound", "Package not found");
-    let space = server.get(&format!("/v3/apps/{app_guid}"), &server.admin_token()).await.body["relationships"]["space"]["data"]["guid"]
+    server
+        .post(&stage, &stranger, json!({}))
+        .await
+        .assert_error(404, 10010, "ResourceNotFound", "Package not found");
+    let space = server
+        .get(&format!("/v3/apps/{app_guid}"), &server.admin_token())
+        .await
+        .body["relationships"]["space"]["data"]["guid"]
         .as_str()
         .unwrap()
         .to_string();
-    server.grant("auditor", "organization_user", "organization", &server.org_of(&space).await).await;
-    server.grant("auditor", "space_auditor", "space", &space).await;
+    server
+        .grant(
+            "auditor",
+            "organization_user",
+            "organization",
+            &server.org_of(&space).await,
+        )
+        .await;
+    server
+        .grant("auditor", "space_auditor", "space", &space)
+        .await;
     server
         .post(&stage, &server.user_token("auditor"), json!({}))
         .await
         .assert_error(403, 10003, "NotAuthorized", "");
     // A package still awaiting its bits: InvalidRequest.
     let empty = server
-        .post("/v3/packages", &token, json!({"type": "bits", "relationships": {"app": {"data": {"guid": app_guid}}}}))
+        .post(
+            "/v3/packages",
+            &token,
+            json!({"type": "bits", "relationships": {"app": {"data": {"guid": app_guid}}}}),
+        )
         .await;
     let empty_guid = empty.body["guid"].as_str().unwrap();
     server
-        .post(&format!("/v3/packages/{empty_guid}/droplets"), &token, json!({}))
+        .post(
+            &format!("/v3/packages/{empty_guid}/droplets"),
+            &token,
+            json!({}),
+        )
         .await
         .assert_error(400, 10004, "InvalidRequest", "The request is invalid");
     server
@@ -256,14 +451,23 @@ async fn checks_run_in_cloud_controllers_order_and_change_nothing() {
     server
         .post(&stage, &token, json!({"memory_limit": 100000}))
         .await
-        .assert_error(400, 10009, "UnableToPerform", "Staging request could not be completed: memory limit exceeded");
+        .assert_error(
+            400,
+            10009,
+            "UnableToPerform",
+            "Staging request could not be completed: memory limit exceeded",
+        );
     server
         .post(&stage, &token, json!({"disk_limit": 100000}))
         .await
         .assert_error(400, 10009, "UnableToPerform", "disk limit exceeded");
     // A write-scope-less token is refused before anything else.
     server
-        .post(&stage, &server.token(DEV, &["cloud_controller.read"]), json!({"colour": 1}))
+        .post(
+            &stage,
+            &server.token(DEV, &["cloud_controller.read"]),
+            json!({"colour": 1}),
+        )
         .await
         .assert_error(403, 10003, "NotAuthorized", "");
     server
@@ -271,7 +475,13 @@ async fn checks_run_in_cloud_controllers_order_and_change_nothing() {
         .await
         .assert_error(401, 10002, "NotAuthenticated", "");
     // None of that created a droplet.
-    let droplets = server.get(&format!("/v3/packages/{package_guid}/droplets"), &token).await;
+    let droplets = server
+        .get(&format!("/v3/packages/{package_guid}/droplets"), &token)
+        .await;
     droplets.assert_status(200);
-    assert_eq!(droplets.body["pagination"]["total_results"], 0, "{}", droplets.text);
+    assert_eq!(
+        droplets.body["pagination"]["total_results"], 0,
+        "{}",
+        droplets.text
+    );
 }

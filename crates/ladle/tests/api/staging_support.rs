@@ -19,16 +19,26 @@ pub fn zip_dir(dir: &Path) -> Vec<u8> {
 
 fn add_dir(writer: &mut zip::ZipWriter<std::io::Cursor<Vec<u8>>>, root: &Path, dir: &Path) {
     use std::os::unix::fs::PermissionsExt;
-    let mut entries: Vec<_> = std::fs::read_dir(dir).expect("read fixture dir").map(|e| e.unwrap()).collect();
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .expect("read fixture dir")
+        .map(|e| e.unwrap())
+        .collect();
     entries.sort_by_key(|e| e.file_name());
     for entry in entries {
         let path = entry.path();
-        let name = path.strip_prefix(root).unwrap().to_string_lossy().to_string();
+        let name = path
+            .strip_prefix(root)
+            .unwrap()
+            .to_string_lossy()
+            .to_string();
         let meta = std::fs::symlink_metadata(&path).unwrap();
-        let options = zip::write::SimpleFileOptions::default().unix_permissions(meta.permissions().mode() & 0o7777);
+        let options = zip::write::SimpleFileOptions::default()
+            .unix_permissions(meta.permissions().mode() & 0o7777);
         if meta.file_type().is_symlink() {
             let target = std::fs::read_link(&path).unwrap();
-            writer.add_symlink(name, target.to_string_lossy(), options).unwrap();
+            writer
+                .add_symlink(name, target.to_string_lossy(), options)
+                .unwrap();
         } else if meta.is_dir() {
             writer.add_directory(format!("{name}/"), options).unwrap();
             add_dir(writer, root, &path);
@@ -42,8 +52,10 @@ fn add_dir(writer: &mut zip::ZipWriter<std::io::Cursor<Vec<u8>>>, root: &Path, d
 impl TestServer {
     /// POSTs a multipart upload with the file in field `bits`.
     pub async fn upload(&self, path: &str, token: &str, bytes: Vec<u8>) -> Response {
-        let form = reqwest::multipart::Form::new()
-            .part("bits", reqwest::multipart::Part::bytes(bytes).file_name("bits.zip"));
+        let form = reqwest::multipart::Form::new().part(
+            "bits",
+            reqwest::multipart::Part::bytes(bytes).file_name("bits.zip"),
+        );
         let response = self
             .client
             .post(format!("{}{}", self.url, path))
@@ -58,11 +70,15 @@ impl TestServer {
     /// Creates and uploads an admin buildpack from `fixtures/buildpacks/<fixture>`.
     pub async fn admin_buildpack(&self, name: &str, fixture: &str) -> String {
         let admin = self.admin_token();
-        let created = self.post("/v3/buildpacks", &admin, json!({"name": name})).await;
+        let created = self
+            .post("/v3/buildpacks", &admin, json!({"name": name}))
+            .await;
         created.assert_status(201);
         let guid = created.body["guid"].as_str().unwrap().to_string();
         let bits = zip_dir(&fixtures().join("buildpacks").join(fixture));
-        self.upload(&format!("/v3/buildpacks/{guid}/upload"), &admin, bits).await.assert_status(200);
+        self.upload(&format!("/v3/buildpacks/{guid}/upload"), &admin, bits)
+            .await
+            .assert_status(200);
         guid
     }
 
@@ -70,8 +86,15 @@ impl TestServer {
     /// `developer` (a space developer). Returns `(app_guid, package_guid)`.
     pub async fn app_with_package(&self, developer: &str, fixture: &str) -> (String, String) {
         let (_, space) = self.org_and_space().await;
-        self.grant(developer, "organization_user", "organization", &self.org_of(&space).await).await;
-        self.grant(developer, "space_developer", "space", &space).await;
+        self.grant(
+            developer,
+            "organization_user",
+            "organization",
+            &self.org_of(&space).await,
+        )
+        .await;
+        self.grant(developer, "space_developer", "space", &space)
+            .await;
         let token = self.user_token(developer);
         let app = self
             .post(
@@ -89,19 +112,30 @@ impl TestServer {
     /// A new READY bits package of `fixtures/apps/<fixture>` for `app_guid`.
     pub async fn ready_package(&self, token: &str, app_guid: &str, fixture: &str) -> String {
         let package = self
-            .post("/v3/packages", token, json!({"type": "bits", "relationships": {"app": {"data": {"guid": app_guid}}}}))
+            .post(
+                "/v3/packages",
+                token,
+                json!({"type": "bits", "relationships": {"app": {"data": {"guid": app_guid}}}}),
+            )
             .await;
         package.assert_status(201);
         let package_guid = package.body["guid"].as_str().unwrap().to_string();
         let bits = zip_dir(&fixtures().join("apps").join(fixture));
-        let uploaded = self.upload(&format!("/v3/packages/{package_guid}/upload"), token, bits).await;
+        let uploaded = self
+            .upload(&format!("/v3/packages/{package_guid}/upload"), token, bits)
+            .await;
         uploaded.assert_status(200);
         package_guid
     }
 
     pub async fn org_of(&self, space_guid: &str) -> String {
-        let space = self.get(&format!("/v3/spaces/{space_guid}"), &self.admin_token()).await;
-        space.body["relationships"]["organization"]["data"]["guid"].as_str().unwrap().to_string()
+        let space = self
+            .get(&format!("/v3/spaces/{space_guid}"), &self.admin_token())
+            .await;
+        space.body["relationships"]["organization"]["data"]["guid"]
+            .as_str()
+            .unwrap()
+            .to_string()
     }
 
     /// Polls `path` until its `state` is final (not PENDING/STAGING/PROCESSING), up to 120 s.
@@ -110,11 +144,17 @@ impl TestServer {
         loop {
             let response = self.get(path, token).await;
             response.assert_status(200);
-            let state = response.body["state"].as_str().unwrap_or_default().to_string();
+            let state = response.body["state"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
             if !matches!(state.as_str(), "PENDING" | "STAGING" | "PROCESSING_UPLOAD") {
                 return response.body;
             }
-            assert!(Instant::now() < deadline, "{path} still {state} after 120 s");
+            assert!(
+                Instant::now() < deadline,
+                "{path} still {state} after 120 s"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -174,10 +214,19 @@ impl GitServer {
         git(&work, &["add", "."]);
         git(&work, &["commit", "-qm", "buildpack"]);
         git(dir.path(), &["clone", "-q", "--bare", "work", "bp.git"]);
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         use std::os::unix::process::CommandExt;
         let child = std::process::Command::new("git")
-            .args(["daemon", "--export-all", "--reuseaddr", "--listen=127.0.0.1"])
+            .args([
+                "daemon",
+                "--export-all",
+                "--reuseaddr",
+                "--listen=127.0.0.1",
+            ])
             .arg(format!("--port={port}"))
             .arg(format!("--base-path={}", dir.path().display()))
             .arg(dir.path())
@@ -191,7 +240,11 @@ impl GitServer {
             assert!(Instant::now() < deadline, "git daemon did not start");
             std::thread::sleep(Duration::from_millis(50));
         }
-        GitServer { url: format!("git://127.0.0.1:{port}/bp.git"), _dir: dir, child }
+        GitServer {
+            url: format!("git://127.0.0.1:{port}/bp.git"),
+            _dir: dir,
+            child,
+        }
     }
 }
 
