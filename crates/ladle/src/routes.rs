@@ -139,6 +139,7 @@ pub fn router(state: AppState) -> Router {
             get(crate::api::droplets::download),
         )
         .route("/v3/droplets", get(crate::api::droplets::list))
+        .route("/v3/droplets/{guid}/logs", get(crate::api::droplets::logs))
         .route(
             "/v3/apps/{guid}/droplets",
             get(crate::api::droplets::list_for_app),

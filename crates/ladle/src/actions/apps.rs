@@ -177,9 +177,19 @@ pub async fn find_readable(
     Ok((app, space, access))
 }
 
+/// Two queries (the app with its instance count, then the caller's roles), not four: this is
+/// the endpoint clients poll.
 pub async fn show(db: &DbPool, user: &User, guid: &str) -> Result<AppDetails, AppError> {
-    let (app, _, access) = find_readable(db, user, guid).await?;
-    details(db, app, access).await
+    let found = apps::find_with_instances(db, guid).await?.ok_or(AppError::NotFound)?;
+    let access = permissions::space_access(db, user, &found.app.space_guid).await?;
+    if !access.read {
+        return Err(AppError::NotFound);
+    }
+    Ok(AppDetails {
+        total_desired_instances: found.total_instances,
+        show_secrets: access.read_secrets,
+        app: found.app,
+    })
 }
 
 async fn details(db: &DbPool, app: AppRecord, access: Access) -> Result<AppDetails, AppError> {

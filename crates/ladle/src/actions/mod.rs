@@ -20,3 +20,4 @@ pub mod stacks;
 pub mod staging_complete;
 pub mod staging_request;
 pub mod users;
+pub mod staging_logs;

@@ -288,3 +288,33 @@ pub async fn clear_buildpack_cache(
     let job_guid = build_cache::clear(&state.db, &state.blobs, &user, &app_guid).await?;
     Ok(accepted_job(&state, &job_guid))
 }
+
+/// `GET /v3/droplets/:guid/logs[?follow=true]`: the staging log as plain text, one line per
+/// output line, tagged `[STG/<phase>] OUT|ERR`; with `follow` it streams until staging ends.
+pub async fn logs(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(guid): Path<String>,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Response> {
+    let follow = follow_param(query.as_deref())?;
+    let stream = crate::actions::staging_logs::stream_log(&state.db, &user, &guid, follow).await?;
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], Body::from_stream(stream)).into_response())
+}
+
+fn follow_param(query: Option<&str>) -> ApiResult<bool> {
+    let mut follow = false;
+    for (key, value) in url::form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+        match (key.as_ref(), value.as_ref()) {
+            ("follow", "true") => follow = true,
+            ("follow", "false") => follow = false,
+            ("follow", other) => return Err(ApiError::bad_query(format!("Follow must be true or false, not '{other}'"))),
+            (other, _) => {
+                return Err(ApiError::bad_query(format!(
+                    "Unknown query parameter(s): '{other}'. Valid parameters are: 'follow'"
+                )))
+            }
+        }
+    }
+    Ok(follow)
+}

@@ -56,6 +56,25 @@ pub async fn find(db: &DbPool, guid: &str) -> DbResult<Option<AppRecord>> {
         .await
 }
 
+/// An app with the sum of its processes' instances, in one query: `GET /v3/apps/:guid` is the
+/// hottest read there is.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AppWithInstances {
+    #[sqlx(flatten)]
+    pub app: AppRecord,
+    pub total_instances: i64,
+}
+
+pub async fn find_with_instances(db: &DbPool, guid: &str) -> DbResult<Option<AppWithInstances>> {
+    sqlx::query_as(
+        "SELECT a.*, CAST((SELECT COALESCE(SUM(p.instances), 0) FROM processes p WHERE p.app_guid = a.guid) AS BIGINT) \
+         AS total_instances FROM apps a WHERE a.guid = $1",
+    )
+    .bind(guid)
+    .fetch_optional(db)
+    .await
+}
+
 pub async fn list(
     db: &DbPool,
     filter: &Where,

@@ -626,22 +626,50 @@ async fn one_build_stages_at_a_time_and_the_state_updater_can_fail_it() {
 }
 
 #[tokio::test]
-async fn the_build_cache_carries_over_between_builds_of_an_app() {
+async fn the_build_cache_carries_over_between_builds_until_it_is_cleared() {
     let server = TestServer::start().await;
     server
         .admin_buildpack("cache-counter", "cache-counter")
         .await;
-    let (_, package_guid) = server.app_with_package(DEV, "plain").await;
+    let (app_guid, package_guid) = server.app_with_package(DEV, "plain").await;
     let token = server.user_token(DEV);
-    for expected in [b"1\n", b"2\n"] {
+    let counter_after_build = || async {
         let created = post_build(&server, &token, &package_guid, Some(&["cache-counter"])).await;
         created.assert_status(201);
         let staged = server.wait_final(&build_path(&created.body), &token).await;
         assert_eq!(staged["state"], "STAGED", "{staged}");
         let files =
             download_droplet(&server, &token, staged["droplet"]["guid"].as_str().unwrap()).await;
-        assert_eq!(&files["./app/cache-counter"], expected);
-    }
+        String::from_utf8(files["./app/cache-counter"].clone()).unwrap()
+    };
+    assert_eq!(counter_after_build().await, "1\n");
+    assert_eq!(
+        counter_after_build().await,
+        "2\n",
+        "the second build found the first one's cache"
+    );
+    let cleared = server
+        .post(
+            &format!("/v3/apps/{app_guid}/actions/clear_buildpack_cache"),
+            &token,
+            json!({}),
+        )
+        .await;
+    cleared.assert_status(202);
+    let job = cleared
+        .header("location")
+        .expect("a job location")
+        .to_string();
+    let job_path = job.strip_prefix(&server.url).unwrap_or(&job).to_string();
+    assert_eq!(
+        server.get(&job_path, &token).await.body["state"],
+        "COMPLETE"
+    );
+    assert_eq!(
+        counter_after_build().await,
+        "1\n",
+        "a cleared cache starts over"
+    );
 }
 
 /// Fifty builds of fifty apps at once on two staging slots: every one stages exactly once.
@@ -683,6 +711,17 @@ async fn fifty_simultaneous_builds_all_stage_once() {
             droplet.body["relationships"]["app"]["data"]["guid"],
             app_guid.as_str()
         );
+        // Staged by one container, once: a second claim of the job would log a second one.
+        let log = server
+            .client
+            .get(format!("{}/v3/droplets/{droplet_guid}/logs", server.url))
+            .header("Authorization", format!("bearer {admin}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(log.status(), 200);
+        let log = log.text().await.unwrap();
+        assert_eq!(log.matches("Creating container").count(), 1, "{log}");
         assert!(droplets.insert(droplet_guid), "two builds share a droplet");
     }
     assert_eq!(droplets.len(), APPS);

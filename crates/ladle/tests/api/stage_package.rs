@@ -485,3 +485,46 @@ async fn checks_run_in_cloud_controllers_order_and_change_nothing() {
         droplets.text
     );
 }
+
+#[tokio::test]
+async fn a_person_can_follow_the_staging_log_until_it_ends() {
+    let server = TestServer::start().await;
+    let detect_pass = server.admin_buildpack("detect-pass", "detect-pass").await;
+    let (_, package_guid) = server.app_with_package(DEV, "plain").await;
+    let token = server.user_token(DEV);
+    let created = server
+        .post(&format!("/v3/packages/{package_guid}/droplets"), &token, json!({"buildpack_guid": detect_pass}))
+        .await;
+    created.assert_status(201);
+    let guid = created.body["guid"].as_str().unwrap();
+    // Following from the moment of creation: the response ends by itself when staging does.
+    let followed = tokio::time::timeout(
+        std::time::Duration::from_secs(120),
+        server
+            .client
+            .get(format!("{}/v3/droplets/{guid}/logs?follow=true", server.url))
+            .header("Authorization", format!("bearer {token}"))
+            .send(),
+    )
+    .await
+    .expect("log follow ended")
+    .unwrap();
+    assert_eq!(followed.status(), 200);
+    assert!(followed.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+    let text = followed.text().await.unwrap();
+    assert!(text.contains("[STG/compile] OUT -----> detect-pass compiling"), "{text}");
+    assert!(text.contains("[STG/setup]"), "host-side lines are tagged setup: {text}");
+    let staged = server.get(&format!("/v3/droplets/{guid}"), &token).await;
+    assert_eq!(staged.body["state"], "STAGED", "following ended only once staging did");
+    // Reading again without follow gives the same lines; strangers see nothing.
+    let again = server.get(&format!("/v3/droplets/{guid}/logs"), &token).await;
+    assert_eq!(again.text, text);
+    server
+        .get(&format!("/v3/droplets/{guid}/logs"), &server.user_token("stranger"))
+        .await
+        .assert_error(404, 10010, "ResourceNotFound", "Droplet not found");
+    server
+        .get(&format!("/v3/droplets/{guid}/logs?tail=5"), &token)
+        .await
+        .assert_error(400, 10005, "BadQueryParameter", "tail");
+}
