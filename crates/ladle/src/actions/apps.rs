@@ -180,7 +180,9 @@ pub async fn find_readable(
 /// Two queries (the app with its instance count, then the caller's roles), not four: this is
 /// the endpoint clients poll.
 pub async fn show(db: &DbPool, user: &User, guid: &str) -> Result<AppDetails, AppError> {
-    let found = apps::find_with_instances(db, guid).await?.ok_or(AppError::NotFound)?;
+    let found = apps::find_with_instances(db, guid)
+        .await?
+        .ok_or(AppError::NotFound)?;
     let access = permissions::space_access(db, user, &found.app.space_guid).await?;
     if !access.read {
         return Err(AppError::NotFound);

@@ -18,6 +18,6 @@ pub mod roles;
 pub mod spaces;
 pub mod stacks;
 pub mod staging_complete;
+pub mod staging_logs;
 pub mod staging_request;
 pub mod users;
-pub mod staging_logs;

@@ -18,7 +18,10 @@ const POLL: Duration = Duration::from_millis(250);
 /// `2026-11-27T12:00:00.123456Z [STG/compile] OUT -----> compiling`
 pub fn format_line(row: &LogRow) -> String {
     let stream = if row.stream == "stderr" { "ERR" } else { "OUT" };
-    format!("{} [STG/{}] {stream} {}\n", row.created_at, row.phase, row.line)
+    format!(
+        "{} [STG/{}] {stream} {}\n",
+        row.created_at, row.phase, row.line
+    )
 }
 
 /// The log of a droplet the caller can read, as a stream of text chunks.
@@ -29,7 +32,13 @@ pub async fn stream_log(
     follow: bool,
 ) -> Result<impl Stream<Item = Result<Bytes, sqlx::Error>> + Send + 'static, DropletError> {
     find_readable(db, user, droplet_guid).await?;
-    let state = Reader { db: db.clone(), droplet_guid: droplet_guid.to_string(), last_seq: -1, follow, done: false };
+    let state = Reader {
+        db: db.clone(),
+        droplet_guid: droplet_guid.to_string(),
+        last_seq: -1,
+        follow,
+        done: false,
+    };
     Ok(stream::try_unfold(state, next_chunk))
 }
 
@@ -51,7 +60,8 @@ async fn next_chunk(mut reader: Reader) -> Result<Option<(Bytes, Reader)>, sqlx:
         // Read the state before the lines: a staging that ends after this read still has its
         // last lines picked up on the next round.
         let finished = !reader.follow || is_final(&reader.db, &reader.droplet_guid).await?;
-        let rows = staging_logs::after(&reader.db, &reader.droplet_guid, reader.last_seq, PAGE).await?;
+        let rows =
+            staging_logs::after(&reader.db, &reader.droplet_guid, reader.last_seq, PAGE).await?;
         if let Some(last) = rows.last() {
             reader.last_seq = last.seq;
             let text: String = rows.iter().map(format_line).collect();
@@ -66,5 +76,7 @@ async fn next_chunk(mut reader: Reader) -> Result<Option<(Bytes, Reader)>, sqlx:
 }
 
 async fn is_final(db: &DbPool, droplet_guid: &str) -> Result<bool, sqlx::Error> {
-    Ok(droplets::find(db, droplet_guid).await?.is_none_or(|d| !d.state().is_in_flight()))
+    Ok(droplets::find(db, droplet_guid)
+        .await?
+        .is_none_or(|d| !d.state().is_in_flight()))
 }

@@ -299,7 +299,11 @@ pub async fn logs(
 ) -> ApiResult<Response> {
     let follow = follow_param(query.as_deref())?;
     let stream = crate::actions::staging_logs::stream_log(&state.db, &user, &guid, follow).await?;
-    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], Body::from_stream(stream)).into_response())
+    Ok((
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        Body::from_stream(stream),
+    )
+        .into_response())
 }
 
 fn follow_param(query: Option<&str>) -> ApiResult<bool> {
@@ -308,7 +312,11 @@ fn follow_param(query: Option<&str>) -> ApiResult<bool> {
         match (key.as_ref(), value.as_ref()) {
             ("follow", "true") => follow = true,
             ("follow", "false") => follow = false,
-            ("follow", other) => return Err(ApiError::bad_query(format!("Follow must be true or false, not '{other}'"))),
+            ("follow", other) => {
+                return Err(ApiError::bad_query(format!(
+                    "Follow must be true or false, not '{other}'"
+                )))
+            }
             (other, _) => {
                 return Err(ApiError::bad_query(format!(
                     "Unknown query parameter(s): '{other}'. Valid parameters are: 'follow'"

@@ -15,8 +15,8 @@ pub mod query;
 pub mod roles;
 pub mod spaces;
 pub mod stacks;
-pub mod users;
 pub mod staging_logs;
+pub mod users;
 use std::str::FromStr;
 use std::time::Duration;
 

@@ -12,7 +12,12 @@ pub struct LogRow {
 }
 
 /// Up to `limit` lines with a sequence number above `after`, in order.
-pub async fn after(db: &DbPool, droplet_guid: &str, after: i64, limit: i64) -> DbResult<Vec<LogRow>> {
+pub async fn after(
+    db: &DbPool,
+    droplet_guid: &str,
+    after: i64,
+    limit: i64,
+) -> DbResult<Vec<LogRow>> {
     sqlx::query_as(
         "SELECT seq, phase, stream, line, created_at FROM staging_logs \
          WHERE droplet_guid = $1 AND seq > $2 ORDER BY seq LIMIT $3",

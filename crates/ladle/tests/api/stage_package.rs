@@ -493,7 +493,11 @@ async fn a_person_can_follow_the_staging_log_until_it_ends() {
     let (_, package_guid) = server.app_with_package(DEV, "plain").await;
     let token = server.user_token(DEV);
     let created = server
-        .post(&format!("/v3/packages/{package_guid}/droplets"), &token, json!({"buildpack_guid": detect_pass}))
+        .post(
+            &format!("/v3/packages/{package_guid}/droplets"),
+            &token,
+            json!({"buildpack_guid": detect_pass}),
+        )
         .await;
     created.assert_status(201);
     let guid = created.body["guid"].as_str().unwrap();
@@ -502,7 +506,10 @@ async fn a_person_can_follow_the_staging_log_until_it_ends() {
         std::time::Duration::from_secs(120),
         server
             .client
-            .get(format!("{}/v3/droplets/{guid}/logs?follow=true", server.url))
+            .get(format!(
+                "{}/v3/droplets/{guid}/logs?follow=true",
+                server.url
+            ))
             .header("Authorization", format!("bearer {token}"))
             .send(),
     )
@@ -510,17 +517,34 @@ async fn a_person_can_follow_the_staging_log_until_it_ends() {
     .expect("log follow ended")
     .unwrap();
     assert_eq!(followed.status(), 200);
-    assert!(followed.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+    assert!(followed.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain"));
     let text = followed.text().await.unwrap();
-    assert!(text.contains("[STG/compile] OUT -----> detect-pass compiling"), "{text}");
-    assert!(text.contains("[STG/setup]"), "host-side lines are tagged setup: {text}");
+    assert!(
+        text.contains("[STG/compile] OUT -----> detect-pass compiling"),
+        "{text}"
+    );
+    assert!(
+        text.contains("[STG/setup]"),
+        "host-side lines are tagged setup: {text}"
+    );
     let staged = server.get(&format!("/v3/droplets/{guid}"), &token).await;
-    assert_eq!(staged.body["state"], "STAGED", "following ended only once staging did");
+    assert_eq!(
+        staged.body["state"], "STAGED",
+        "following ended only once staging did"
+    );
     // Reading again without follow gives the same lines; strangers see nothing.
-    let again = server.get(&format!("/v3/droplets/{guid}/logs"), &token).await;
+    let again = server
+        .get(&format!("/v3/droplets/{guid}/logs"), &token)
+        .await;
     assert_eq!(again.text, text);
     server
-        .get(&format!("/v3/droplets/{guid}/logs"), &server.user_token("stranger"))
+        .get(
+            &format!("/v3/droplets/{guid}/logs"),
+            &server.user_token("stranger"),
+        )
         .await
         .assert_error(404, 10010, "ResourceNotFound", "Droplet not found");
     server
