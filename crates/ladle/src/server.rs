@@ -34,6 +34,7 @@ impl Server {
             .await
             .context("cannot open the database")?;
         ensure_default_stack(&pool, &config.default_stack).await?;
+        clear_scratch_dirs(&config.data_dir);
         let blob_spec = args
             .blobstore
             .clone()
@@ -115,6 +116,19 @@ fn num_cores() -> usize {
     std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
+}
+
+/// Half-received uploads and staging inputs of a previous process of this node: nothing refers
+/// to them any more (a package whose upload was cut off never became READY).
+fn clear_scratch_dirs(data_dir: &std::path::Path) {
+    for scratch in ["tmp", "staging-inputs"] {
+        let dir = data_dir.join(scratch);
+        if dir.exists() {
+            if let Err(err) = std::fs::remove_dir_all(&dir) {
+                tracing::warn!(dir = %dir.display(), error = %err, "cannot clear scratch dir");
+            }
+        }
+    }
 }
 
 async fn ensure_default_stack(pool: &db::DbPool, name: &str) -> anyhow::Result<()> {

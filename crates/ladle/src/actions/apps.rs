@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 
 use crate::actions::jobs::{self, JobFailure};
 use crate::actions::processes as process_actions;
-use crate::auth::{permissions, Access, User};
+use crate::auth::{permissions, Access, RoleType, User};
 use crate::blobstore::{keys, Blobstore};
 use crate::db::apps::{self, AppRecord, OrphanedBlobs};
 use crate::db::organizations::{self, OrganizationRecord};
@@ -177,20 +177,22 @@ pub async fn find_readable(
     Ok((app, space, access))
 }
 
-/// Two queries (the app with its instance count, then the caller's roles), not four: this is
-/// the endpoint clients poll.
+/// One query (see `db::apps::find_with_roles`): this is the endpoint clients poll.
 pub async fn show(db: &DbPool, user: &User, guid: &str) -> Result<AppDetails, AppError> {
-    let found = apps::find_with_instances(db, guid)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let access = permissions::space_access(db, user, &found.app.space_guid).await?;
+    let rows = apps::find_with_roles(db, guid, &user.guid).await?;
+    let first = rows.first().ok_or(AppError::NotFound)?;
+    let roles: Vec<RoleType> = rows
+        .iter()
+        .filter_map(|r| r.role_type.as_deref()?.parse().ok())
+        .collect();
+    let access = permissions::access_with_roles(user, &roles);
     if !access.read {
         return Err(AppError::NotFound);
     }
     Ok(AppDetails {
-        total_desired_instances: found.total_instances,
+        total_desired_instances: first.total_instances,
         show_secrets: access.read_secrets,
-        app: found.app,
+        app: first.app.clone(),
     })
 }
 

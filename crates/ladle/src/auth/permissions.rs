@@ -115,12 +115,21 @@ pub async fn space_access(db: &DbPool, user: &User, space_guid: &str) -> DbResul
         return Ok(Access::everything());
     }
     let roles = roles_in_space(db, &user.guid, space_guid).await?;
-    let mut access = Access::from_roles(&roles);
+    Ok(access_with_roles(user, &roles))
+}
+
+/// The caller's access given its roles in a space (space roles plus org roles of its org) and
+/// its token's scopes.
+pub fn access_with_roles(user: &User, roles: &[RoleType]) -> Access {
+    if user.scopes.admin {
+        return Access::everything();
+    }
+    let mut access = Access::from_roles(roles);
     if user.scopes.reads_everything() {
         access.read = true;
         access.read_secrets |= user.scopes.reads_all_secrets();
     }
-    Ok(access)
+    access
 }
 
 /// Space roles in the space plus org roles in its organization.

@@ -56,22 +56,36 @@ pub async fn find(db: &DbPool, guid: &str) -> DbResult<Option<AppRecord>> {
         .await
 }
 
-/// An app with the sum of its processes' instances, in one query: `GET /v3/apps/:guid` is the
-/// hottest read there is.
+/// An app with the sum of its processes' instances and one of the caller's roles that bear on
+/// its space (one row per role, `role_type` NULL when there are none).
 #[derive(Debug, Clone, sqlx::FromRow)]
-pub struct AppWithInstances {
+pub struct AppWithRole {
     #[sqlx(flatten)]
     pub app: AppRecord,
     pub total_instances: i64,
+    pub role_type: Option<String>,
 }
 
-pub async fn find_with_instances(db: &DbPool, guid: &str) -> DbResult<Option<AppWithInstances>> {
+/// `GET /v3/apps/:guid` is the hottest read there is, so it is one query: the app, its instance
+/// count, and the caller's space roles and org roles in the space's organization.
+pub async fn find_with_roles(
+    db: &DbPool,
+    guid: &str,
+    user_guid: &str,
+) -> DbResult<Vec<AppWithRole>> {
     sqlx::query_as(
-        "SELECT a.*, CAST((SELECT COALESCE(SUM(p.instances), 0) FROM processes p WHERE p.app_guid = a.guid) AS BIGINT) \
-         AS total_instances FROM apps a WHERE a.guid = $1",
+        "SELECT a.*, \
+           CAST((SELECT COALESCE(SUM(p.instances), 0) FROM processes p WHERE p.app_guid = a.guid) AS BIGINT) \
+             AS total_instances, \
+           r.role_type AS role_type \
+         FROM apps a LEFT JOIN roles r ON r.user_guid = $2 AND (r.space_guid = a.space_guid OR \
+           (r.space_guid IS NULL AND r.organization_guid = \
+             (SELECT s.organization_guid FROM spaces s WHERE s.guid = a.space_guid))) \
+         WHERE a.guid = $1",
     )
     .bind(guid)
-    .fetch_optional(db)
+    .bind(user_guid)
+    .fetch_all(db)
     .await
 }
 

@@ -7,6 +7,7 @@ mod support;
 mod apps;
 mod buildpacks;
 mod builds;
+mod cli;
 mod conventions;
 mod droplets;
 mod organizations;
