@@ -4,7 +4,6 @@
 
 use ladle_stager::FailureKind;
 use serde_json::{json, Value};
-use sqlx::{Any, Transaction};
 
 use crate::actions::apps::{self as app_actions, AppError};
 use crate::actions::staging_complete::describe;
@@ -16,11 +15,8 @@ use crate::db::droplets::{self, DropletRecord};
 use crate::db::packages::{PackageRecord, PackageState, PackageType};
 use crate::db::query::Where;
 use crate::db::spaces::SpaceRecord;
-use crate::db::{
-    self, apps, buildpacks, organizations, packages, spaces, stacks, DbPool, DbResult,
-};
+use crate::db::{self, apps, buildpacks, organizations, packages, spaces, stacks, DbPool};
 use crate::domain::{BuildState, BuildpackUrl, DropletState};
-use crate::messages::app_create::MetadataPatch;
 use crate::messages::build_create::{BuildCreate, BuildUpdate};
 use crate::messages::list::ListParams;
 use crate::state::AppState;
@@ -92,7 +88,7 @@ pub async fn create(
         Err(err) => Err(err),
     };
     let mut tx = db.begin().await?;
-    lock_app(&mut tx, &target.app.guid).await?;
+    apps::lock(&mut tx, &target.app.guid).await?;
     if builds::app_has_staging_build(&mut tx, &target.app.guid).await? {
         return Err(BuildError::StagingInProgress);
     }
@@ -342,7 +338,7 @@ pub async fn update(
         record_failure(db, &build, error).await?;
     }
     if let Some(metadata) = &input.metadata {
-        store_metadata(db, &build, metadata).await?;
+        builds::store_metadata(db, &build.guid, &metadata.apply(&build.metadata)).await?;
     }
     builds::find(db, guid).await?.ok_or(BuildError::NotFound)
 }
@@ -370,25 +366,5 @@ async fn record_failure(db: &DbPool, build: &BuildRecord, error: &str) -> Result
     )
     .await?;
     tx.commit().await?;
-    Ok(())
-}
-
-/// Takes the app's row lock first, so that two builds of one app serialise on the "one build
-/// STAGING" check (PostgreSQL row lock; SQLite's write lock). Changes nothing in the row.
-async fn lock_app(tx: &mut Transaction<'_, Any>, app_guid: &str) -> DbResult<()> {
-    sqlx::query("UPDATE apps SET updated_at = updated_at WHERE guid = $1")
-        .bind(app_guid)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
-}
-
-async fn store_metadata(db: &DbPool, build: &BuildRecord, patch: &MetadataPatch) -> DbResult<()> {
-    sqlx::query("UPDATE builds SET metadata = $1, updated_at = $2 WHERE guid = $3")
-        .bind(patch.apply(&build.metadata))
-        .bind(db::now())
-        .bind(&build.guid)
-        .execute(db)
-        .await?;
     Ok(())
 }

@@ -1,14 +1,13 @@
 //! `/v3/builds` and `/v3/apps/:guid/builds`: today's way to stage a package.
 
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::Json;
 use serde_json::Value;
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{CfJson, CurrentUser};
 use crate::actions::builds::{self as actions, BuildError};
-use crate::auth::User;
 use crate::db::builds::BuildRecord;
 use crate::messages::build_create::{BuildCreate, BuildUpdate};
 use crate::messages::list::ListParams;
@@ -16,7 +15,6 @@ use crate::presenters::{build, pagination};
 use crate::state::AppState;
 
 /// The scope of the component that reports staging outcomes (CC's build-state updater).
-const UPDATE_BUILD_STATE_SCOPE: &str = "cloud_controller.update_build_state";
 
 impl From<BuildError> for ApiError {
     fn from(err: BuildError) -> Self {
@@ -116,27 +114,10 @@ pub async fn update(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     Path(guid): Path<String>,
-    headers: HeaderMap,
     CfJson(body): CfJson,
 ) -> ApiResult<Json<Value>> {
     let input = BuildUpdate::parse(&body)?;
-    let may_update_state = may_update_build_state(&state, &user, &headers);
+    let may_update_state = user.is_admin() || user.scopes.update_build_state;
     let updated = actions::update(&state.db, &user, may_update_state, &guid, input).await?;
     Ok(Json(build::present(&updated, &state.links)))
-}
-
-/// Admins, and tokens carrying the build-state updater's scope. The scope is read from the
-/// token the `CurrentUser` extractor already verified; only this endpoint needs it.
-fn may_update_build_state(state: &AppState, user: &User, headers: &HeaderMap) -> bool {
-    if user.is_admin() {
-        return true;
-    }
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|h| h.to_str().ok())
-        .and_then(|h| h.split_once(' '))
-        .map(|(_, token)| token.trim());
-    token
-        .and_then(|t| state.tokens.verify(t).ok())
-        .is_some_and(|claims| claims.scope.iter().any(|s| s == UPDATE_BUILD_STATE_SCOPE))
 }

@@ -24,6 +24,8 @@ pub struct Scopes {
     pub admin: bool,
     pub admin_read_only: bool,
     pub global_auditor: bool,
+    /// May move a build to a final state (`PATCH /v3/builds/:guid` with `state`).
+    pub update_build_state: bool,
 }
 
 impl Scopes {
@@ -35,6 +37,7 @@ impl Scopes {
             admin: has("cloud_controller.admin"),
             admin_read_only: has("cloud_controller.admin_read_only"),
             global_auditor: has("cloud_controller.global_auditor"),
+            update_build_state: has("cloud_controller.update_build_state"),
         }
     }
 

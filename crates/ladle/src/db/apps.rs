@@ -243,3 +243,13 @@ pub async fn set_current_droplet(
     .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// Takes the app's row lock in `tx`, so that two builds of one app serialise on the "one build
+/// STAGING" check (PostgreSQL row lock; SQLite's write lock). Changes nothing in the row.
+pub async fn lock(tx: &mut sqlx::Transaction<'_, sqlx::Any>, app_guid: &str) -> DbResult<()> {
+    sqlx::query("UPDATE apps SET updated_at = updated_at WHERE guid = $1")
+        .bind(app_guid)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}

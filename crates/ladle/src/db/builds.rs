@@ -100,3 +100,14 @@ pub async fn complete(
     .await?;
     Ok(())
 }
+
+/// Replaces a build's metadata (JSON text).
+pub async fn store_metadata(db: &DbPool, guid: &str, metadata: &str) -> DbResult<()> {
+    sqlx::query("UPDATE builds SET metadata = $1, updated_at = $2 WHERE guid = $3")
+        .bind(metadata)
+        .bind(super::now())
+        .bind(guid)
+        .execute(db)
+        .await?;
+    Ok(())
+}
