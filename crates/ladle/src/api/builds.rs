@@ -14,8 +14,6 @@ use crate::messages::list::ListParams;
 use crate::presenters::{build, pagination};
 use crate::state::AppState;
 
-/// The scope of the component that reports staging outcomes (CC's build-state updater).
-
 impl From<BuildError> for ApiError {
     fn from(err: BuildError) -> Self {
         match err {

@@ -122,15 +122,11 @@ pub async fn download(
     Path(guid): Path<String>,
 ) -> ApiResult<Response> {
     let stream = actions::download(&state.db, &state.blobs, &user, &guid).await?;
-    let disposition = format!("attachment; filename=\"droplet_{guid}.tgz\"");
-    Ok((
-        [
-            (header::CONTENT_TYPE, "application/octet-stream".to_string()),
-            (header::CONTENT_DISPOSITION, disposition),
-        ],
-        Body::from_stream(stream),
-    )
-        .into_response())
+    Ok(super::file_download(
+        "application/octet-stream",
+        &format!("droplet_{guid}.tgz"),
+        stream,
+    ))
 }
 
 /// `GET /v3/droplets`

@@ -3,11 +3,10 @@
 
 use std::path::{Path as FsPath, PathBuf};
 
-use axum::body::Body;
 use axum::extract::multipart::{Field, MultipartError, MultipartRejection};
 use axum::extract::{Multipart, Path, RawQuery, State};
 use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::Json;
 use serde_json::Value;
 
@@ -156,15 +155,11 @@ pub async fn download(
     Path(guid): Path<String>,
 ) -> ApiResult<Response> {
     let stream = actions::download(&state.db, &state.blobs, &user, &guid).await?;
-    let disposition = format!("attachment; filename=\"{guid}.zip\"");
-    Ok((
-        [
-            (header::CONTENT_TYPE, "application/zip".to_string()),
-            (header::CONTENT_DISPOSITION, disposition),
-        ],
-        Body::from_stream(stream),
-    )
-        .into_response())
+    Ok(super::file_download(
+        "application/zip",
+        &format!("{guid}.zip"),
+        stream,
+    ))
 }
 
 /// Where uploads are received before they are inspected and kept.
