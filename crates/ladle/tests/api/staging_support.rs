@@ -170,12 +170,7 @@ pub struct GitServer {
 }
 
 impl Drop for GitServer {
-    /// `git daemon` forks a child per connection: end its whole process group.
     fn drop(&mut self) {
-        let _ = std::process::Command::new("kill")
-            .arg("-KILL")
-            .arg(format!("-{}", self.child.id()))
-            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -219,20 +214,21 @@ impl GitServer {
             .local_addr()
             .unwrap()
             .port();
-        use std::os::unix::process::CommandExt;
-        let child = std::process::Command::new("git")
-            .args([
-                "daemon",
-                "--export-all",
-                "--reuseaddr",
-                "--listen=127.0.0.1",
-            ])
+        // Run `git-daemon` itself rather than `git daemon`: the `git` wrapper would leave the
+        // daemon running as its child when killed.
+        let exec_path = std::process::Command::new("git")
+            .arg("--exec-path")
+            .output()
+            .expect("git --exec-path");
+        let daemon =
+            Path::new(String::from_utf8_lossy(&exec_path.stdout).trim()).join("git-daemon");
+        let child = std::process::Command::new(daemon)
+            .args(["--export-all", "--reuseaddr", "--listen=127.0.0.1"])
             .arg(format!("--port={port}"))
             .arg(format!("--base-path={}", dir.path().display()))
             .arg(dir.path())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
-            .process_group(0)
             .spawn()
             .expect("git daemon");
         let deadline = Instant::now() + Duration::from_secs(10);

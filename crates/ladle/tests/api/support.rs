@@ -21,7 +21,18 @@ pub struct TestServer {
 }
 
 impl Drop for TestServer {
+    /// SIGTERM first, so the server stops its stagings and removes their containers and mounts
+    /// as it would in production; SIGKILL only if it has not exited after a few seconds.
     fn drop(&mut self) {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
