@@ -41,6 +41,20 @@ pub struct ServeArgs {
     pub staging: StagingArgs,
 }
 
+/// `ladle worker`: staging slots without the API.
+#[derive(Debug, Clone, Args)]
+pub struct WorkerArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// The API nodes' blobstore: a directory path or `s3://bucket[/prefix]`.
+    #[arg(long, env = "LADLE_BLOBSTORE")]
+    pub blobstore: Option<String>,
+    #[arg(long, env = "LADLE_DEFAULT_STACK", default_value = "cflinuxfs4")]
+    pub default_stack: String,
+    #[command(flatten)]
+    pub staging: StagingArgs,
+}
+
 /// Staging limits and slots; read by `serve` (in-process slots) and `worker`.
 #[derive(Debug, Clone, Args)]
 pub struct StagingArgs {
@@ -149,6 +163,17 @@ impl Config {
             external_url,
             default_stack: args.default_stack.clone(),
             max_package_size_bytes: args.max_package_size_mb.saturating_mul(1024 * 1024),
+            staging: args.staging.clone(),
+        }
+    }
+
+    /// A worker serves no links and receives no uploads.
+    pub fn for_worker(args: &WorkerArgs) -> Self {
+        Config {
+            data_dir: args.common.data_dir.clone(),
+            external_url: String::new(),
+            default_stack: args.default_stack.clone(),
+            max_package_size_bytes: 0,
             staging: args.staging.clone(),
         }
     }

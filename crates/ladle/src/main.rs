@@ -3,7 +3,7 @@ use clap::{Parser, Subcommand};
 
 use ladle::auth::token::{claims_for, TokenRequest};
 use ladle::auth::TokenKeys;
-use ladle::config::{CommonArgs, ServeArgs};
+use ladle::config::{CommonArgs, ServeArgs, WorkerArgs};
 
 #[derive(Parser)]
 #[command(
@@ -20,6 +20,8 @@ struct Cli {
 enum Command {
     /// Start a working single node: API plus staging slots.
     Serve(Box<ServeArgs>),
+    /// Run staging slots only, on the API nodes' database and blobstore.
+    Worker(Box<WorkerArgs>),
     /// Print a bearer token signed with the server's secret.
     Token(TokenArgs),
     /// Bring the database schema up to date and exit.
@@ -72,6 +74,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             tracing::info!(%addr, "listening");
             server.run().await
         }
+        Command::Worker(args) => ladle::server::run_worker(&args).await,
         Command::Token(args) => {
             let secret = args.common.token_secret()?;
             let mut scopes = if args.scopes.is_empty() {

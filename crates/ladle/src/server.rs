@@ -8,7 +8,7 @@ use tokio::net::TcpListener;
 
 use crate::auth::TokenKeys;
 use crate::blobstore::Blobstore;
-use crate::config::{Config, ServeArgs};
+use crate::config::{CommonArgs, Config, ServeArgs, WorkerArgs};
 use crate::db;
 use crate::jobs::staging::StagingContext;
 use crate::presenters::Links;
@@ -24,32 +24,11 @@ pub struct Server {
 impl Server {
     pub async fn build(args: &ServeArgs) -> anyhow::Result<Server> {
         args.common.prepare_data_dir()?;
-        let secret = args.common.token_secret()?;
         let listener = TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
-        let bound = listener.local_addr()?;
-        let config = Config::from_args(args, bound);
-        let pool = db::connect(&args.common.database_url())
-            .await
-            .context("cannot open the database")?;
-        ensure_default_stack(&pool, &config.default_stack).await?;
-        clear_scratch_dirs(&config.data_dir);
-        let blob_spec = args
-            .blobstore
-            .clone()
-            .unwrap_or_else(|| config.data_dir.join("blobs").display().to_string());
-        let blobs = Blobstore::open(&blob_spec)
-            .with_context(|| format!("cannot open blobstore {blob_spec}"))?;
-        let state = AppState {
-            db: pool,
-            blobs,
-            tokens: Arc::new(TokenKeys::new(&secret)),
-            links: Links::new(&config.external_url),
-            config: Arc::new(config),
-            users_seen: Arc::new(UsersSeen::default()),
-            staging_wakeup: Arc::new(tokio::sync::Notify::new()),
-        };
+        let config = Config::from_args(args, listener.local_addr()?);
+        let state = open_state(&args.common, args.blobstore.as_deref(), config).await?;
         Ok(Server { listener, state })
     }
 
@@ -61,6 +40,46 @@ impl Server {
             .await?;
         Ok(())
     }
+}
+
+/// Opens what every node shares (database, blobstore, token keys) and clears this node's
+/// scratch space.
+async fn open_state(
+    common: &CommonArgs,
+    blobstore: Option<&str>,
+    config: Config,
+) -> anyhow::Result<AppState> {
+    let secret = common.token_secret()?;
+    let pool = db::connect(&common.database_url())
+        .await
+        .context("cannot open the database")?;
+    ensure_default_stack(&pool, &config.default_stack).await?;
+    clear_scratch_dirs(&config.data_dir);
+    let blob_spec = blobstore
+        .map(str::to_string)
+        .unwrap_or_else(|| config.data_dir.join("blobs").display().to_string());
+    let blobs = Blobstore::open(&blob_spec)
+        .with_context(|| format!("cannot open blobstore {blob_spec}"))?;
+    Ok(AppState {
+        db: pool,
+        blobs,
+        tokens: Arc::new(TokenKeys::new(&secret)),
+        links: Links::new(&config.external_url),
+        config: Arc::new(config),
+        users_seen: Arc::new(UsersSeen::default()),
+        staging_wakeup: Arc::new(tokio::sync::Notify::new()),
+    })
+}
+
+/// `ladle worker`: staging slots only, no HTTP. Point it at the API nodes' database and
+/// blobstore; it claims their queued stagings (waking once a second to look).
+pub async fn run_worker(args: &WorkerArgs) -> anyhow::Result<()> {
+    args.common.prepare_data_dir()?;
+    let config = Config::for_worker(args);
+    let state = open_state(&args.common, args.blobstore.as_deref(), config).await?;
+    start_staging_slots(&state)?;
+    shutdown_signal().await;
+    Ok(())
 }
 
 /// Sets up the stager (runc or process, as configured), clears what a crashed predecessor left

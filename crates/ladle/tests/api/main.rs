@@ -17,3 +17,4 @@ mod spaces;
 mod stacks;
 mod stage_package;
 mod users;
+mod worker;

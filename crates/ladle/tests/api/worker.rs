@@ -1,0 +1,74 @@
+//! `ladle worker`: staging slots in another process, sharing the API node's database and
+//! blobstore through the durable queue.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::support::{ladle_bin, TestServer, SECRET};
+
+struct Worker(Child);
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let pid = nix::unistd::Pid::from_raw(self.0.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        for _ in 0..250 {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn a_separate_worker_stages_what_an_api_node_without_slots_queued() {
+    let server = TestServer::start_with(&[("LADLE_STAGING_SLOTS", "0")]).await;
+    if std::env::var("LADLE_TEST_DATABASE_URL").is_ok() {
+        return; // the worker would need the per-server PostgreSQL database's URL
+    }
+    let noop = server.admin_buildpack("noop", "noop").await;
+    let (_, package_guid) = server.app_with_package("worker-dev", "plain").await;
+    let token = server.user_token("worker-dev");
+    let created = server
+        .post(
+            &format!("/v3/packages/{package_guid}/droplets"),
+            &token,
+            json!({"buildpack_guid": noop}),
+        )
+        .await;
+    created.assert_status(201);
+    let path = format!("/v3/droplets/{}", created.body["guid"].as_str().unwrap());
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        server.get(&path, &token).await.body["state"],
+        "PENDING",
+        "no slots on the API node"
+    );
+
+    let worker_data = tempfile::tempdir().unwrap();
+    let shared = server.data_dir.path();
+    let _worker = Worker(
+        Command::new(ladle_bin())
+            .arg("worker")
+            .arg(format!("--data-dir={}", worker_data.path().display()))
+            .arg(format!(
+                "--database-url=sqlite://{}?mode=rwc",
+                shared.join("ladle.db").display()
+            ))
+            .arg(format!("--blobstore={}", shared.join("blobs").display()))
+            .env("LADLE_TOKEN_SECRET", SECRET)
+            .env("LADLE_STAGING_SLOTS", "1")
+            .env("LADLE_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("spawn ladle worker"),
+    );
+    let staged = server.wait_final(&path, &token).await;
+    assert_eq!(staged["state"], "STAGED", "{staged}");
+    assert_eq!(staged["process_types"]["web"], "./noop");
+}
