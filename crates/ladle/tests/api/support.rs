@@ -16,6 +16,9 @@ pub const SECRET: &str = "test-secret-for-the-black-box-suite";
 pub struct TestServer {
     pub url: String,
     pub data_dir: tempfile::TempDir,
+    /// The server's database: its SQLite file in `data_dir`, or a fresh PostgreSQL database
+    /// when `LADLE_TEST_DATABASE_URL` is set.
+    pub database_url: String,
     child: Child,
     pub client: reqwest::Client,
 }
@@ -27,14 +30,13 @@ impl Drop for TestServer {
         let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
         let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
-        while std::time::Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
+        while std::time::Instant::now() < deadline && !matches!(self.child.try_wait(), Ok(Some(_)))
+        {
             std::thread::sleep(Duration::from_millis(20));
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
+        drop_postgres_database(&self.database_url);
     }
 }
 
@@ -65,12 +67,16 @@ impl TestServer {
             .arg(format!("--data-dir={}", data_dir.path().display()))
             .env("LADLE_TOKEN_SECRET", SECRET)
             .env("LADLE_LOG", "warn")
-            .env_remove("DATABASE_URL")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
-        if let Ok(url) = std::env::var("LADLE_TEST_DATABASE_URL") {
-            command.env("DATABASE_URL", fresh_postgres_database(&url));
-        }
+        let database_url = match std::env::var("LADLE_TEST_DATABASE_URL") {
+            Ok(url) => fresh_postgres_database(&url),
+            Err(_) => format!(
+                "sqlite://{}?mode=rwc",
+                data_dir.path().join("ladle.db").display()
+            ),
+        };
+        command.env("DATABASE_URL", &database_url);
         for (key, value) in env {
             command.env(key, value);
         }
@@ -92,6 +98,7 @@ impl TestServer {
         TestServer {
             url,
             data_dir,
+            database_url,
             child,
             client,
         }
@@ -233,6 +240,22 @@ fn fresh_postgres_database(base_url: &str) -> String {
     assert!(status.success(), "could not create test database");
     let (prefix, _) = base_url.rsplit_once('/').expect("database url with a path");
     format!("{prefix}/{name}")
+}
+
+/// Removes a database made by `fresh_postgres_database` (nothing for SQLite).
+fn drop_postgres_database(url: &str) {
+    let Ok(base) = std::env::var("LADLE_TEST_DATABASE_URL") else {
+        return;
+    };
+    if let Some((_, name)) = url.rsplit_once('/') {
+        let _ = Command::new("psql")
+            .arg(&base)
+            .arg("-qc")
+            .arg(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
 }
 
 /// A response with its body already read (JSON when it parses, else `Value::Null`).

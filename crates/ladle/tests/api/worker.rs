@@ -28,9 +28,6 @@ impl Drop for Worker {
 #[tokio::test]
 async fn a_separate_worker_stages_what_an_api_node_without_slots_queued() {
     let server = TestServer::start_with(&[("LADLE_STAGING_SLOTS", "0")]).await;
-    if std::env::var("LADLE_TEST_DATABASE_URL").is_ok() {
-        return; // the worker would need the per-server PostgreSQL database's URL
-    }
     let noop = server.admin_buildpack("noop", "noop").await;
     let (_, package_guid) = server.app_with_package("worker-dev", "plain").await;
     let token = server.user_token("worker-dev");
@@ -56,10 +53,7 @@ async fn a_separate_worker_stages_what_an_api_node_without_slots_queued() {
         Command::new(ladle_bin())
             .arg("worker")
             .arg(format!("--data-dir={}", worker_data.path().display()))
-            .arg(format!(
-                "--database-url=sqlite://{}?mode=rwc",
-                shared.join("ladle.db").display()
-            ))
+            .arg(format!("--database-url={}", server.database_url))
             .arg(format!("--blobstore={}", shared.join("blobs").display()))
             .env("LADLE_TOKEN_SECRET", SECRET)
             .env("LADLE_STAGING_SLOTS", "1")
