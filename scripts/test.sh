@@ -14,7 +14,7 @@ if command -v pg_ctlcluster >/dev/null && ! timeout 10 pg_isready -q -h 127.0.0.
   done
 fi
 if command -v psql >/dev/null && timeout 10 psql "$pg_url" -qtAc 'select 1' >/dev/null 2>&1; then
-  LADLE_TEST_DATABASE_URL=$pg_url cargo test -p ladle --test api
+  LADLE_TEST_DATABASE_URL=$pg_url cargo test --workspace --test api
 else
   echo "PostgreSQL is not reachable at $pg_url: the HTTP suite ran on SQLite only"
 fi

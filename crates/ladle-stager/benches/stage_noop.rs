@@ -2,6 +2,9 @@
 //! unpacking, container start, builder, droplet copy and cleanup. Prints the median of 21 runs
 //! per executor (target for runc: under 150 ms). Needs root and runc for the runc numbers.
 //!
+//! Then, for comparison with the server's queue (`bench/stage-throughput.sh`), the rate of
+//! 100 such stagings run straight through the stager, 2 at a time.
+//!
 //! Run with `bench/stage-noop.sh` (builds the release builder first).
 
 use std::fs::File;
@@ -16,6 +19,8 @@ use zip::write::SimpleFileOptions;
 
 const RUNS: usize = 21;
 const WARMUP: usize = 3;
+const DRAIN_STAGINGS: usize = 100;
+const DRAIN_PARALLEL: usize = 2;
 
 fn main() {
     let builder = builder_path();
@@ -51,27 +56,57 @@ fn main() {
         };
         let times = runtime.block_on(measure(&stager, scratch.path(), &app, &buildpack));
         report(&format!("{} executor", stager.executor()), times);
+        let rate = runtime.block_on(drain(&stager, scratch.path(), &app, &buildpack));
+        println!(
+            "{} executor: {DRAIN_STAGINGS} stagings, {DRAIN_PARALLEL} at a time: {rate:.1} stagings/s",
+            stager.executor()
+        );
     }
+}
+
+fn noop_request(name: &str, scratch: &Path, app: &Path, buildpack: &Path) -> StagingRequest {
+    StagingRequest {
+        staging_guid: name.to_string(),
+        app_bits: app.to_path_buf(),
+        buildpacks: vec![BuildpackSource::Admin {
+            key: "noop".into(),
+            zip: buildpack.to_path_buf(),
+        }],
+        skip_detect: false,
+        environment: vec![],
+        memory_mb: 1024,
+        disk_mb: 4096,
+        stack: StackRoot::HostDefault,
+        previous_cache: None,
+        output_dir: scratch.join(format!("out-{name}")),
+    }
+}
+
+/// Stagings per second with `DRAIN_PARALLEL` running at any time.
+async fn drain(stager: &Stager, scratch: &Path, app: &Path, buildpack: &Path) -> f64 {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let worker = || async {
+        loop {
+            let n = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            if n >= DRAIN_STAGINGS {
+                return;
+            }
+            let request = noop_request(&format!("drain-{n}"), scratch, app, buildpack);
+            let sink = VecSink::new();
+            if let Err(failure) = stager.stage(request, &sink).await {
+                panic!("staging failed: {failure}\n{}", sink.text());
+            }
+        }
+    };
+    let started = Instant::now();
+    futures::future::join_all((0..DRAIN_PARALLEL).map(|_| worker())).await;
+    DRAIN_STAGINGS as f64 / started.elapsed().as_secs_f64()
 }
 
 async fn measure(stager: &Stager, scratch: &Path, app: &Path, buildpack: &Path) -> Vec<Duration> {
     let mut times = Vec::new();
     for run in 0..WARMUP + RUNS {
-        let request = StagingRequest {
-            staging_guid: format!("bench-{run}"),
-            app_bits: app.to_path_buf(),
-            buildpacks: vec![BuildpackSource::Admin {
-                key: "noop".into(),
-                zip: buildpack.to_path_buf(),
-            }],
-            skip_detect: false,
-            environment: vec![],
-            memory_mb: 1024,
-            disk_mb: 4096,
-            stack: StackRoot::HostDefault,
-            previous_cache: None,
-            output_dir: scratch.join(format!("out-{run}")),
-        };
+        let request = noop_request(&format!("bench-{run}"), scratch, app, buildpack);
         let sink = VecSink::new();
         let started = Instant::now();
         let outcome = stager.stage(request, &sink).await;
