@@ -33,3 +33,7 @@ pub const STAGING_GID: u32 = 2000;
 pub fn buildpack_dir_name(key: &str) -> String {
     format!("{:016x}", xxhash_rust::xxh64::xxh64(key.as_bytes(), 0))
 }
+
+/// The host's copies of the shared libraries the builder links against, mounted read-only when
+/// the stack is another root filesystem, so the builder runs whatever libc the stack has.
+pub const BUILDER_LIB_DIR: &str = "/lifecycle/lib";

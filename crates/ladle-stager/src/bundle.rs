@@ -10,14 +10,14 @@ use serde_json::{json, Value};
 use crate::config::StagingNetwork;
 
 /// Host folders that make up the default stack, shared read-only.
-const HOST_STACK_DIRS: [&str; 6] = ["/usr", "/bin", "/lib", "/lib64", "/etc", "/sbin"];
+pub(crate) const HOST_STACK_DIRS: [&str; 6] = ["/usr", "/bin", "/lib", "/lib64", "/etc", "/sbin"];
 /// Mountpoints the container needs besides the stack folders.
 const MOUNTPOINT_DIRS: [&str; 6] = ["proc", "dev", "sys", "tmp", "workspace", "home/vcap"];
 
 pub(crate) struct BundleSpec<'a> {
     pub root: &'a Path,
-    /// Read-only binds of host folders (host-default stack); empty for a stack rootfs.
-    pub stack_binds: Vec<PathBuf>,
+    /// Read-only binds: the stack's folders, and the builder's libraries for a stack rootfs.
+    pub stack_binds: Vec<Bind>,
     pub workspace: &'a Path,
     pub builder: &'a Path,
     pub args: Vec<String>,
@@ -29,29 +29,78 @@ pub(crate) struct BundleSpec<'a> {
     pub cgroups_path: &'a str,
 }
 
-/// Builds the empty root for the host-default stack: mountpoints plus, for host folders that
-/// are symlinks (merged /usr: /bin -> usr/bin), the same symlink instead of another mount.
-/// Returns the folders to bind-mount.
-pub(crate) fn host_default_root(root: &Path) -> io::Result<Vec<PathBuf>> {
+/// Top-level folders of a stack root filesystem that the container gets from us instead.
+const OWN_TOP_LEVEL: [&str; 7] = [
+    "proc",
+    "dev",
+    "sys",
+    "tmp",
+    "workspace",
+    "home",
+    "lifecycle",
+];
+
+/// A read-only bind mount: host path → path inside the container.
+pub(crate) type Bind = (PathBuf, PathBuf);
+
+/// Builds the container's own root: mountpoints, plus the stack's top-level folders bound
+/// read-only (symlinks such as merged /usr's `/bin -> usr/bin` are copied as symlinks).
+/// `entries` limits which top-level names are taken (the host-default stack takes only
+/// /usr, /bin, /lib*, /etc, /sbin); `None` takes every one of a stack rootfs. Our own root
+/// means runc never creates mountpoints inside the stack's folder.
+pub(crate) fn stack_root(
+    root: &Path,
+    stack: &Path,
+    entries: Option<&[&str]>,
+) -> io::Result<Vec<Bind>> {
     for dir in MOUNTPOINT_DIRS {
         fs::create_dir_all(root.join(dir))?;
     }
     fs::create_dir_all(root.join("lifecycle"))?;
     fs::File::create(root.join("lifecycle/builder"))?;
+    let names: Vec<String> = match entries {
+        Some(list) => list
+            .iter()
+            .map(|n| n.trim_start_matches('/').to_string())
+            .collect(),
+        None => fs::read_dir(stack)?
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| !OWN_TOP_LEVEL.contains(&n.as_str()))
+            .collect(),
+    };
     let mut binds = Vec::new();
-    for host_dir in HOST_STACK_DIRS {
-        let host = Path::new(host_dir);
-        let inside = root.join(host_dir.trim_start_matches('/'));
-        match fs::symlink_metadata(host) {
+    for name in names {
+        let source = stack.join(&name);
+        let inside = root.join(&name);
+        match fs::symlink_metadata(&source) {
             Ok(meta) if meta.file_type().is_symlink() => {
-                std::os::unix::fs::symlink(fs::read_link(host)?, &inside)?
+                std::os::unix::fs::symlink(fs::read_link(&source)?, &inside)?
             }
             Ok(meta) if meta.is_dir() => {
                 fs::create_dir(&inside)?;
-                binds.push(host.to_path_buf());
+                binds.push((source, Path::new("/").join(&name)));
             }
             _ => {}
         }
+    }
+    Ok(binds)
+}
+
+/// Mount targets for the builder's shared libraries in `/lifecycle/lib` (see `builder_libs`).
+pub(crate) fn builder_lib_binds(root: &Path, files: &[PathBuf]) -> io::Result<Vec<Bind>> {
+    let lib_dir = root.join(paths::BUILDER_LIB_DIR.trim_start_matches('/'));
+    fs::create_dir_all(&lib_dir)?;
+    let mut binds = Vec::new();
+    for file in files {
+        let Some(name) = file.file_name() else {
+            continue;
+        };
+        fs::File::create(lib_dir.join(name))?;
+        binds.push((
+            fs::canonicalize(file)?,
+            Path::new(paths::BUILDER_LIB_DIR).join(name),
+        ));
     }
     Ok(binds)
 }
@@ -135,8 +184,8 @@ fn mounts(spec: &BundleSpec) -> Value {
         json!({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs",
                "options": ["nosuid", "nodev", "mode=1777", tmp_size]}),
     ];
-    for host in &spec.stack_binds {
-        list.push(bind(host, host, "ro"));
+    for (source, inside) in &spec.stack_binds {
+        list.push(bind(source, inside, "ro"));
     }
     list.push(bind(spec.workspace, Path::new(paths::WORKSPACE), "rw"));
     list.push(bind(

@@ -3,6 +3,7 @@
 //! turns the outcome into a droplet or one of Cloud Controller's staging errors.
 
 pub mod archive;
+mod builder_libs;
 mod bundle;
 mod config;
 pub mod env;

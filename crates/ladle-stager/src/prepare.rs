@@ -23,6 +23,8 @@ pub(crate) struct PrepareInput {
 
 pub(crate) struct BundleInput {
     pub builder: PathBuf,
+    /// Host libraries to mount beside the builder (stack rootfs only).
+    pub builder_libs: Vec<PathBuf>,
     pub args: Vec<String>,
     pub env: Vec<String>,
     pub pids_limit: u64,
@@ -89,13 +91,16 @@ fn write_bundle(
     request: &StagingRequest,
     input: &BundleInput,
 ) -> io::Result<()> {
-    let (root, stack_binds) = match &request.stack {
+    let root = workspace.dir().join("root");
+    let stack_binds = match &request.stack {
         StackRoot::HostDefault => {
-            let root = workspace.dir().join("root");
-            let binds = bundle::host_default_root(&root)?;
-            (root, binds)
+            bundle::stack_root(&root, Path::new("/"), Some(&bundle::HOST_STACK_DIRS))?
         }
-        StackRoot::Rootfs(path) => (path.clone(), Vec::new()),
+        StackRoot::Rootfs(path) => {
+            let mut binds = bundle::stack_root(&root, path, None)?;
+            binds.extend(bundle::builder_lib_binds(&root, &input.builder_libs)?);
+            binds
+        }
     };
     let spec = BundleSpec {
         root: &root,

@@ -7,6 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use ladle_contract::{paths, Phase};
 use tracing::Instrument;
 
+use crate::builder_libs::BuilderLibs;
 use crate::config::{find_on_path, is_executable, ExecutorChoice, StagerConfig, StagingNetwork};
 use crate::log::{LogSink, Stream};
 use crate::outcome::{self, Limits, Observed};
@@ -45,6 +46,8 @@ pub struct Stager {
     pub(crate) id_prefix: String,
     /// Whether the workspace is a loop-mounted ext4 image (root and mkfs.ext4 available).
     image_disk: bool,
+    /// What the builder needs mounted beside it to run in a stack rootfs.
+    builder_libs: BuilderLibs,
 }
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(0);
@@ -83,12 +86,14 @@ impl Stager {
             "ladle-{:08x}-",
             xxhash_rust::xxh64::xxh64(config.work_root.as_os_str().as_encoded_bytes(), 0) as u32
         );
+        let builder_libs = BuilderLibs::of(&config.builder_path);
         Ok(Stager {
             config,
             executor,
             runc,
             id_prefix,
             image_disk,
+            builder_libs,
         })
     }
 
@@ -174,10 +179,28 @@ impl Stager {
 
     fn bundle_input(&self, id: &str, request: &StagingRequest) -> BundleInput {
         let env = builder_env(request, Path::new(paths::HOME), Path::new(paths::WORKSPACE));
-        let mut args = vec![paths::BUILDER.to_string()];
+        // In a stack rootfs the builder starts through the host's loader with the host's
+        // libraries, whatever libc the stack has; on the host-default stack it runs as is.
+        let (mut args, builder_libs) = match (&request.stack, &self.builder_libs.loader) {
+            (StackRoot::Rootfs(_), Some(loader)) => {
+                let loader_name = loader
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let args = vec![
+                    format!("{}/{loader_name}", paths::BUILDER_LIB_DIR),
+                    "--library-path".to_string(),
+                    paths::BUILDER_LIB_DIR.to_string(),
+                    paths::BUILDER.to_string(),
+                ];
+                (args, self.builder_libs.files().cloned().collect())
+            }
+            _ => (vec![paths::BUILDER.to_string()], Vec::new()),
+        };
         args.extend(builder_args(request, Path::new(paths::WORKSPACE)));
         BundleInput {
             builder: self.config.builder_path.clone(),
+            builder_libs,
             args,
             env: env.into_iter().map(|(k, v)| format!("{k}={v}")).collect(),
             pids_limit: self.config.pids_limit,

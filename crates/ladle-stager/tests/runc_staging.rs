@@ -527,3 +527,47 @@ async fn a_builder_that_never_runs_is_a_stager_error() {
         Err(ladle_stager::StagerSetupError::BuilderMissing(_))
     ));
 }
+
+/// A stack root filesystem with no libc at all: a statically linked busybox for the
+/// buildpack's shell tools. The builder (dynamically linked) can only run there through the
+/// host libraries mounted beside it.
+fn busybox_rootfs(dir: &std::path::Path) -> std::path::PathBuf {
+    let busybox = ["/bin/busybox", "/usr/bin/busybox"]
+        .into_iter()
+        .map(std::path::PathBuf::from)
+        .find(|p| p.is_file())
+        .expect("busybox (Debian package busybox-static) is needed for the stack rootfs test");
+    let rootfs = dir.join("rootfs");
+    let bin = rootfs.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::create_dir_all(rootfs.join("etc")).unwrap();
+    std::fs::copy(&busybox, bin.join("busybox")).unwrap();
+    for tool in ["sh", "echo", "printf", "id", "grep", "cat", "mkdir", "env"] {
+        std::os::unix::fs::symlink("busybox", bin.join(tool)).unwrap();
+    }
+    rootfs
+}
+
+#[tokio::test]
+async fn a_stack_rootfs_without_libc_stages_with_the_builders_libraries_beside_it() {
+    if !runc_available() {
+        return;
+    }
+    let scratch = Scratch::new();
+    let rootfs = busybox_rootfs(scratch.path());
+    let stager = scratch.stager(ExecutorChoice::Runc);
+    let mut request = scratch.request("rootfs", "limit-whoami");
+    request.stack = ladle_stager::StackRoot::Rootfs(rootfs.clone());
+    let (outcome, sink) = stage(&scratch, &stager, request).await;
+    let droplet = outcome
+        .unwrap_or_else(|f| panic!("{f}\n{}", sink.text()))
+        .droplet;
+    assert_eq!(droplet_file(&droplet, "whoami-uid").unwrap().trim(), "2000");
+    // The stack's folder is used read-only and as it is: no mountpoints were added to it.
+    let mut entries: Vec<String> = std::fs::read_dir(&rootfs)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    entries.sort();
+    assert_eq!(entries, ["bin", "etc"]);
+}
