@@ -53,4 +53,13 @@ impl UsersSeen {
             .insert(user.guid.clone());
         Ok(())
     }
+
+    /// After a user is deleted on this node. (Another API node notices only after a restart;
+    /// until then a deleted user's requests do not recreate the row.)
+    pub fn forget(&self, user_guid: &str) {
+        self.seen
+            .lock()
+            .expect("users cache poisoned")
+            .remove(user_guid);
+    }
 }

@@ -81,5 +81,7 @@ pub async fn delete(
     Path(guid): Path<String>,
 ) -> ApiResult<StatusCode> {
     actions::delete(&state.db, &caller, &guid).await?;
+    // Their next token is their first sight again: the row is recreated then.
+    state.users_seen.forget(&guid);
     Ok(StatusCode::NO_CONTENT)
 }

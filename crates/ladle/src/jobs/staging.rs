@@ -54,6 +54,17 @@ pub async fn run(ctx: &StagingContext, job: &ClaimedJob) -> anyhow::Result<()> {
         Err(failure) => Outcome::Failed(failure),
     };
     staging_complete::record(&ctx.state, &droplet, outcome).await?;
+    remove_blob_of_deleted_droplet(ctx, droplet_guid).await
+}
+
+/// A droplet deleted while it staged has no row to record into; its blob would be orphaned.
+async fn remove_blob_of_deleted_droplet(
+    ctx: &StagingContext,
+    droplet_guid: &str,
+) -> anyhow::Result<()> {
+    if droplets::find(&ctx.state.db, droplet_guid).await?.is_none() {
+        ctx.state.blobs.delete(&keys::droplet(droplet_guid)).await?;
+    }
     Ok(())
 }
 

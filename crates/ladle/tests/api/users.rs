@@ -244,3 +244,37 @@ async fn deleting_a_user_takes_its_roles_away() {
         .await
         .assert_error(404, 10010, "ResourceNotFound", "User not found");
 }
+
+#[tokio::test]
+async fn a_deleted_user_is_recorded_again_at_their_next_request() {
+    let server = TestServer::start().await;
+    let admin = server.admin_token();
+    let carol = server.user_token("carol");
+    server
+        .get("/v3/organizations", &carol)
+        .await
+        .assert_status(200);
+    server
+        .get("/v3/users/carol", &admin)
+        .await
+        .assert_status(200);
+    server
+        .delete("/v3/users/carol", &admin)
+        .await
+        .assert_status(204);
+    server.get("/v3/users/carol", &admin).await.assert_error(
+        404,
+        10010,
+        "ResourceNotFound",
+        "User not found",
+    );
+    // Their token is still valid: the next request records them again, as on first sight.
+    server
+        .get("/v3/organizations", &carol)
+        .await
+        .assert_status(200);
+    server
+        .get("/v3/users/carol", &admin)
+        .await
+        .assert_status(200);
+}
