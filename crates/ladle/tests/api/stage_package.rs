@@ -552,3 +552,51 @@ async fn a_person_can_follow_the_staging_log_until_it_ends() {
         .await
         .assert_error(400, 10005, "BadQueryParameter", "tail");
 }
+
+#[tokio::test]
+async fn a_droplet_deleted_while_it_stages_leaves_no_blob_behind() {
+    let server = TestServer::start_with(&[("LADLE_STAGING_SLOTS", "1")]).await;
+    let slow = server.admin_buildpack("slow-pass", "slow-pass").await;
+    let noop = server.admin_buildpack("noop", "noop").await;
+    let (_, package_guid) = server.app_with_package(DEV, "plain").await;
+    let token = server.user_token(DEV);
+    let stage = format!("/v3/packages/{package_guid}/droplets");
+    let doomed = server
+        .post(&stage, &token, json!({"buildpack_guid": slow}))
+        .await
+        .body;
+    let doomed_path = droplet_path(&doomed);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while server.get(&doomed_path, &token).await.body["state"] != "STAGING" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never started staging"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    server.delete(&doomed_path, &token).await.assert_status(202);
+    // One slot, first in first out: once the next staging is done, the deleted one has finished.
+    let next = server
+        .post(&stage, &token, json!({"buildpack_guid": noop}))
+        .await
+        .body;
+    assert_eq!(
+        server.wait_final(&droplet_path(&next), &token).await["state"],
+        "STAGED"
+    );
+    let blobs = server.data_dir.path().join("blobs/droplets");
+    assert!(
+        blobs.join(next["guid"].as_str().unwrap()).exists(),
+        "the staged droplet's blob is kept"
+    );
+    assert!(
+        !blobs.join(doomed["guid"].as_str().unwrap()).exists(),
+        "the deleted droplet's blob was removed after its staging finished"
+    );
+    server.get(&doomed_path, &token).await.assert_error(
+        404,
+        10010,
+        "ResourceNotFound",
+        "Droplet not found",
+    );
+}
