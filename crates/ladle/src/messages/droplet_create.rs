@@ -2,6 +2,7 @@
 
 use serde_json::{Map, Value};
 
+use super::env_vars;
 use super::fields::Fields;
 use crate::api::error::ApiError;
 use crate::domain::BuildpackUrl;
@@ -40,8 +41,8 @@ impl DropletCreate {
             .optional_object("staging_environment_variables")
             .unwrap_or_default();
         for key in staging_environment_variables.keys() {
-            if let Some(problem) = env_key_problem(key) {
-                fields.error(format!("Staging environment variables {problem}"));
+            if let Some(problem) = env_vars::key_problem(key) {
+                fields.error(format!("Staging environment variables {problem} ('{key}')"));
             }
         }
         // CC: a present `stack` must be a string, an explicit null included.
@@ -68,22 +69,6 @@ impl DropletCreate {
             memory_limit,
             disk_limit,
         })
-    }
-}
-
-/// CC's rule for user environment variable names.
-pub fn env_key_problem(key: &str) -> Option<String> {
-    let upper = key.to_ascii_uppercase();
-    if upper.starts_with("VCAP_") {
-        Some(format!("cannot start with VCAP_ ('{key}')"))
-    } else if upper.starts_with("CF_") {
-        Some(format!("cannot start with CF_ ('{key}')"))
-    } else if key == "PORT" {
-        Some("cannot set PORT".to_string())
-    } else if key.is_empty() {
-        Some("cannot have an empty name".to_string())
-    } else {
-        None
     }
 }
 
