@@ -9,10 +9,9 @@ use std::fs::File;
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
+use crate::digest::Digests;
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
-use sha1::Sha1;
-use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
 /// Most entries a zip may hold. The zip reader keeps every central-directory entry in memory,
@@ -83,22 +82,19 @@ where
         sha256: String::new(),
     };
     let mut writer = tokio::io::BufWriter::with_capacity(1024 * 1024, file);
-    let mut sha1 = Sha1::new();
-    let mut sha256 = Sha256::new();
+    let mut digests = Digests::default();
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(|err| ReceiveError::Interrupted(err.to_string()))?;
         received.size += chunk.len() as u64;
         if received.size > max_bytes {
             return Err(ReceiveError::TooLarge { limit: max_bytes });
         }
-        sha1.update(&chunk);
-        sha256.update(&chunk);
+        digests.update(&chunk);
         writer.write_all(&chunk).await?;
     }
     writer.flush().await?;
     writer.into_inner().sync_all().await?;
-    received.sha1 = hex::encode(sha1.finalize());
-    received.sha256 = hex::encode(sha256.finalize());
+    (received.sha1, received.sha256) = digests.finish();
     Ok(received)
 }
 
