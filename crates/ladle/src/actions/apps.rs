@@ -17,6 +17,7 @@ use crate::db::processes::{self, ProcessRecord};
 use crate::db::query::Where;
 use crate::db::spaces::{self, SpaceRecord};
 use crate::db::{self, DbPool, DbResult};
+use crate::domain::BuildpackUrl;
 use crate::messages::app_create::{AppCreate, Dialect, LifecycleInput};
 use crate::messages::app_update::AppUpdate;
 use crate::messages::env_vars::EnvVarsPatch;
@@ -153,10 +154,10 @@ async fn check_lifecycle(db: &DbPool, lifecycle: &LifecycleInput) -> Result<(), 
     }
 }
 
+/// The same URL rule as builds and the stage endpoint. `file://` is accepted here because an
+/// app only records its buildpacks; whether `file://` may be cloned is decided when staging.
 fn is_buildpack_url(value: &str) -> bool {
-    url::Url::parse(value)
-        .map(|url| matches!(url.scheme(), "http" | "https" | "git" | "ssh" | "file"))
-        .unwrap_or(false)
+    BuildpackUrl::parse(value, true).is_ok()
 }
 
 /// The app with its space and the caller's access to it; "not found" when the caller cannot

@@ -18,6 +18,7 @@ use crate::actions::staging_complete::{self, Outcome};
 use crate::blobstore::keys;
 use crate::db::droplets::{self, DropletRecord};
 use crate::db::{build_caches, buildpacks, stacks};
+use crate::domain::BuildpackUrl;
 use crate::state::AppState;
 
 /// What a staging slot needs: the server's state plus the stager.
@@ -188,8 +189,10 @@ async fn admin_source(
     })
 }
 
+/// A requested buildpack is a URL (fetched by the builder) rather than an admin buildpack
+/// name; entries were checked with `BuildpackUrl` when the staging was requested.
 pub fn is_url(entry: &str) -> bool {
-    url::Url::parse(entry).is_ok_and(|u| u.has_host() || u.scheme() == "file")
+    BuildpackUrl::parse(entry, true).is_ok()
 }
 
 async fn stack_root(state: &AppState, stack: &str) -> Result<StackRoot, StagingFailure> {
