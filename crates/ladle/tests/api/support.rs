@@ -24,20 +24,23 @@ pub struct TestServer {
 }
 
 impl Drop for TestServer {
-    /// SIGTERM first, so the server stops its stagings and removes their containers and mounts
-    /// as it would in production; SIGKILL only if it has not exited after a few seconds.
     fn drop(&mut self) {
-        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
-        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-        let deadline = std::time::Instant::now() + Duration::from_secs(5);
-        while std::time::Instant::now() < deadline && !matches!(self.child.try_wait(), Ok(Some(_)))
-        {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        stop(&mut self.child);
         drop_postgres_database(&self.database_url);
     }
+}
+
+/// SIGTERM first, so a `ladle` process stops its stagings and removes their containers and
+/// mounts as it would in production; SIGKILL only if it has not exited after a few seconds.
+pub fn stop(child: &mut Child) {
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while std::time::Instant::now() < deadline && !matches!(child.try_wait(), Ok(Some(_))) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 pub fn ladle_bin() -> PathBuf {
