@@ -461,11 +461,14 @@ fn create_dir_all(path: &Path) -> Result<(), BuildError> {
     })
 }
 
-/// Phase marker on its own stdout line, flushed before any script writes to the same stream.
+/// Phase marker on its own line on stdout and on stderr, flushed before any script writes.
+/// The stager reads the two pipes concurrently, so each stream carries its own markers.
 fn announce(phase: Phase) {
+    let marker = phase.marker();
     let mut stdout = io::stdout().lock();
-    let _ = writeln!(stdout, "{}", phase.marker());
+    let _ = writeln!(stdout, "{marker}");
     let _ = stdout.flush();
+    let _ = writeln!(io::stderr().lock(), "{marker}");
 }
 
 fn warn_without_web(summary: &ProcessSummary) {

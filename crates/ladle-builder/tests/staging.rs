@@ -18,11 +18,13 @@ fn detect_mode_stages_with_the_first_buildpack_that_detects() {
     let run = ws.stage("detect-fail,detect-pass", &[]);
     run.assert_code(0);
 
-    let markers: Vec<&str> = run
-        .stdout
-        .lines()
-        .filter(|l| Phase::from_marker(l).is_some())
-        .collect();
+    let markers = |stream: &str| -> Vec<String> {
+        stream
+            .lines()
+            .filter(|l| Phase::from_marker(l).is_some())
+            .map(str::to_string)
+            .collect()
+    };
     let expected: Vec<String> = [
         Phase::Detect,
         Phase::Compile,
@@ -31,7 +33,9 @@ fn detect_mode_stages_with_the_first_buildpack_that_detects() {
     ]
     .map(Phase::marker)
     .to_vec();
-    assert_eq!(markers, expected);
+    assert_eq!(markers(&run.stdout), expected);
+    // Both pipes carry the markers, so a buildpack's stderr is tagged with its own phase.
+    assert_eq!(markers(&run.stderr), expected);
     assert!(
         run.stdout.contains("-----> detect-pass compiling"),
         "compile output streams: {}",

@@ -1,6 +1,6 @@
 //! Phase announcements. Before each phase the builder prints one marker line
-//! (`::ladle-phase::<name>`) on stdout; the stager strips these lines and tags every following
-//! line of output with that phase before handing it to the log sink.
+//! (`::ladle-phase::<name>`) on stdout and on stderr; the stager strips these lines and tags
+//! every following line of the same stream with that phase before handing it to the log sink.
 
 use std::fmt;
 use std::str::FromStr;

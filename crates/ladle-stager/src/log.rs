@@ -1,6 +1,7 @@
 //! Staging log: every line the builder and the buildpacks print, tagged with the phase the
 //! builder announced last. Marker lines themselves are consumed here.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use ladle_contract::Phase;
@@ -67,29 +68,25 @@ impl LogSink for VecSink {
     }
 }
 
-/// The phase most recently announced on stdout, shared by the stdout and stderr readers.
-/// `None` until the builder announces its first phase.
-pub(crate) struct PhaseTracker(Mutex<Option<Phase>>);
+/// Whether the builder announced any phase yet, shared by the stdout and stderr readers.
+///
+/// The phase itself is tracked per stream: the builder announces each phase on both stdout
+/// and stderr, and the two pipes are read concurrently, so only a marker on the same stream
+/// is ordered with respect to the lines that follow it.
+pub(crate) struct PhaseTracker(AtomicBool);
 
 impl PhaseTracker {
     pub(crate) fn new() -> Self {
-        PhaseTracker(Mutex::new(None))
+        PhaseTracker(AtomicBool::new(false))
     }
 
-    fn current(&self) -> Phase {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .unwrap_or(Phase::Setup)
-    }
-
-    fn set(&self, phase: Phase) {
-        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(phase);
+    fn mark_started(&self) {
+        self.0.store(true, Ordering::Relaxed);
     }
 
     /// Whether the builder got far enough to announce a phase.
     pub(crate) fn builder_started(&self) -> bool {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).is_some()
+        self.0.load(Ordering::Relaxed)
     }
 }
 
@@ -103,6 +100,7 @@ pub(crate) async fn pump<R: AsyncRead + Unpin>(
     let Some(reader) = reader else { return };
     let mut reader = BufReader::new(reader);
     let mut buf = Vec::new();
+    let mut phase = None;
     loop {
         buf.clear();
         match (&mut reader)
@@ -111,21 +109,26 @@ pub(crate) async fn pump<R: AsyncRead + Unpin>(
             .await
         {
             Ok(0) | Err(_) => return,
-            Ok(_) => forward(&buf, stream, tracker, sink),
+            Ok(_) => forward(&buf, stream, &mut phase, tracker, sink),
         }
     }
 }
 
-fn forward(raw: &[u8], stream: Stream, tracker: &PhaseTracker, sink: &dyn LogSink) {
+fn forward(
+    raw: &[u8],
+    stream: Stream,
+    phase: &mut Option<Phase>,
+    tracker: &PhaseTracker,
+    sink: &dyn LogSink,
+) {
     let text = String::from_utf8_lossy(raw);
     let text = text.trim_end_matches(['\n', '\r']);
-    if stream == Stream::Stdout {
-        if let Some(phase) = Phase::from_marker(text) {
-            tracker.set(phase);
-            return;
-        }
+    if let Some(announced) = Phase::from_marker(text) {
+        *phase = Some(announced);
+        tracker.mark_started();
+        return;
     }
-    sink.line(tracker.current(), stream, text);
+    sink.line(phase.unwrap_or(Phase::Setup), stream, text);
 }
 
 #[cfg(test)]
@@ -151,15 +154,43 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn markers_on_stderr_are_ordinary_text_and_long_lines_are_split() {
-        let mut err = b"::ladle-phase::detect\n".to_vec();
-        err.extend(std::iter::repeat_n(b'x', MAX_LINE_BYTES as usize + 10));
+    async fn each_stream_follows_its_own_markers_and_long_lines_are_split() {
+        let tracker = PhaseTracker::new();
         let sink = VecSink::new();
-        pump(Some(&err[..]), Stream::Stderr, &PhaseTracker::new(), &sink).await;
+        // stdout has reached compile while stderr has only seen detect: the stderr line
+        // belongs to detect, whichever pipe is read first.
+        let out = b"::ladle-phase::detect\n::ladle-phase::compile\n";
+        pump(Some(&out[..]), Stream::Stdout, &tracker, &sink).await;
+        let mut err = b"early\n::ladle-phase::detect\nno app here\n".to_vec();
+        err.extend(std::iter::repeat_n(b'x', MAX_LINE_BYTES as usize + 10));
+        pump(Some(&err[..]), Stream::Stderr, &tracker, &sink).await;
         let lines = sink.lines();
-        assert_eq!(lines[0].text, "::ladle-phase::detect");
-        assert_eq!(lines[0].phase, Phase::Setup);
-        assert_eq!(lines[1].text.len(), MAX_LINE_BYTES as usize);
-        assert_eq!(lines[2].text.len(), 10);
+        assert!(tracker.builder_started());
+        assert_eq!(
+            (lines[0].phase, lines[0].text.as_str()),
+            (Phase::Setup, "early")
+        );
+        assert_eq!(
+            (lines[1].phase, lines[1].text.as_str()),
+            (Phase::Detect, "no app here")
+        );
+        assert_eq!(lines[2].text.len(), MAX_LINE_BYTES as usize);
+        assert_eq!(lines[3].text.len(), 10);
+    }
+
+    #[test]
+    fn no_marker_means_the_builder_never_started() {
+        let tracker = PhaseTracker::new();
+        let sink = VecSink::new();
+        let mut phase = None;
+        forward(
+            b"runc: error\n",
+            Stream::Stderr,
+            &mut phase,
+            &tracker,
+            &sink,
+        );
+        assert!(!tracker.builder_started());
+        assert_eq!(sink.lines()[0].phase, Phase::Setup);
     }
 }
