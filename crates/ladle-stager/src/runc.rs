@@ -203,17 +203,30 @@ fn writable(dir: &Path) -> Result<(), String> {
 }
 
 /// Container ids in runc's default state folder (`runc list -q`).
+/// `runc list` can fail as a whole when one container's state changes under it (another
+/// stager on the host creating or deleting one), so a failure is retried before giving up.
 pub(crate) fn list_containers(runc: &Path) -> Vec<String> {
-    match Command::new(runc)
-        .args(["list", "-q"])
-        .stdin(Stdio::null())
-        .output()
-    {
-        Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .map(str::to_string)
-            .filter(|l| !l.is_empty())
-            .collect(),
-        _ => Vec::new(),
+    let mut failure = String::new();
+    for attempt in 0..3 {
+        if attempt > 0 {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        match Command::new(runc)
+            .args(["list", "-q"])
+            .stdin(Stdio::null())
+            .output()
+        {
+            Ok(out) if out.status.success() => {
+                return String::from_utf8_lossy(&out.stdout)
+                    .lines()
+                    .map(str::to_string)
+                    .filter(|l| !l.is_empty())
+                    .collect()
+            }
+            Ok(out) => failure = String::from_utf8_lossy(&out.stderr).trim().to_string(),
+            Err(e) => failure = e.to_string(),
+        }
     }
+    tracing::warn!(error = %failure, "runc list failed; leftover containers are not reaped");
+    Vec::new()
 }

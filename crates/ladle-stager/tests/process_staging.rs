@@ -50,11 +50,25 @@ async fn process_executor_kills_the_process_group_at_the_time_limit() {
     let mut config = scratch.config(ExecutorChoice::Process);
     config.timeout = SHORT;
     let stager = Stager::new(config).unwrap();
-    let sink = VecSink::new();
-    let failure = stager
-        .stage(scratch.request("proc-sleeper", "limit-sleeper"), &sink)
-        .await
-        .unwrap_err();
+    let sink = SleepSignal::default();
+    let staging = stager.stage(scratch.request("proc-sleeper", "limit-sleeper"), &sink);
+    // The buildpack prints its line just before it forks `sleep`: look for a moment.
+    let while_sleeping = async {
+        sink.sleeping.notified().await;
+        for _ in 0..50 {
+            if process_running_for(&scratch, &["sleep", "600"]) {
+                return true;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        false
+    };
+    let (outcome, seen_sleeping) = tokio::join!(staging, while_sleeping);
+    assert!(
+        seen_sleeping,
+        "the buildpack's `sleep 600` is found while it runs"
+    );
+    let failure = outcome.unwrap_err();
     assert_eq!(failure.kind, FailureKind::StagingTimeExpired);
     assert_eq!(
         failure.message,
@@ -62,7 +76,7 @@ async fn process_executor_kills_the_process_group_at_the_time_limit() {
     );
     // The buildpack's `sleep 600` belonged to the killed group.
     assert!(
-        !process_running(&["sleep", "600"]),
+        !process_running_for(&scratch, &["sleep", "600"]),
         "the buildpack's sleep survived"
     );
 }

@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use ladle_stager::{
-    BuildpackSource, ExecutorChoice, StackRoot, Stager, StagerConfig, StagingRequest,
+    BuildpackSource, ExecutorChoice, LogSink, Phase, StackRoot, Stager, StagerConfig,
+    StagingRequest, Stream,
 };
 use zip::write::SimpleFileOptions;
 
@@ -141,17 +142,10 @@ impl Scratch {
 
     /// Nothing of any staging may remain: no container, mount, loop device, cgroup or workspace.
     pub fn assert_nothing_left(&self, guid: &str) {
-        let containers = String::from_utf8(
-            std::process::Command::new("runc")
-                .args(["list", "-q"])
-                .output()
-                .unwrap()
-                .stdout,
-        )
-        .unwrap();
+        let containers = runc_container_ids();
         assert!(
-            !containers.contains(guid),
-            "runc container left: {containers}"
+            !containers.iter().any(|id| id.contains(guid)),
+            "runc container left: {containers:?}"
         );
         let root = self.path().to_string_lossy().into_owned();
         let mounts = fs::read_to_string("/proc/self/mountinfo").unwrap();
@@ -187,6 +181,26 @@ impl Scratch {
             .map(|e| e.path())
             .collect();
         assert!(left.is_empty(), "workspace left: {left:?}");
+    }
+}
+
+/// A failed test may leave its staging running (and one test abandons a staging on purpose);
+/// remove its container and mount so that it cannot disturb the tests that follow. The work
+/// root's folders are named after their containers.
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let Ok(entries) = fs::read_dir(self.work_root()) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let _ = std::process::Command::new("runc")
+                .arg("delete")
+                .arg("--force")
+                .arg(entry.file_name())
+                .stderr(std::process::Stdio::null())
+                .status();
+            let _ = nix::mount::umount2(&entry.path().join("ws"), nix::mount::MntFlags::MNT_DETACH);
+        }
     }
 }
 
@@ -261,11 +275,48 @@ pub fn fixture_text(rel: &str) -> String {
 }
 
 /// Whether any process on the host runs exactly `argv`.
-pub fn process_running(argv: &[&str]) -> bool {
+/// Containers runc knows, read from its state folder (the default `--root` the stager uses).
+/// Not `runc list`: it was seen to print nothing while containers of tests running in
+/// parallel came and went.
+pub fn runc_container_ids() -> Vec<String> {
+    match fs::read_dir("/run/runc") {
+        Ok(entries) => entries
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => panic!("cannot read runc's state folder /run/runc: {e}"),
+    }
+}
+
+/// Whether a process with exactly this command line runs with this scratch's staging
+/// environment (`LADLE_SECRET_PATH`, which `Scratch::request` hands to the buildpacks), so a
+/// process of another test is never mistaken for one of ours.
+pub fn process_running_for(scratch: &Scratch, argv: &[&str]) -> bool {
     let wanted: Vec<u8> = argv.iter().flat_map(|a| a.bytes().chain([0])).collect();
+    let marker = format!("LADLE_SECRET_PATH={}", scratch.secret_path().display());
     fs::read_dir("/proc")
         .unwrap()
         .flatten()
-        .filter_map(|p| fs::read(p.path().join("cmdline")).ok())
-        .any(|cmdline| cmdline == wanted)
+        .filter(|p| fs::read(p.path().join("cmdline")).is_ok_and(|c| c == wanted))
+        .filter_map(|p| fs::read(p.path().join("environ")).ok())
+        .any(|environ| {
+            environ
+                .split(|b| *b == 0)
+                .any(|var| var == marker.as_bytes())
+        })
+}
+
+/// Wakes a test once the `limit-sleeper` buildpack says it sleeps.
+#[derive(Default)]
+pub struct SleepSignal {
+    pub sleeping: tokio::sync::Notify,
+}
+
+impl LogSink for SleepSignal {
+    fn line(&self, _phase: Phase, _stream: Stream, text: &str) {
+        if text.contains("sleeping for ten minutes") {
+            self.sleeping.notify_one();
+        }
+    }
 }
