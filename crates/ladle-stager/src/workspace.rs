@@ -11,7 +11,7 @@
 
 use std::fs;
 use std::io;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -43,6 +43,9 @@ pub(crate) struct Workspace {
     dir: PathBuf,
     ws: PathBuf,
     mounted: bool,
+    /// The loop device under the mounted image: its sysfs folder and the image's path as the
+    /// kernel reports it.
+    loop_device: Option<(PathBuf, PathBuf)>,
     cleaned: bool,
 }
 
@@ -63,6 +66,7 @@ impl Workspace {
             dir,
             ws,
             mounted: false,
+            loop_device: None,
             cleaned: false,
         };
         if let DiskLimit::Ext4Image { disk_mb } = limit {
@@ -108,6 +112,13 @@ impl Workspace {
                 .arg(&self.ws),
         )?;
         self.mounted = true;
+        let device = fs::metadata(&self.ws)?.dev();
+        let sysfs = format!(
+            "/sys/dev/block/{}:{}",
+            libc::major(device),
+            libc::minor(device)
+        );
+        self.loop_device = Some((sysfs.into(), fs::canonicalize(&image)?));
         fs::remove_dir(self.ws.join("lost+found")).or_else(ignore_not_found)?;
         Ok(())
     }
@@ -132,6 +143,9 @@ impl Workspace {
         if self.mounted {
             unmount(&self.ws)?;
             self.mounted = false;
+        }
+        if let Some((device, image)) = self.loop_device.take() {
+            wait_for_loop_release(&device, &image);
         }
         fs::remove_dir_all(&self.dir).or_else(ignore_not_found)?;
         self.cleaned = true;
@@ -161,9 +175,30 @@ pub(crate) fn unmount(path: &Path) -> io::Result<()> {
     umount2(path, MntFlags::MNT_DETACH).map_err(io::Error::from)
 }
 
+/// The kernel detaches an autoclear loop device asynchronously after the last unmount (since
+/// Linux 5.17), so right after `unmount` the device may still hold our image. Waiting here
+/// means a finished staging has really let go of its device; `device` is its sysfs folder.
+fn wait_for_loop_release(device: &Path, image: &Path) {
+    let backing_file = device.join("loop/backing_file");
+    let still_ours = || {
+        fs::read_to_string(&backing_file)
+            .is_ok_and(|backing| Path::new(backing.trim().trim_end_matches(" (deleted)")) == image)
+    };
+    for _ in 0..200 {
+        if !still_ours() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    tracing::warn!(
+        device = %device.display(),
+        image = %image.display(),
+        "loop device still attached a second after unmount; the next start's reap detaches it"
+    );
+}
+
 /// Bytes used under `path` (allocated blocks, symlinks not followed): the watched-folder limit.
 pub(crate) fn disk_usage(path: &Path) -> u64 {
-    use std::os::unix::fs::MetadataExt;
     let mut total = 0;
     let mut pending = vec![path.to_path_buf()];
     while let Some(dir) = pending.pop() {

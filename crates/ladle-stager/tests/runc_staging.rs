@@ -454,7 +454,7 @@ async fn dropping_the_future_removes_everything() {
         _ = sink.sleeping.notified() => {}
     }
     drop(staging);
-    scratch.assert_nothing_left("cancelled");
+    scratch.assert_nothing_left(&scratch.guid("cancelled"));
 }
 
 #[tokio::test]
@@ -472,7 +472,7 @@ async fn reap_leftovers_cleans_up_after_a_crash() {
     }
     // A crash: no destructor runs, the container keeps sleeping.
     std::mem::forget(staging);
-    let containers = runc_container_ids();
+    let containers = runc_containers_under(scratch.path());
     assert!(
         containers.iter().any(|id| id.contains("crashed")),
         "the container should still be there: {containers:?}"
@@ -482,7 +482,7 @@ async fn reap_leftovers_cleans_up_after_a_crash() {
     let report = restarted.reap_leftovers().unwrap();
     assert_eq!(report.containers.len(), 1, "{report:?}");
     assert_eq!(report.workspaces.len(), 1, "{report:?}");
-    scratch.assert_nothing_left("crashed");
+    scratch.assert_nothing_left(&scratch.guid("crashed"));
 }
 
 #[tokio::test]

@@ -60,12 +60,21 @@ pub fn runc_available() -> bool {
 /// `server-data/secret.txt` beside it, inputs and outputs.
 pub struct Scratch {
     pub dir: tempfile::TempDir,
+    /// Appended to every staging guid, so that what one test leaves (a container, a cgroup) can
+    /// never be mistaken for another's, also across test processes running at once.
+    tag: String,
 }
 
 pub const SECRET: &str = "s3cr3t-server-data-do-not-leak";
 
 impl Scratch {
     pub fn new() -> Scratch {
+        // The stager's warnings (a failed `runc delete`, a busy unmount) appear in a failed
+        // test's output.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("ladle_stager=debug")
+            .with_test_writer()
+            .try_init();
         let dir = tempfile::Builder::new()
             .prefix("ladle-stager-test")
             .tempdir()
@@ -76,7 +85,14 @@ impl Scratch {
         fs::create_dir(&data).unwrap();
         fs::write(data.join("secret.txt"), SECRET).unwrap();
         fs::set_permissions(data.join("secret.txt"), fs::Permissions::from_mode(0o644)).unwrap();
-        Scratch { dir }
+        let name = dir.path().file_name().unwrap().to_string_lossy();
+        let tag = name[name.len().saturating_sub(6)..].to_ascii_lowercase();
+        Scratch { dir, tag }
+    }
+
+    /// The staging guid this scratch uses for `name`.
+    pub fn guid(&self, name: &str) -> String {
+        format!("{name}-{}", self.tag)
     }
 
     pub fn path(&self) -> &Path {
@@ -124,7 +140,7 @@ impl Scratch {
     /// A request staging fixtures/apps/plain with the given fixture buildpack.
     pub fn request(&self, guid: &str, buildpack: &str) -> StagingRequest {
         StagingRequest {
-            staging_guid: guid.to_string(),
+            staging_guid: self.guid(guid),
             app_bits: self.app_zip("plain"),
             buildpacks: vec![self.admin_buildpack(buildpack)],
             skip_detect: false,
@@ -140,9 +156,10 @@ impl Scratch {
         }
     }
 
-    /// Nothing of any staging may remain: no container, mount, loop device, cgroup or workspace.
+    /// Nothing of the staging with this (full) guid may remain: no container, mount, loop
+    /// device, cgroup or workspace.
     pub fn assert_nothing_left(&self, guid: &str) {
-        let containers = runc_container_ids();
+        let containers = runc_containers_under(self.path());
         assert!(
             !containers.iter().any(|id| id.contains(guid)),
             "runc container left: {containers:?}"
@@ -275,18 +292,24 @@ pub fn fixture_text(rel: &str) -> String {
 }
 
 /// Whether any process on the host runs exactly `argv`.
-/// Containers runc knows, read from its state folder (the default `--root` the stager uses).
-/// Not `runc list`: it was seen to print nothing while containers of tests running in
-/// parallel came and went.
-pub fn runc_container_ids() -> Vec<String> {
-    match fs::read_dir("/run/runc") {
-        Ok(entries) => entries
-            .flatten()
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .collect(),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+/// Containers runc knows whose bundle lies under `root`, read from runc's state folder (the
+/// default `--root` the stager uses). Not `runc list`: it was seen to print nothing while
+/// containers of tests running in parallel came and went. Filtering by bundle keeps another
+/// test process's stagings out.
+pub fn runc_containers_under(root: &Path) -> Vec<String> {
+    let entries = match fs::read_dir("/run/runc") {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
         Err(e) => panic!("cannot read runc's state folder /run/runc: {e}"),
-    }
+    };
+    let root = root.to_string_lossy().into_owned();
+    entries
+        .flatten()
+        .filter(|e| {
+            fs::read_to_string(e.path().join("state.json")).is_ok_and(|state| state.contains(&root))
+        })
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect()
 }
 
 /// Whether a process with exactly this command line runs with this scratch's staging
