@@ -57,7 +57,8 @@ run_builder() {
   "$builder" -buildDir="$work/app" -buildpacksDir="$work/buildpacks" \
     -buildpacksDownloadDir="$work/downloads" -buildArtifactsCacheDir="$work/cache" \
     -outputDroplet="$work/out/droplet.tgz" -outputMetadata="$work/out/result.json" \
-    -outputBuildArtifactsCache="$work/out/cache.tgz" -buildpackOrder=noop >/dev/null
+    -outputBuildArtifactsCache="$work/out/cache.tgz" -buildpackOrder=noop \
+    >/dev/null 2>"$work/builder.stderr" || { cat "$work/builder.stderr" >&2; return 1; }
 }
 
 run_floor() {

@@ -131,7 +131,8 @@ run_builder() { # run number: a fresh build dir each
   "$builder" -buildDir="$dir/app" -buildpacksDir="$work/buildpacks" \
     -buildpacksDownloadDir="$dir/downloads" -buildArtifactsCacheDir="$dir/cache" \
     -outputDroplet="$dir/out/droplet.tgz" -outputMetadata="$dir/out/result.json" \
-    -outputBuildArtifactsCache="$dir/out/cache.tgz" -buildpackOrder=noop -skipDetect >/dev/null
+    -outputBuildArtifactsCache="$dir/out/cache.tgz" -buildpackOrder=noop -skipDetect \
+    >/dev/null 2>"$dir/stderr" || { cat "$dir/stderr" >&2; return 1; }
   rm -rf "$dir"
 }
 export -f run_builder
