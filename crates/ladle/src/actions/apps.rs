@@ -16,6 +16,7 @@ use crate::db::organizations::{self, OrganizationRecord};
 use crate::db::processes::{self, ProcessRecord};
 use crate::db::query::Where;
 use crate::db::spaces::{self, SpaceRecord};
+use crate::db::stacks;
 use crate::db::{self, DbPool, DbResult};
 use crate::domain::BuildpackUrl;
 use crate::messages::app_create::{AppCreate, Dialect, LifecycleInput};
@@ -136,7 +137,7 @@ fn name_taken_or(err: sqlx::Error, name: &str) -> AppError {
 async fn check_lifecycle(db: &DbPool, lifecycle: &LifecycleInput) -> Result<(), AppError> {
     let mut problems = Vec::new();
     if let Some(stack) = &lifecycle.stack {
-        if !apps::stack_exists(db, stack).await? {
+        if stacks::find_by_name(db, stack).await?.is_none() {
             problems.push("Stack must be an existing stack".to_string());
         }
     }

@@ -7,6 +7,7 @@ use crate::auth::User;
 use crate::blobstore::{keys, BlobError, Blobstore};
 use crate::db::buildpacks::{self, BuildpackChanges, BuildpackRecord, BuildpackState};
 use crate::db::query::Where;
+use crate::db::stacks;
 use crate::db::{self, DbPool};
 use crate::messages::buildpack_create::BuildpackCreate;
 use crate::messages::buildpack_update::BuildpackUpdate;
@@ -165,7 +166,7 @@ pub(super) fn require_admin(user: &User) -> Result<(), BuildpackError> {
 }
 
 async fn require_stack(db: &DbPool, stack: &str) -> Result<(), BuildpackError> {
-    if buildpacks::stack_exists(db, stack).await? {
+    if stacks::find_by_name(db, stack).await?.is_some() {
         Ok(())
     } else {
         Err(BuildpackError::UnknownStack(stack.to_string()))

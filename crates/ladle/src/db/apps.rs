@@ -167,14 +167,6 @@ pub async fn space_guids_of(
     Ok(rows.into_iter().collect())
 }
 
-pub async fn stack_exists(db: &DbPool, name: &str) -> DbResult<bool> {
-    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM stacks WHERE name = $1")
-        .bind(name)
-        .fetch_one(db)
-        .await?;
-    Ok(n > 0)
-}
-
 pub async fn buildpack_name_exists(db: &DbPool, name: &str) -> DbResult<bool> {
     let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM buildpacks WHERE name = $1")
         .bind(name)

@@ -3,7 +3,7 @@
 
 use sqlx::{Any, Transaction};
 
-use super::query::Where;
+use super::query::{fetch_page_ordered, Where};
 use super::{now, DbPool, DbResult};
 use crate::messages::app_create::MetadataPatch;
 use crate::messages::list::ListParams;
@@ -126,12 +126,6 @@ pub async fn list(
     filter: &Where,
     params: &ListParams,
 ) -> DbResult<(Vec<BuildpackRecord>, u64)> {
-    let where_sql = filter.sql();
-    let count_sql = format!("SELECT COUNT(*) FROM buildpacks{where_sql}");
-    let (total,): (i64,) = filter
-        .bind_all(sqlx::query_as(&count_sql))
-        .fetch_one(db)
-        .await?;
     let order = if params.order_by_raw.is_some() {
         params.order.sql()
     } else if params.order.descending {
@@ -139,24 +133,7 @@ pub async fn list(
     } else {
         "ORDER BY position ASC, guid ASC".to_string()
     };
-    let page_sql = format!(
-        "SELECT * FROM buildpacks{where_sql} {order} LIMIT {} OFFSET {}",
-        params.per_page,
-        params.offset()
-    );
-    let rows = filter
-        .bind_all(sqlx::query_as(&page_sql))
-        .fetch_all(db)
-        .await?;
-    Ok((rows, total.max(0) as u64))
-}
-
-pub async fn stack_exists(db: &DbPool, name: &str) -> DbResult<bool> {
-    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM stacks WHERE name = $1")
-        .bind(name)
-        .fetch_one(db)
-        .await?;
-    Ok(n > 0)
+    fetch_page_ordered(db, "buildpacks", filter, params, &order).await
 }
 
 /// Starts a transaction that holds the table's write lock before anything is read, so that

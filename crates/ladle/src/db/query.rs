@@ -109,12 +109,27 @@ impl Where {
     }
 }
 
-/// One page of `SELECT * FROM table WHERE …` plus the total count.
+/// One page of `SELECT * FROM table WHERE …` in the client's order, plus the total count.
 pub async fn fetch_page<T>(
     db: &DbPool,
     table: &str,
     filter: &Where,
     params: &ListParams,
+) -> DbResult<(Vec<T>, u64)>
+where
+    T: for<'r> FromRow<'r, AnyRow> + Send + Unpin,
+{
+    fetch_page_ordered(db, table, filter, params, &params.order.sql()).await
+}
+
+/// `fetch_page` with an `ORDER BY …` clause of the caller's own, for tables whose default
+/// order is not the client's `order_by`.
+pub async fn fetch_page_ordered<T>(
+    db: &DbPool,
+    table: &str,
+    filter: &Where,
+    params: &ListParams,
+    order_sql: &str,
 ) -> DbResult<(Vec<T>, u64)>
 where
     T: for<'r> FromRow<'r, AnyRow> + Send + Unpin,
@@ -126,8 +141,7 @@ where
         .fetch_one(db)
         .await?;
     let page_sql = format!(
-        "SELECT * FROM {table}{where_sql} {} LIMIT {} OFFSET {}",
-        params.order.sql(),
+        "SELECT * FROM {table}{where_sql} {order_sql} LIMIT {} OFFSET {}",
         params.per_page,
         params.offset()
     );
