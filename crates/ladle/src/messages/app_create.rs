@@ -160,7 +160,7 @@ pub fn parse_lifecycle(value: &Value, fields: &mut Fields<'_>) -> Option<Lifecyc
         fields.error("Lifecycle must be an object");
         return None;
     };
-    unknown_keys(lifecycle, &["type", "data"], "Lifecycle", fields);
+    fields.reject_unknown_keys(lifecycle, &["type", "data"], "Lifecycle");
     match lifecycle.get("type") {
         Some(Value::String(t)) if t == "buildpack" => {}
         Some(Value::String(_)) => {
@@ -180,7 +180,7 @@ pub fn parse_lifecycle(value: &Value, fields: &mut Fields<'_>) -> Option<Lifecyc
 }
 
 fn parse_lifecycle_data(data: &Map<String, Value>, fields: &mut Fields<'_>) -> LifecycleInput {
-    unknown_keys(data, &["buildpacks", "stack"], "Lifecycle", fields);
+    fields.reject_unknown_keys(data, &["buildpacks", "stack"], "Lifecycle");
     let buildpacks = match data.get("buildpacks") {
         None | Some(Value::Null) => None,
         Some(Value::Array(items)) => {
@@ -215,20 +215,6 @@ fn parse_lifecycle_data(data: &Map<String, Value>, fields: &mut Fields<'_>) -> L
     LifecycleInput { buildpacks, stack }
 }
 
-fn unknown_keys(map: &Map<String, Value>, allowed: &[&str], label: &str, fields: &mut Fields<'_>) {
-    let unknown: Vec<&str> = map
-        .keys()
-        .map(String::as_str)
-        .filter(|k| !allowed.contains(k))
-        .collect();
-    if !unknown.is_empty() {
-        fields.error(format!(
-            "{label} Unknown field(s): '{}'",
-            unknown.join("', '")
-        ));
-    }
-}
-
 /// Labels and annotations to set (`Some`) or remove (`None`), as CC's `metadata` bodies say.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MetadataPatch {
@@ -245,7 +231,7 @@ impl MetadataPatch {
             fields.error("Metadata must be an object");
             return None;
         };
-        unknown_keys(metadata, &["labels", "annotations"], "Metadata", fields);
+        fields.reject_unknown_keys(metadata, &["labels", "annotations"], "Metadata");
         let labels = parse_pairs(metadata.get("labels"), Kind::Label, fields);
         let annotations = parse_pairs(metadata.get("annotations"), Kind::Annotation, fields);
         Some(MetadataPatch {

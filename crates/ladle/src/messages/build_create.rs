@@ -70,7 +70,7 @@ fn parse_package(fields: &mut Fields<'_>) -> Option<String> {
             return None;
         }
     };
-    unknown_keys(package, &["guid"], "Package", fields);
+    fields.reject_unknown_keys(package, &["guid"], "Package");
     match package.get("guid") {
         Some(Value::String(guid)) if (1..=200).contains(&guid.chars().count()) => {
             Some(guid.clone())
@@ -100,7 +100,7 @@ fn parse_lifecycle(
         fields.error("Lifecycle must be an object");
         return (None, None);
     };
-    unknown_keys(lifecycle, &["type", "data"], "Lifecycle", fields);
+    fields.reject_unknown_keys(lifecycle, &["type", "data"], "Lifecycle");
     match lifecycle.get("type") {
         Some(Value::String(t)) if t == "buildpack" => {}
         Some(Value::String(t)) if LIFECYCLE_TYPES.contains(&t.as_str()) => {
@@ -126,7 +126,7 @@ fn parse_lifecycle_data(
     data: &Map<String, Value>,
     fields: &mut Fields<'_>,
 ) -> (Option<Vec<String>>, Option<String>) {
-    unknown_keys(data, &["buildpacks", "stack"], "Lifecycle", fields);
+    fields.reject_unknown_keys(data, &["buildpacks", "stack"], "Lifecycle");
     let buildpacks = match data.get("buildpacks") {
         None | Some(Value::Null) => None,
         Some(Value::Array(items)) => {
@@ -187,20 +187,6 @@ fn log_rate(fields: &mut Fields<'_>) -> Option<i64> {
         return None;
     }
     Some(value)
-}
-
-fn unknown_keys(map: &Map<String, Value>, allowed: &[&str], label: &str, fields: &mut Fields<'_>) {
-    let unknown: Vec<&str> = map
-        .keys()
-        .map(String::as_str)
-        .filter(|k| !allowed.contains(k))
-        .collect();
-    if !unknown.is_empty() {
-        fields.error(format!(
-            "{label} Unknown field(s): '{}'",
-            unknown.join("', '")
-        ));
-    }
 }
 
 /// `PATCH /v3/builds/:guid`: metadata, or (for the build-state updater) a failed state.

@@ -42,6 +42,22 @@ impl<'a> Fields<'a> {
         self.errors.push(message.into());
     }
 
+    /// Records "<label> Unknown field(s): 'a', 'b'" for the keys of a nested object that are
+    /// not `allowed` (the body's own unknown keys are reported by `finish`).
+    pub fn reject_unknown_keys(&mut self, map: &Map<String, Value>, allowed: &[&str], label: &str) {
+        let unknown: Vec<&str> = map
+            .keys()
+            .map(String::as_str)
+            .filter(|k| !allowed.contains(k))
+            .collect();
+        if !unknown.is_empty() {
+            self.error(format!(
+                "{label} Unknown field(s): '{}'",
+                unknown.join("', '")
+            ));
+        }
+    }
+
     pub fn has_errors(&self) -> bool {
         !self.errors.is_empty()
     }

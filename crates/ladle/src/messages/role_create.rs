@@ -68,17 +68,7 @@ fn parse_relationships(
     relationships: &Map<String, Value>,
     role_type: Option<RoleType>,
 ) -> Option<(String, RoleTarget)> {
-    let unknown: Vec<&str> = relationships
-        .keys()
-        .map(String::as_str)
-        .filter(|k| !RELATIONSHIP_KEYS.contains(k))
-        .collect();
-    if !unknown.is_empty() {
-        fields.error(format!(
-            "Relationships Unknown field(s): '{}'",
-            unknown.join("', '")
-        ));
-    }
+    fields.reject_unknown_keys(relationships, &RELATIONSHIP_KEYS, "Relationships");
     let user = Fields::relationship_guid(relationships, "user");
     if user.is_none() {
         fields.error(relationship_shape_error("user"));
