@@ -3,11 +3,10 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use crate::runc;
 use crate::stager::Stager;
-use crate::workspace::unmount;
+use crate::workspace::{unmount, wait_for_loop_detach};
 
 /// What `reap_leftovers` removed.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -59,14 +58,8 @@ impl Stager {
                 report.loop_devices.push(device);
             }
         }
-        // The kernel frees a loop device of an unmounted image asynchronously; wait for it,
-        // so that nothing of the work root is attached when this returns.
-        for _ in 0..200 {
-            if loops_backed_under(work_root).is_empty() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        // So that nothing of the work root is attached when this returns.
+        wait_for_loop_detach(|| !loops_backed_under(work_root).is_empty());
         for entry in fs::read_dir(work_root)?.flatten() {
             if entry
                 .file_name()

@@ -175,20 +175,29 @@ pub(crate) fn unmount(path: &Path) -> io::Result<()> {
     umount2(path, MntFlags::MNT_DETACH).map_err(io::Error::from)
 }
 
-/// The kernel detaches an autoclear loop device asynchronously after the last unmount (since
-/// Linux 5.17), so right after `unmount` the device may still hold our image. Waiting here
-/// means a finished staging has really let go of its device; `device` is its sysfs folder.
+/// Waits up to a second while `attached` says a loop device still holds an unmounted image;
+/// false if it still does then. The kernel detaches an autoclear loop device asynchronously
+/// after the last unmount (since Linux 5.17), so right after `unmount` it may still be bound.
+pub(crate) fn wait_for_loop_detach(attached: impl Fn() -> bool) -> bool {
+    for _ in 0..200 {
+        if !attached() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    false
+}
+
+/// Waits until the loop device (`device`, its sysfs folder) no longer holds `image`, so that
+/// a finished staging has really let go of its device.
 fn wait_for_loop_release(device: &Path, image: &Path) {
     let backing_file = device.join("loop/backing_file");
     let still_ours = || {
         fs::read_to_string(&backing_file)
             .is_ok_and(|backing| Path::new(backing.trim().trim_end_matches(" (deleted)")) == image)
     };
-    for _ in 0..200 {
-        if !still_ours() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(5));
+    if wait_for_loop_detach(still_ours) {
+        return;
     }
     tracing::warn!(
         device = %device.display(),

@@ -202,21 +202,15 @@ impl Scratch {
 }
 
 /// A failed test may leave its staging running (and one test abandons a staging on purpose);
-/// remove its container and mount so that it cannot disturb the tests that follow. The work
-/// root's folders are named after their containers.
+/// the stager's own crash cleanup removes its container and mount, so that it cannot disturb
+/// the tests that follow.
 impl Drop for Scratch {
     fn drop(&mut self) {
-        let Ok(entries) = fs::read_dir(self.work_root()) else {
-            return;
-        };
-        for entry in entries.flatten() {
-            let _ = std::process::Command::new("runc")
-                .arg("delete")
-                .arg("--force")
-                .arg(entry.file_name())
-                .stderr(std::process::Stdio::null())
-                .status();
-            let _ = nix::mount::umount2(&entry.path().join("ws"), nix::mount::MntFlags::MNT_DETACH);
+        let leftovers = fs::read_dir(self.work_root()).is_ok_and(|mut e| e.next().is_some());
+        if leftovers {
+            if let Ok(stager) = Stager::new(self.config(ExecutorChoice::Auto)) {
+                let _ = stager.reap_leftovers();
+            }
         }
     }
 }
@@ -291,7 +285,6 @@ pub fn fixture_text(rel: &str) -> String {
     fs::read_to_string(fixtures().join(rel)).unwrap()
 }
 
-/// Whether any process on the host runs exactly `argv`.
 /// Containers runc knows whose bundle lies under `root`, read from runc's state folder (the
 /// default `--root` the stager uses). Not `runc list`: it was seen to print nothing while
 /// containers of tests running in parallel came and went. Filtering by bundle keeps another
