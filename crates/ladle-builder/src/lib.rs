@@ -46,25 +46,40 @@ pub fn main_with_args(args: Vec<String>) -> i32 {
     run(&config)
 }
 
-/// Stages with a parsed configuration; result.json is written whatever happens.
+/// Stages with a parsed configuration; result.json and ladle-staging.json are written whatever
+/// happens.
 pub fn run(config: &flags::Config) -> i32 {
     let mut staging = Staging::new(config);
-    let (result, code) = match staging.run() {
-        Ok(result) => (result, 0),
+    let (result, failure) = match staging.run() {
+        Ok(result) => (result, None),
         Err(error) => {
             eprintln!("{error}");
             (
-                stage::failure_result(staging.lifecycle_metadata(), &error),
-                error.exit_code(),
+                stage::failure_result(staging.lifecycle_metadata()),
+                Some(error),
             )
         }
     };
-    if let Err(error) = metadata::write_json_atomically(&config.output_metadata, &result) {
-        eprintln!(
-            "Failed to write {}: {error}",
-            config.output_metadata.display()
-        );
+    let details = staging.details(failure.as_ref());
+    let code = failure.as_ref().map_or(0, BuildError::exit_code);
+    let details_path = metadata::staging_details_path(&config.output_metadata);
+    let written = write_output("result", &config.output_metadata, &result)
+        .and_then(|()| write_output("staging details", &details_path, &details));
+    if let Err(error) = written {
+        eprintln!("{error}");
         return if code == 0 { exit_codes::OTHER } else { code };
     }
     code
+}
+
+fn write_output<T: serde::Serialize>(
+    what: &'static str,
+    path: &std::path::Path,
+    value: &T,
+) -> Result<(), BuildError> {
+    metadata::write_json_atomically(path, value).map_err(|source| BuildError::Output {
+        what,
+        path: path.to_path_buf(),
+        source,
+    })
 }

@@ -1,8 +1,9 @@
-//! Buildpack metadata (`deps/<idx>/config.yml`), `staging_info.yml` and `result.json`.
+//! Buildpack metadata (`deps/<idx>/config.yml`), `staging_info.yml`, `result.json` and
+//! `ladle-staging.json`.
 
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use ladle_contract::BuildpackMetadata;
 use serde::Serialize;
@@ -55,6 +56,12 @@ pub struct StagingInfo<'a> {
     pub start_command: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub config: Option<&'a serde_json::Value>,
+}
+
+/// `ladle-staging.json` goes in the folder of result.json (`-outputMetadata`), so the builder
+/// needs no flag of its own for it.
+pub fn staging_details_path(output_metadata: &Path) -> PathBuf {
+    output_metadata.with_file_name(ladle_contract::paths::STAGING_DETAILS_FILE)
 }
 
 /// Serializes as JSON with a trailing newline (Go's `json.Encoder` output), writing to a

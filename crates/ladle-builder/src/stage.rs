@@ -8,7 +8,9 @@ use std::io::{self, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use ladle_contract::{LifecycleMetadata, Phase, StagingResult};
+use ladle_contract::{
+    BuildpackDetails, LifecycleMetadata, Phase, StagingDetails, StagingFailure, StagingResult,
+};
 use tempfile::TempDir;
 
 use crate::error::BuildError;
@@ -70,7 +72,6 @@ impl<'a> Staging<'a> {
             processes: summary.processes,
             sidecars: summary.sidecars,
             lifecycle_metadata: lifecycle,
-            failure: None,
         })
     }
 
@@ -364,15 +365,21 @@ impl<'a> Staging<'a> {
         }
     }
 
-    /// What result.json says about buildpacks at this point: all order keys in skipDetect mode,
-    /// the detected one in detect mode (named by its detect output when config.yml has no name).
-    pub fn lifecycle_metadata(&self) -> LifecycleMetadata {
-        let keys: Vec<&String> = if self.config.skip_detect {
+    /// The buildpacks result.json lists: all order keys in skipDetect mode, the detected one (if
+    /// any yet) in detect mode.
+    fn listed_keys(&self) -> Vec<&String> {
+        if self.config.skip_detect {
             self.config.buildpack_order.iter().collect()
         } else {
             self.detected.iter().map(|d| &d.key).collect()
-        };
-        let mut buildpacks: Vec<_> = keys
+        }
+    }
+
+    /// What result.json says about buildpacks at this point (in detect mode the detected one is
+    /// named by its detect output when config.yml has no name).
+    pub fn lifecycle_metadata(&self) -> LifecycleMetadata {
+        let mut buildpacks: Vec<_> = self
+            .listed_keys()
             .into_iter()
             .enumerate()
             .map(|(index, key)| {
@@ -395,13 +402,35 @@ impl<'a> Staging<'a> {
             if first.name.is_empty() {
                 first.name = detected.output.clone();
             }
-            first.detect_output = Some(detected.output.clone());
         }
         let last = buildpacks.last().cloned().unwrap_or_default();
         LifecycleMetadata {
             buildpack_key: last.key,
             detected_buildpack: last.name,
             buildpacks,
+        }
+    }
+
+    /// ladle-staging.json: result.json's buildpacks with what detect printed, and the failure.
+    pub fn details(&self, failure: Option<&BuildError>) -> StagingDetails {
+        let buildpacks = self
+            .listed_keys()
+            .into_iter()
+            .map(|key| BuildpackDetails {
+                key: key.clone(),
+                detect_output: self
+                    .detected
+                    .as_ref()
+                    .filter(|detected| &detected.key == key)
+                    .map(|detected| detected.output.clone()),
+            })
+            .collect();
+        StagingDetails {
+            buildpacks,
+            failure: failure.map(|error| StagingFailure {
+                exit_code: error.exit_code(),
+                message: error.to_string(),
+            }),
         }
     }
 
@@ -482,15 +511,12 @@ fn warn_without_web(summary: &ProcessSummary) {
     }
 }
 
-/// result.json for a failed run: what was known about the buildpacks plus the failure itself.
-pub fn failure_result(lifecycle: LifecycleMetadata, error: &BuildError) -> StagingResult {
+/// result.json for a failed run: what was known about the buildpacks (CF's builder writes the
+/// same once a buildpack was chosen; the failure itself goes to ladle-staging.json).
+pub fn failure_result(lifecycle: LifecycleMetadata) -> StagingResult {
     StagingResult {
         lifecycle_type: "buildpack".into(),
         lifecycle_metadata: lifecycle,
-        failure: Some(ladle_contract::StagingFailure {
-            exit_code: error.exit_code(),
-            message: error.to_string(),
-        }),
         ..StagingResult::default()
     }
 }

@@ -90,7 +90,7 @@ fn file_git_urls_need_the_flag_or_env() {
         .join(buildpack_dir_name(&key))
         .join("bin")
         .exists());
-    assert_eq!(ws.result().failure.unwrap().exit_code, 1);
+    assert_eq!(ws.details().failure.unwrap().exit_code, 1);
 
     let run = ws.stage_with_env(
         &key,

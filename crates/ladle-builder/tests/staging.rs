@@ -53,11 +53,9 @@ fn detect_mode_stages_with_the_first_buildpack_that_detects() {
         "detect stdout names it"
     );
     assert_eq!(lifecycle.buildpacks.len(), 1);
-    assert_eq!(
-        lifecycle.buildpacks[0].detect_output.as_deref(),
-        Some("Detect Pass")
-    );
-    assert!(result.failure.is_none());
+    let details = ws.details();
+    assert_eq!(details.detect_output(0, "detect-pass"), Some("Detect Pass"));
+    assert!(details.failure.is_none());
 
     let droplet = ws.droplet();
     assert_eq!(droplet[0].name, "./");
@@ -104,14 +102,13 @@ fn nothing_detected_exits_222_and_explains() {
     assert!(run
         .stderr
         .contains("malformed buildpack does not contain a /bin dir: not-installed"));
-    let result = ws.result();
-    let failure = result.failure.expect("failure recorded");
+    let failure = ws.details().failure.expect("failure recorded");
     assert_eq!(failure.exit_code, 222);
     assert_eq!(
         failure.message,
         "None of the buildpacks detected a compatible application"
     );
-    assert!(result.lifecycle_metadata.buildpacks.is_empty());
+    assert!(ws.result().lifecycle_metadata.buildpacks.is_empty());
     assert!(!ws.droplet_path().exists(), "no droplet on failure");
 }
 
@@ -141,11 +138,14 @@ fn failing_compile_exits_223_naming_buildpack_and_status() {
         run.stderr.contains("compile-fail: failing on purpose"),
         "script stderr passes through"
     );
-    let result = ws.result();
-    assert_eq!(result.failure.as_ref().unwrap().message, message);
-    assert_eq!(result.failure.as_ref().unwrap().exit_code, 223);
+    let failure = ws.details().failure.expect("failure recorded");
     assert_eq!(
-        result.lifecycle_metadata.buildpack_key, "compile-fail",
+        (failure.exit_code, failure.message.as_str()),
+        (223, message)
+    );
+    assert_eq!(
+        ws.result().lifecycle_metadata.buildpack_key,
+        "compile-fail",
         "CC learns which one failed"
     );
     assert!(!ws.droplet_path().exists());
@@ -161,7 +161,7 @@ fn failing_release_exits_224() {
         "Failed to build droplet release: release-fail bin/release exited with status 5"
     ));
     assert!(run.stderr.contains("release-fail: failing on purpose"));
-    assert_eq!(ws.result().failure.unwrap().exit_code, 224);
+    assert_eq!(ws.details().failure.unwrap().exit_code, 224);
 }
 
 #[test]
@@ -332,7 +332,7 @@ fn invalid_procfile_exits_1() {
     assert!(run
         .stderr
         .contains("Failed to read command from Procfile: invalid YAML"));
-    assert_eq!(ws.result().failure.unwrap().exit_code, 1);
+    assert_eq!(ws.details().failure.unwrap().exit_code, 1);
 }
 
 #[test]
@@ -439,7 +439,99 @@ fn failure_after_supply_reports_known_buildpack_metadata() {
     let result = ws.result();
     assert_eq!(result.lifecycle_metadata.buildpacks[0].name, "Supply OK");
     assert_eq!(result.lifecycle_metadata.buildpack_key, "compile-fail");
-    assert_eq!(result.failure.unwrap().exit_code, 223);
+    assert_eq!(ws.details().failure.unwrap().exit_code, 223);
+}
+
+/// The keys of a JSON object, checked against CF's `models.go`: every `required` key present,
+/// nothing beyond `required` and `optional`.
+fn assert_cf_keys(what: &str, value: &serde_json::Value, required: &[&str], optional: &[&str]) {
+    let object = value
+        .as_object()
+        .unwrap_or_else(|| panic!("{what} is not an object: {value}"));
+    for key in object.keys() {
+        assert!(
+            required.contains(&key.as_str()) || optional.contains(&key.as_str()),
+            "{what} has {key:?}, which Cloud Foundry's result.json does not: {value}"
+        );
+    }
+    for key in required {
+        assert!(object.contains_key(*key), "{what} lacks {key:?}: {value}");
+    }
+}
+
+fn assert_cf_result_json(result: &serde_json::Value) {
+    assert_cf_keys(
+        "result.json",
+        result,
+        &[
+            "lifecycle_type",
+            "execution_metadata",
+            "process_types",
+            "lifecycle_metadata",
+        ],
+        &["processes", "sidecars"],
+    );
+    let lifecycle = &result["lifecycle_metadata"];
+    assert_cf_keys(
+        "lifecycle_metadata",
+        lifecycle,
+        &["buildpack_key", "detected_buildpack", "buildpacks"],
+        &[],
+    );
+    for buildpack in lifecycle["buildpacks"].as_array().unwrap() {
+        assert_cf_keys(
+            "a buildpack",
+            buildpack,
+            &["key", "name"],
+            &["version", "config", "output_metadata"],
+        );
+    }
+    for process in result["processes"].as_array().into_iter().flatten() {
+        assert_cf_keys("a process", process, &["type", "command"], &[]);
+    }
+    for sidecar in result["sidecars"].as_array().into_iter().flatten() {
+        assert_cf_keys(
+            "a sidecar",
+            sidecar,
+            &["name", "process_types", "command"],
+            &["memory"],
+        );
+    }
+}
+
+#[test]
+fn result_json_is_cloud_foundrys_document_and_nothing_more() {
+    // Detect mode: what detect printed goes to ladle-staging.json, not result.json.
+    let ws = Workspace::new("plain");
+    ws.add_buildpack("detect-pass");
+    ws.stage("detect-pass", &[]).assert_code(0);
+    assert_cf_result_json(&ws.result_json());
+    assert_eq!(
+        ws.details().detect_output(0, "detect-pass"),
+        Some("Detect Pass")
+    );
+
+    // Every optional field CF knows, filled: version, config, output_metadata, sidecars.
+    let ws = Workspace::new("plain");
+    ws.add_buildpack("supply-ok");
+    ws.add_buildpack("finalize-profile-d");
+    ws.stage("supply-ok,finalize-profile-d", &["-skipDetect"])
+        .assert_code(0);
+    let result = ws.result_json();
+    assert_cf_result_json(&result);
+    let buildpacks = &result["lifecycle_metadata"]["buildpacks"];
+    for optional in ["version", "output_metadata"] {
+        assert!(buildpacks[0].get(optional).is_some(), "{optional}");
+    }
+    assert!(buildpacks[1].get("config").is_some());
+    assert!(result.get("sidecars").is_some());
+
+    // Failures: the builder's words go to ladle-staging.json too.
+    let ws = Workspace::new("plain");
+    ws.add_buildpack("compile-fail");
+    ws.stage("compile-fail", &[]).assert_code(223);
+    assert_cf_result_json(&ws.result_json());
+    assert_eq!(ws.details().failure.unwrap().exit_code, 223);
 }
 
 #[test]

@@ -19,6 +19,9 @@ pub const OUTPUT_DIR: &str = "/workspace/output";
 pub const OUTPUT_DROPLET: &str = "/workspace/output/droplet.tgz";
 /// `-outputMetadata`.
 pub const OUTPUT_METADATA: &str = "/workspace/output/result.json";
+/// File name of ladle's staging details (`details::StagingDetails`), which the builder writes
+/// in the folder of `-outputMetadata`: `/workspace/output/ladle-staging.json`.
+pub const STAGING_DETAILS_FILE: &str = "ladle-staging.json";
 /// `-outputBuildArtifactsCache`.
 pub const OUTPUT_CACHE: &str = "/workspace/output/cache.tgz";
 /// Home of the unprivileged staging user.

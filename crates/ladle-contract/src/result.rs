@@ -1,6 +1,6 @@
 //! `result.json`, field for field as Cloud Foundry's builder writes it (`models.go`
-//! StagingResult), plus one ladle extension: `failure`, present only when staging failed, so
-//! that the host can show the builder's own words without parsing its log.
+//! StagingResult) and nothing else, so that tooling written for CF reads it unchanged. What
+//! ladle wants beyond that travels in `ladle-staging.json` (see [`crate::details`]).
 
 use std::collections::BTreeMap;
 
@@ -16,8 +16,6 @@ pub struct StagingResult {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sidecars: Vec<SidecarEntry>,
     pub lifecycle_metadata: LifecycleMetadata,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub failure: Option<StagingFailure>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -53,17 +51,6 @@ pub struct BuildpackMetadata {
     pub config: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_metadata: Option<serde_json::Value>,
-    /// What `bin/detect` printed (detect mode only); CC shows it as `detect_output`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub detect_output: Option<String>,
-}
-
-/// Why staging failed, in the builder's own words. `exit_code` is the process exit code the
-/// builder also returns (see `exit_codes`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StagingFailure {
-    pub exit_code: i32,
-    pub message: String,
 }
 
 #[cfg(test)]
@@ -83,12 +70,7 @@ mod tests {
             result.lifecycle_metadata.buildpacks[0].name,
             "Always Matching"
         );
-        assert!(result.failure.is_none());
         let written = serde_json::to_value(&result).unwrap();
-        assert!(
-            written.get("failure").is_none(),
-            "no failure key on success"
-        );
         assert!(
             written.get("sidecars").is_none(),
             "sidecars omitted when empty like CF"

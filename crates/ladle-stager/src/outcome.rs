@@ -5,13 +5,29 @@ use std::io::{self, Read};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use ladle_contract::{exit_codes, StagingResult};
+use ladle_contract::paths::STAGING_DETAILS_FILE;
+use ladle_contract::{exit_codes, StagingDetails, StagingResult};
+use serde::de::DeserializeOwned;
 
 use crate::prepare::{disk_limit_failure, host_failure};
 use crate::request::{ExecutorKind, FailureKind, StagingFailure, StagingSuccess};
 
-/// result.json is small; anything bigger is not ours to parse.
+/// result.json and ladle-staging.json are small; anything bigger is not ours to parse.
 const MAX_RESULT_BYTES: u64 = 16 * 1024 * 1024;
+
+/// The builder's two JSON files, each if it wrote a readable one.
+#[derive(Debug, Default)]
+pub(crate) struct Written {
+    pub result: Option<StagingResult>,
+    pub details: Option<StagingDetails>,
+}
+
+/// What a staging that went well produced, before its droplet is collected.
+#[derive(Debug)]
+pub(crate) struct Staged {
+    pub result: StagingResult,
+    pub details: StagingDetails,
+}
 
 /// What the run looked like from the outside.
 pub(crate) struct Observed {
@@ -36,8 +52,9 @@ pub(crate) struct Limits {
 pub(crate) fn judge(
     observed: &Observed,
     limits: &Limits,
-    result: Option<StagingResult>,
-) -> Result<StagingResult, StagingFailure> {
+    written: Written,
+) -> Result<Staged, StagingFailure> {
+    let Written { result, details } = written;
     let partial = result.clone().map(Box::new);
     let failure = |kind, message: String| StagingFailure {
         kind,
@@ -53,12 +70,16 @@ pub(crate) fn judge(
     }
     let code = observed.exit.unwrap_or(-1);
     if code == 0 {
-        return result.ok_or_else(|| {
+        let result = result.ok_or_else(|| {
             StagingFailure::new(
                 FailureKind::StagingError,
                 "the builder wrote no result.json",
             )
-        });
+        })?;
+        // Without ladle-staging.json (CF's own builder writes none) the droplet only lacks
+        // its detect output.
+        let details = details.unwrap_or_default();
+        return Ok(Staged { result, details });
     }
     if observed.oom_killed {
         let message = format!(
@@ -80,17 +101,16 @@ pub(crate) fn judge(
         );
         return Err(failure(FailureKind::StagingError, message));
     }
-    if !observed.builder_started && result.is_none() {
-        // Neither a phase marker nor result.json: runc or the builder's flag parsing failed,
-        // which is our fault, not the app's.
+    if !observed.builder_started && result.is_none() && details.is_none() {
+        // Neither a phase marker nor an output file: runc or the builder's flag parsing
+        // failed, which is our fault, not the app's.
         let message = format!("the builder did not run (exit status {code})");
         return Err(StagingFailure::stager(message));
     }
     let kind = kind_for_exit_code(code);
-    let message = result
-        .as_ref()
-        .and_then(|r| r.failure.as_ref())
-        .map(|f| f.message.clone())
+    let message = details
+        .and_then(|d| d.failure)
+        .map(|f| f.message)
         .unwrap_or_else(|| default_message(kind, code));
     Err(failure(kind, message))
 }
@@ -121,18 +141,25 @@ fn default_message(kind: FailureKind, code: i32) -> String {
     }
 }
 
-/// result.json from the workspace, if the builder wrote a readable one.
-pub(crate) fn read_result(ws: &Path) -> Option<StagingResult> {
-    let mut file = open_output(ws, "result.json").ok()?;
+/// result.json and ladle-staging.json from the workspace.
+pub(crate) fn read_written(ws: &Path) -> Written {
+    Written {
+        result: read_json(ws, "result.json"),
+        details: read_json(ws, STAGING_DETAILS_FILE),
+    }
+}
+
+fn read_json<T: DeserializeOwned>(ws: &Path, name: &str) -> Option<T> {
+    let mut file = open_output(ws, name).ok()?;
     let mut text = String::new();
     file.by_ref()
         .take(MAX_RESULT_BYTES)
         .read_to_string(&mut text)
         .ok()?;
     match serde_json::from_str(&text) {
-        Ok(result) => Some(result),
+        Ok(parsed) => Some(parsed),
         Err(e) => {
-            tracing::warn!(error = %e, "result.json is not valid");
+            tracing::warn!(error = %e, "{name} is not valid");
             None
         }
     }
@@ -142,9 +169,10 @@ pub(crate) fn read_result(ws: &Path) -> Option<StagingResult> {
 pub(crate) fn deliver(
     ws: &Path,
     output_dir: &Path,
-    result: StagingResult,
+    staged: Staged,
     executor: ExecutorKind,
 ) -> Result<StagingSuccess, StagingFailure> {
+    let Staged { result, details } = staged;
     fs::create_dir_all(output_dir)
         .map_err(|e| host_failure("could not create the output folder", &e))?;
     let droplet = output_dir.join("droplet.tgz");
@@ -171,6 +199,7 @@ pub(crate) fn deliver(
     };
     Ok(StagingSuccess {
         result,
+        details,
         droplet,
         cache,
         executor,
@@ -204,7 +233,7 @@ fn copy_to(mut from: File, to: &PathBuf) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ladle_contract::result::StagingFailure as BuilderFailure;
+    use ladle_contract::StagingFailure as BuilderFailure;
 
     fn observed(exit: i32) -> Observed {
         Observed {
@@ -235,7 +264,9 @@ mod tests {
             (137, FailureKind::StagingError),
         ] {
             assert_eq!(
-                judge(&observed(code), &LIMITS, None).unwrap_err().kind,
+                judge(&observed(code), &LIMITS, Written::default())
+                    .unwrap_err()
+                    .kind,
                 kind,
                 "exit {code}"
             );
@@ -245,13 +276,21 @@ mod tests {
     #[test]
     fn builder_message_wins_and_limits_win_over_exit_codes() {
         let result = StagingResult {
+            lifecycle_type: "buildpack".into(),
+            ..Default::default()
+        };
+        let details = StagingDetails {
             failure: Some(BuilderFailure {
                 exit_code: 223,
                 message: "Failed to compile droplet: boom".into(),
             }),
             ..Default::default()
         };
-        let failure = judge(&observed(223), &LIMITS, Some(result.clone())).unwrap_err();
+        let written = || Written {
+            result: Some(result.clone()),
+            details: Some(details.clone()),
+        };
+        let failure = judge(&observed(223), &LIMITS, written()).unwrap_err();
         assert_eq!(failure.message, "Failed to compile droplet: boom");
         assert_eq!(failure.result, Some(Box::new(result.clone())));
 
@@ -260,7 +299,7 @@ mod tests {
             disk_full: true,
             ..observed(223)
         };
-        let failure = judge(&oom, &LIMITS, Some(result)).unwrap_err();
+        let failure = judge(&oom, &LIMITS, written()).unwrap_err();
         assert_eq!(
             (failure.kind, failure.message.as_str()),
             (
@@ -275,9 +314,39 @@ mod tests {
             ..observed(0)
         };
         assert_eq!(
-            judge(&late, &LIMITS, None).unwrap_err().message,
+            judge(&late, &LIMITS, Written::default())
+                .unwrap_err()
+                .message,
             "staging exceeded its time limit of 5 seconds"
         );
+    }
+
+    #[test]
+    fn success_needs_result_json_and_reads_details_beside_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let ws = tmp.path();
+        fs::create_dir(ws.join("output")).unwrap();
+        let failure = judge(&observed(0), &LIMITS, read_written(ws)).unwrap_err();
+        assert_eq!(failure.message, "the builder wrote no result.json");
+
+        fs::write(
+            ws.join("output/result.json"),
+            r#"{"lifecycle_type":"buildpack","execution_metadata":"","process_types":{"web":"go"},
+               "lifecycle_metadata":{"buildpack_key":"k","detected_buildpack":"K",
+               "buildpacks":[{"key":"k","name":"K"}]}}"#,
+        )
+        .unwrap();
+        let staged = judge(&observed(0), &LIMITS, read_written(ws)).unwrap();
+        assert_eq!(staged.details, StagingDetails::default(), "optional");
+
+        fs::write(
+            ws.join("output").join(STAGING_DETAILS_FILE),
+            r#"{"buildpacks":[{"key":"k","detect_output":"K detected"}]}"#,
+        )
+        .unwrap();
+        let staged = judge(&observed(0), &LIMITS, read_written(ws)).unwrap();
+        assert_eq!(staged.result.process_types["web"], "go");
+        assert_eq!(staged.details.detect_output(0, "k"), Some("K detected"));
     }
 
     #[test]
@@ -288,7 +357,7 @@ mod tests {
         fs::write(tmp.path().join("secret"), "root only").unwrap();
         std::os::unix::fs::symlink(tmp.path().join("secret"), ws.join("output/result.json"))
             .unwrap();
-        assert!(read_result(ws).is_none());
+        assert!(read_written(ws).result.is_none());
         assert!(open_output(ws, "result.json").is_err());
     }
 }

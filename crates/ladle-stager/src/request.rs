@@ -3,7 +3,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use ladle_contract::StagingResult;
+use ladle_contract::{StagingDetails, StagingResult};
 
 /// One staging run. Paths are on the host; the stager copies everything it needs into the
 /// workspace, so the caller may delete its inputs once `stage` returns.
@@ -82,6 +82,8 @@ impl fmt::Display for ExecutorKind {
 #[derive(Debug, Clone)]
 pub struct StagingSuccess {
     pub result: StagingResult,
+    /// ladle-staging.json: what detect printed per buildpack.
+    pub details: StagingDetails,
     /// `<output_dir>/droplet.tgz`.
     pub droplet: PathBuf,
     /// `<output_dir>/cache.tgz`, when the builder produced a cache.

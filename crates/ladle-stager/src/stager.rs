@@ -237,9 +237,9 @@ impl Stager {
             pids: self.config.pids_limit,
             timeout_secs: self.config.timeout.as_secs(),
         };
-        let result = outcome::read_result(workspace.ws());
-        let result = outcome::judge(&observed, &limits, result)?;
-        outcome::deliver(workspace.ws(), &request.output_dir, result, self.executor)
+        let written = outcome::read_written(workspace.ws());
+        let staged = outcome::judge(&observed, &limits, written)?;
+        outcome::deliver(workspace.ws(), &request.output_dir, staged, self.executor)
     }
 
     async fn run_runc(

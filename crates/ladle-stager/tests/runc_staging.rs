@@ -66,6 +66,11 @@ async fn stages_an_app_with_phases_in_the_log() {
         success.result.lifecycle_metadata.buildpack_key,
         "limit-whoami"
     );
+    assert_eq!(
+        success.details.detect_output(0, "limit-whoami"),
+        Some("Who Am I"),
+        "ladle-staging.json is read beside result.json"
+    );
     assert_eq!(success.droplet, scratch.output_dir().join("droplet.tgz"));
     assert_eq!(
         droplet_file(&success.droplet, "hello.txt").as_deref(),

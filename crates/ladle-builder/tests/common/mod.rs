@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use ladle_builder::buildpack_dir_name;
-use ladle_contract::StagingResult;
+use ladle_contract::paths::STAGING_DETAILS_FILE;
+use ladle_contract::{StagingDetails, StagingResult};
 use tar::EntryType;
 use tempfile::TempDir;
 
@@ -85,7 +86,12 @@ impl Workspace {
     }
 
     pub fn add_buildpack_as(&self, fixture: &str, key: &str) -> PathBuf {
-        let destination = self.path("buildpacks").join(buildpack_dir_name(key));
+        self.add_buildpack_in(fixture, &buildpack_dir_name(key))
+    }
+
+    /// Installs fixture `fixture` as `<buildpacksDir>/<dir_name>`.
+    pub fn add_buildpack_in(&self, fixture: &str, dir_name: &str) -> PathBuf {
+        let destination = self.path("buildpacks").join(dir_name);
         copy_tree(&fixtures().join("buildpacks").join(fixture), &destination);
         destination
     }
@@ -117,9 +123,21 @@ impl Workspace {
     }
 
     pub fn result(&self) -> StagingResult {
+        serde_json::from_value(self.result_json()).expect("result.json parses as StagingResult")
+    }
+
+    /// result.json as written, unknown keys and all.
+    pub fn result_json(&self) -> serde_json::Value {
         let text =
             fs::read_to_string(self.path("output/result.json")).expect("result.json written");
-        serde_json::from_str(&text).expect("result.json parses as StagingResult")
+        serde_json::from_str(&text).expect("result.json is JSON")
+    }
+
+    /// ladle-staging.json, which the builder writes beside result.json.
+    pub fn details(&self) -> StagingDetails {
+        let path = self.path("output").join(STAGING_DETAILS_FILE);
+        let text = fs::read_to_string(&path).expect("ladle-staging.json written");
+        serde_json::from_str(&text).expect("ladle-staging.json parses as StagingDetails")
     }
 
     pub fn droplet(&self) -> Vec<Member> {

@@ -48,7 +48,7 @@ async fn succeed(
         sha256,
         detected_start_command: result.process_types.get("web").cloned().unwrap_or_default(),
         process_types: serde_json::to_string(&result.process_types).unwrap_or_else(|_| "{}".into()),
-        buildpacks_metadata: buildpacks_metadata(result).to_string(),
+        buildpacks_metadata: buildpacks_metadata(success).to_string(),
         execution_metadata: result.execution_metadata.clone(),
         buildpack_guid,
     };
@@ -100,17 +100,19 @@ pub fn describe(kind: FailureKind, detail: &str) -> String {
     }
 }
 
-/// The droplet's `buildpacks` list: admin name or URL, what detect printed, and the name and
-/// version the buildpack reported about itself.
-fn buildpacks_metadata(result: &ladle_contract::StagingResult) -> Value {
-    let list: Vec<Value> = result
+/// The droplet's `buildpacks` list: admin name or URL, what detect printed (from
+/// ladle-staging.json), and the name and version the buildpack reported about itself.
+fn buildpacks_metadata(success: &StagingSuccess) -> Value {
+    let list: Vec<Value> = success
+        .result
         .lifecycle_metadata
         .buildpacks
         .iter()
-        .map(|bp| {
+        .enumerate()
+        .map(|(index, bp)| {
             json!({
                 "name": bp.key,
-                "detect_output": bp.detect_output,
+                "detect_output": success.details.detect_output(index, &bp.key),
                 "buildpack_name": if bp.name.is_empty() { Value::Null } else { Value::String(bp.name.clone()) },
                 "version": bp.version,
             })
