@@ -46,26 +46,44 @@ pub fn buildpack_path(config: &Config, key: &str) -> PathBuf {
     base_dir(config, key).join(buildpack_dir_name(key))
 }
 
-/// The folder holding the buildpack's `bin/`: hash dir, else md5 dir, else the single entry
-/// inside the hash dir.
+/// The folder holding the buildpack's `bin/`, by CF's rule (`buildpackPath`): the hash dir, else
+/// the md5 dir, else the only entry of the hash dir (of the md5 dir when the hash dir is empty or
+/// missing) if that entry has a `bin/`, as when a zip wraps everything in one top-level folder
+/// (GitHub's archives: `my-buildpack-main/bin/detect`). Hidden files count as entries, and a
+/// lone file is no wrapper.
 pub fn resolve(config: &Config, key: &str) -> Result<PathBuf, LocateError> {
     let base = base_dir(config, key);
     let primary = base.join(buildpack_dir_name(key));
     let legacy = base.join(legacy_buildpack_dir_name(key));
     for candidate in [&primary, &legacy] {
-        if candidate.join("bin").is_dir() {
+        if has_bin_dir(candidate) {
             return Ok(candidate.clone());
         }
     }
-    single_nested_dir(&primary)
-        .filter(|nested| nested.join("bin").is_dir())
-        .ok_or_else(|| LocateError::NoBinDir(key.to_string()))
+    let mut entries = first_two_entries(&primary);
+    if entries.is_empty() {
+        entries = first_two_entries(&legacy);
+    }
+    match entries.as_slice() {
+        [only] if has_bin_dir(only) => Ok(only.clone()),
+        _ => Err(LocateError::NoBinDir(key.to_string())),
+    }
 }
 
-fn single_nested_dir(dir: &Path) -> Option<PathBuf> {
-    let mut entries = std::fs::read_dir(dir).ok()?;
-    let only = entries.next()?.ok()?;
-    entries.next().is_none().then(|| only.path())
+fn has_bin_dir(dir: &Path) -> bool {
+    dir.join("bin").is_dir()
+}
+
+/// Enough of a folder's entries to tell "exactly one" apart; none when it cannot be read.
+fn first_two_entries(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .take(2)
+        .map(|entry| entry.map(|e| e.path()))
+        .collect::<Result<_, _>>()
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ mod common;
 use std::fs;
 use std::io::{BufRead, BufReader, Cursor, Write};
 use std::net::TcpListener;
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 use std::thread;
@@ -242,6 +243,55 @@ fn zip_buildpack_is_downloaded_and_unpacked_with_modes() {
         fs::read_link(unpacked.join("bin/build")).unwrap(),
         Path::new("compile")
     );
+}
+
+/// A zip of `fixtures/buildpacks/<fixture>` with folder entries and modes, as GitHub makes them.
+fn fixture_zip(fixture: &str) -> Vec<u8> {
+    fn add(zip: &mut zip::ZipWriter<Cursor<Vec<u8>>>, root: &Path, dir: &Path) {
+        let mut entries: Vec<_> = fs::read_dir(dir).unwrap().map(|e| e.unwrap()).collect();
+        entries.sort_by_key(|e| e.file_name());
+        for entry in entries {
+            let path = entry.path();
+            let name = path
+                .strip_prefix(root)
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .to_string();
+            let mode = entry.metadata().unwrap().permissions().mode() & 0o777;
+            let options = SimpleFileOptions::default().unix_permissions(mode);
+            if path.is_dir() {
+                zip.add_directory(format!("{name}/"), options).unwrap();
+                add(zip, root, &path);
+            } else {
+                zip.start_file(name, options).unwrap();
+                zip.write_all(&fs::read(&path).unwrap()).unwrap();
+            }
+        }
+    }
+    let root = fixtures().join("buildpacks").join(fixture);
+    let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    add(&mut zip, &root, &root);
+    zip.finish().unwrap().into_inner()
+}
+
+#[test]
+fn github_archive_zip_url_is_found_inside_its_top_level_folder() {
+    let url = serve("my-buildpack-main.zip", fixture_zip("github-archive"), 2);
+    for skip_detect in [false, true] {
+        let ws = Workspace::new("plain");
+        let extra: &[&str] = if skip_detect { &["-skipDetect"] } else { &[] };
+        ws.stage(&url, extra).assert_code(0);
+        assert_eq!(
+            text(&ws.droplet(), "./app/compiled-marker"),
+            "compiled by github-archive\n"
+        );
+        let downloaded = ws.downloads().join(buildpack_dir_name(&url));
+        assert!(downloaded.join("github-archive-main/bin/detect").is_file());
+        assert_eq!(ws.result().lifecycle_metadata.buildpack_key, url);
+        let expected = (!skip_detect).then_some("GitHub Archive");
+        assert_eq!(ws.details().detect_output(0, &url), expected);
+    }
 }
 
 #[test]

@@ -176,6 +176,53 @@ async fn without_a_buildpack_admin_buildpacks_are_detected_by_position() {
 }
 
 #[tokio::test]
+async fn an_admin_buildpack_zipped_under_one_top_level_folder_stages() {
+    let server = TestServer::start().await;
+    // Zipped as GitHub's archives are: `github-archive-main/bin/detect`, ...
+    let archive = server
+        .admin_buildpack("github-archive", "github-archive")
+        .await;
+    let (_, package_guid) = server.app_with_package(DEV, "plain").await;
+    let token = server.user_token(DEV);
+    for (body, detect_output) in [
+        (json!({}), json!("GitHub Archive")),
+        (json!({"buildpack_guid": archive}), Value::Null),
+    ] {
+        let created = server
+            .post(
+                &format!("/v3/packages/{package_guid}/droplets"),
+                &token,
+                body.clone(),
+            )
+            .await;
+        created.assert_status(201);
+        let staged = server
+            .wait_final(&droplet_path(&created.body), &token)
+            .await;
+        assert_eq!(staged["state"], "STAGED", "{body}: {staged}");
+        assert_eq!(staged["buildpacks"][0]["name"], "github-archive");
+        assert_eq!(staged["buildpacks"][0]["detect_output"], detect_output);
+        let download = server
+            .client
+            .get(format!(
+                "{}{}/download",
+                server.url,
+                droplet_path(&created.body)
+            ))
+            .header("Authorization", format!("bearer {token}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(download.status(), 200);
+        let files = droplet_files(&download.bytes().await.unwrap());
+        assert_eq!(
+            files["./app/compiled-marker"], b"compiled by github-archive\n",
+            "{body}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn buildpack_guid_picks_that_admin_buildpack_and_the_environment_reaches_it() {
     let server = TestServer::start().await;
     let env_dump = server.admin_buildpack("env-dump", "env-dump").await;
