@@ -6,6 +6,7 @@ pub mod api;
 pub mod archive;
 pub mod auth;
 pub mod blobstore;
+pub mod cause_chain;
 pub mod config;
 pub mod db;
 pub mod digest;

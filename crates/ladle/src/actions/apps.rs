@@ -11,6 +11,7 @@ use crate::actions::jobs::{self, JobFailure};
 use crate::actions::processes as process_actions;
 use crate::auth::{permissions, Access, RoleType, User};
 use crate::blobstore::{keys, Blobstore};
+use crate::cause_chain::CauseChain;
 use crate::db::apps::{self, AppRecord, OrphanedBlobs};
 use crate::db::organizations::{self, OrganizationRecord};
 use crate::db::processes::{self, ProcessRecord};
@@ -387,7 +388,8 @@ pub async fn delete(
     let outcome = match apps::delete_with_children(db, guid).await {
         Ok(orphans) => delete_blobs(blobs, guid, &orphans).await,
         Err(err) => Err(vec![JobFailure::unknown(format_args!(
-            "deleting rows: {err}"
+            "deleting rows: {}",
+            CauseChain(&err)
         ))]),
     };
     jobs::finish(db, &job.guid, outcome).await?;
@@ -411,7 +413,8 @@ async fn delete_blobs(
     for key in keys_to_delete {
         if let Err(err) = blobs.delete(&key).await {
             failures.push(JobFailure::unknown(format_args!(
-                "deleting blob {key}: {err}"
+                "deleting blob {key}: {}",
+                CauseChain(&err)
             )));
         }
     }

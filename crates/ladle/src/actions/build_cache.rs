@@ -5,6 +5,7 @@ use crate::actions::apps::{self as app_actions, AppError};
 use crate::actions::jobs::{self, JobFailure};
 use crate::auth::User;
 use crate::blobstore::{keys, Blobstore};
+use crate::cause_chain::CauseChain;
 use crate::db::{build_caches, DbPool};
 
 #[derive(Debug, thiserror::Error)]
@@ -46,11 +47,13 @@ pub async fn clear(
             .await
             .map_err(|err| {
                 vec![JobFailure::unknown(format_args!(
-                    "deleting build cache blob: {err}"
+                    "deleting build cache blob: {}",
+                    CauseChain(&err)
                 ))]
             }),
         Err(err) => Err(vec![JobFailure::unknown(format_args!(
-            "deleting build cache row: {err}"
+            "deleting build cache row: {}",
+            CauseChain(&err)
         ))]),
     };
     jobs::finish(db, &job.guid, outcome).await?;

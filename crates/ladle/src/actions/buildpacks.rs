@@ -5,6 +5,7 @@ use crate::actions::jobs::{self, JobFailure};
 use crate::archive::ArchiveError;
 use crate::auth::User;
 use crate::blobstore::{keys, BlobError, Blobstore};
+use crate::cause_chain::CauseChain;
 use crate::db::buildpacks::{self, BuildpackChanges, BuildpackRecord, BuildpackState};
 use crate::db::query::Where;
 use crate::db::stacks;
@@ -150,7 +151,8 @@ pub async fn delete(
     }
     let outcome = blobs.delete(&keys::buildpack(guid)).await.map_err(|err| {
         vec![JobFailure::unknown(format_args!(
-            "deleting buildpack blob: {err}"
+            "deleting buildpack blob: {}",
+            CauseChain(&err)
         ))]
     });
     jobs::finish(db, &job.guid, outcome).await?;

@@ -9,6 +9,7 @@ use crate::actions::jobs::{self, JobFailure};
 use crate::actions::packages::{self as package_actions, PackageError};
 use crate::auth::{permissions, Access, User};
 use crate::blobstore::{keys, BlobError, Blobstore};
+use crate::cause_chain::CauseChain;
 use crate::db::droplets::{self, DropletRecord};
 use crate::db::query::Where;
 use crate::db::{apps, DbPool};
@@ -248,7 +249,8 @@ pub async fn delete(
         .await
         .map_err(|err| {
             vec![JobFailure::unknown(format_args!(
-                "deleting droplet blob: {err}"
+                "deleting droplet blob: {}",
+                CauseChain(&err)
             ))]
         });
     jobs::finish(db, &job.guid, outcome).await?;

@@ -42,7 +42,7 @@ impl JobFailure {
         tracing::error!(error = %cause, "job failed");
         JobFailure {
             code: 10001,
-            title: "CF-UnknownError".to_string(),
+            title: crate::api::error::UNKNOWN_ERROR.to_string(),
             detail: "An unknown error occurred.".to_string(),
         }
     }

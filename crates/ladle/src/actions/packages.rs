@@ -9,6 +9,7 @@ use crate::actions::jobs::{self, JobFailure};
 use crate::archive::ArchiveError;
 use crate::auth::{permissions, Access, User};
 use crate::blobstore::{keys, BlobError, Blobstore};
+use crate::cause_chain::CauseChain;
 use crate::db::packages::{self, PackageRecord, PackageState, PackageType};
 use crate::db::query::Where;
 use crate::db::{self, DbPool};
@@ -39,7 +40,7 @@ pub enum PackageError {
     Blob(#[from] BlobError),
     /// The app look-up failed in a way that is no fault of the caller.
     #[error("app look-up: {0}")]
-    AppLookup(AppError),
+    AppLookup(#[source] AppError),
     #[error(transparent)]
     Db(#[from] sqlx::Error),
 }
@@ -233,7 +234,8 @@ pub async fn delete(
         .await
         .map_err(|err| {
             vec![JobFailure::unknown(format_args!(
-                "deleting package blob: {err}"
+                "deleting package blob: {}",
+                CauseChain(&err)
             ))]
         });
     jobs::finish(db, &job.guid, outcome).await?;

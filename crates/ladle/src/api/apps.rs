@@ -32,13 +32,8 @@ impl From<AppError> for ApiError {
             AppError::InvalidSpace | AppError::Invalid(_) => {
                 ApiError::unprocessable(err.to_string())
             }
-            AppError::NameTaken(_) => ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                10016,
-                "UniquenessError",
-                err.to_string(),
-            ),
-            AppError::Contended => ApiError::internal(err),
+            AppError::NameTaken(_) => ApiError::unprocessable(err.to_string()),
+            AppError::Contended => ApiError::internal(&err),
             AppError::Db(err) => err.into(),
         }
     }

@@ -28,7 +28,7 @@ impl From<BuildpackError> for ApiError {
             | BuildpackError::Locked
             | BuildpackError::NoBinDir
             | BuildpackError::InvalidZip(_) => ApiError::unprocessable(err.to_string()),
-            BuildpackError::Blob(err) => ApiError::internal(err),
+            BuildpackError::Blob(err) => ApiError::internal(&err),
             BuildpackError::Db(err) => err.into(),
         }
     }

@@ -49,7 +49,7 @@ impl From<DropletError> for ApiError {
                 tracing::error!(error = %err, "droplet download failed");
                 blobstore_unavailable()
             }
-            DropletError::Blob(err) => ApiError::internal(err),
+            DropletError::Blob(err) => ApiError::internal(&err),
             DropletError::Db(err) => err.into(),
         }
     }

@@ -7,6 +7,11 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
+use crate::cause_chain::CauseChain;
+
+/// The name of CC's answer to a failure that is not the client's, shown without `CF-`.
+pub const UNKNOWN_ERROR: &str = "UnknownError";
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
     pub status: StatusCode,
@@ -66,7 +71,7 @@ impl ApiError {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             10001,
-            "UnknownError",
+            UNKNOWN_ERROR,
             "An unknown error occurred.",
         )
     }
@@ -136,13 +141,12 @@ impl ApiError {
         )
     }
 
-    pub fn payload_too_large(limit: &str) -> Self {
-        Self::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            10013,
-            "RequestEntityTooLarge",
-            format!("Request body is larger than the limit of {limit}"),
-        )
+    /// A body larger than we accept. Cloud Controller has no error of its own for this (its
+    /// nginx refuses oversized bodies before CC sees them) and reports a package that is too
+    /// big as invalid, so ours is the UnprocessableEntity we also answer for a zip that expands
+    /// past the limit.
+    pub fn too_large(limit: &str) -> Self {
+        Self::unprocessable(format!("Request body is larger than the limit of {limit}"))
     }
 
     pub fn stack_not_found(detail: impl std::fmt::Display) -> Self {
@@ -154,14 +158,24 @@ impl ApiError {
         )
     }
 
-    /// A 500 whose cause is logged here, with the request's span, and never sent to the client.
-    pub fn internal(cause: impl std::fmt::Display) -> Self {
-        tracing::error!(error = %cause, "request failed");
+    /// A 500 whose cause, with every error beneath it, is logged here with the request's span
+    /// and never sent to the client.
+    pub fn internal(cause: &(dyn std::error::Error + 'static)) -> Self {
+        tracing::error!(error = %CauseChain(cause), "request failed");
         Self::unknown_error()
     }
 
+    /// `CF-<Name>`, except UnknownError: Cloud Controller sends the 500s it hides from the
+    /// client with the bare name (`UNKNOWN_ERROR_HASH` in its error hashers).
+    pub fn title(&self) -> String {
+        match self.name {
+            UNKNOWN_ERROR => UNKNOWN_ERROR.to_string(),
+            name => format!("CF-{name}"),
+        }
+    }
+
     pub fn body(&self) -> serde_json::Value {
-        let title = format!("CF-{}", self.name);
+        let title = self.title();
         json!({
             "errors": [{"code": self.code, "title": title, "detail": self.detail}],
             "code": self.code,
@@ -180,7 +194,7 @@ impl IntoResponse for ApiError {
 /// Database failures are never the client's fault: log the cause, answer UnknownError.
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
-        ApiError::internal(format_args!("database: {err}"))
+        ApiError::internal(&err)
     }
 }
 
@@ -199,5 +213,48 @@ mod tests {
         assert_eq!(body["code"], 10010);
         assert_eq!(body["description"], "App not found");
         assert_eq!(body["error_code"], "CF-ResourceNotFound");
+    }
+
+    /// A log sink the test can read back.
+    #[derive(Clone, Default)]
+    struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("recording the staging outcome")]
+    struct Outcome(#[source] sqlx::Error);
+
+    #[test]
+    fn a_500_logs_every_cause_and_tells_the_client_nothing() {
+        let captured = Captured::default();
+        let sink = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(move || sink.clone())
+            .finish();
+        let err = Outcome(sqlx::Error::Io(std::io::Error::other("connection reset")));
+        let answer = tracing::subscriber::with_default(subscriber, || ApiError::internal(&err));
+        let logged = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        assert!(
+            logged.contains(
+                "recording the staging outcome: error communicating with database: connection reset"
+            ),
+            "{logged}"
+        );
+        assert_eq!(answer, ApiError::unknown_error());
+        let body = answer.body();
+        assert_eq!(body["errors"][0]["title"], "UnknownError");
+        assert_eq!(body["errors"][0]["detail"], "An unknown error occurred.");
+        assert_eq!(body["error_code"], "UnknownError");
+        assert!(!body.to_string().contains("connection reset"));
     }
 }

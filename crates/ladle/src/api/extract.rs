@@ -1,6 +1,6 @@
 //! Our extractors. Every rejection is a CF error body; axum's plain-text rejections never reach
 //! a client. Order matters and mirrors CC: `CurrentUser` (401, then the scope gate's 403) comes
-//! before `CfJson` (400/413) in every handler's argument list.
+//! before `CfJson` (400/422) in every handler's argument list.
 
 use axum::body::Body;
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -12,7 +12,7 @@ use super::error::ApiError;
 use crate::auth::{Scopes, User};
 use crate::state::AppState;
 
-/// Largest JSON body we read; larger ones get 413.
+/// Largest JSON body we read; larger ones get 422.
 pub const MAX_JSON_BODY: usize = 1024 * 1024;
 
 /// The verified caller, after the scope gate: GET/HEAD need a read scope, everything else a
@@ -74,7 +74,7 @@ impl<S: Send + Sync> FromRequest<S> for CfJson {
     async fn from_request(req: Request<Body>, _state: &S) -> Result<Self, ApiError> {
         let bytes = axum::body::to_bytes(req.into_body(), MAX_JSON_BODY)
             .await
-            .map_err(|_| ApiError::payload_too_large("1 MiB"))?;
+            .map_err(|_| ApiError::too_large("1 MiB"))?;
         match serde_json::from_slice::<Value>(&bytes) {
             Ok(Value::Object(map)) => Ok(CfJson(map)),
             _ => Err(ApiError::message_parse_error()),

@@ -36,8 +36,7 @@ impl From<PackageError> for ApiError {
             | PackageError::NotBits
             | PackageError::NoBitsToDownload
             | PackageError::InvalidZip(_) => ApiError::unprocessable(err.to_string()),
-            PackageError::Blob(err) => ApiError::internal(err),
-            PackageError::AppLookup(err) => ApiError::internal(err),
+            PackageError::Blob(_) | PackageError::AppLookup(_) => ApiError::internal(&err),
             PackageError::Db(err) => err.into(),
         }
     }
@@ -226,7 +225,7 @@ async fn read_resources(mut field: Field<'_>) -> ApiResult<Vec<Value>> {
     let mut text = Vec::new();
     while let Some(chunk) = field.chunk().await.map_err(unreadable)? {
         if text.len() + chunk.len() > MAX_RESOURCES_FIELD {
-            return Err(ApiError::payload_too_large("1 MiB for resources"));
+            return Err(ApiError::too_large("1 MiB for resources"));
         }
         text.extend_from_slice(&chunk);
     }
@@ -245,13 +244,13 @@ fn unreadable(err: MultipartError) -> ApiError {
 }
 
 fn receive_error(err: ReceiveError) -> ApiError {
-    match err {
+    match &err {
         ReceiveError::TooLarge { limit } => {
-            ApiError::payload_too_large(&format!("{} MB", limit / (1024 * 1024)))
+            ApiError::too_large(&format!("{} MB", limit / (1024 * 1024)))
         }
         ReceiveError::Interrupted(cause) => {
             ApiError::bad_request(format_args!("the upload was interrupted: {cause}"))
         }
-        ReceiveError::Io(err) => ApiError::internal(format_args!("receiving upload: {err}")),
+        ReceiveError::Io(_) => ApiError::internal(&err),
     }
 }

@@ -24,6 +24,11 @@ const V3_RESOURCES: &[&str] = &[
     "users",
 ];
 
+/// The one document whose links may be `null`: there a null link is CC's way of saying a
+/// feature is off, and clients switch it off. We serve no login or UAA yet (tokens come from
+/// `ladle token`), so `login` and `uaa` are null rather than pointing at routes nobody answers;
+/// clients that need a token endpoint fall back to `self` (the PyPI client) or report that
+/// there is none.
 pub async fn root(State(state): State<AppState>) -> Json<Value> {
     let links = &state.links;
     Json(json!({
@@ -33,10 +38,8 @@ pub async fn root(State(state): State<AppState>) -> Json<Value> {
             "cloud_controller_v3": { "href": links.url("/v3"), "meta": { "version": API_VERSION_V3 } },
             "network_policy_v0": Value::Null,
             "network_policy_v1": Value::Null,
-            // No external UAA is configured: tokens come from `ladle token`, and this server is
-            // the issuer clients are pointed at.
-            "login": links.href(""),
-            "uaa": links.href(""),
+            "login": Value::Null,
+            "uaa": Value::Null,
             "credhub": Value::Null,
             "routing": Value::Null,
             "logging": Value::Null,
@@ -70,7 +73,8 @@ pub async fn v3_info(State(state): State<AppState>) -> Json<Value> {
         "version": 3,
         "osbapi_version": "",
         "rate_limits": { "enabled": false, "general_limit": Value::Null, "reset_interval_in_minutes": Value::Null },
-        "links": { "self": state.links.href("/v3/info"), "support": Value::Null },
+        // CC links `support` to the operator's support address; we have none to offer.
+        "links": { "self": state.links.href("/v3/info") },
     }))
 }
 

@@ -49,6 +49,9 @@ fn lifecycle(app: &AppRecord, default_stack: &str) -> Value {
     })
 }
 
+/// CC's app links, less those whose routes we do not serve yet (`tasks`, `start`, `stop`,
+/// `revisions`, `deployed_revisions`, `features`): ladle does not run apps, and a link a client
+/// follows must lead somewhere.
 fn today_links(app: &AppRecord, links: &Links) -> Value {
     let base = format!("/v3/apps/{}", app.guid);
     let path = |suffix: &str| format!("{base}{suffix}");
@@ -60,17 +63,12 @@ fn today_links(app: &AppRecord, links: &Links) -> Value {
         "packages": links.href(&path("/packages")),
         "current_droplet": links.href(&path("/droplets/current")),
         "droplets": links.href(&path("/droplets")),
-        "tasks": links.href(&path("/tasks")),
-        "start": links.action(&path("/actions/start"), "POST"),
-        "stop": links.action(&path("/actions/stop"), "POST"),
         "clear_buildpack_cache": links.action(&path("/actions/clear_buildpack_cache"), "POST"),
-        "revisions": links.href(&path("/revisions")),
-        "deployed_revisions": links.href(&path("/revisions/deployed")),
-        "features": links.href(&path("/features")),
     })
 }
 
-/// 2015's `_links`: relative paths, the space still under v2.
+/// 2015's `_links`: relative paths. 2015 pointed `space` at v2 because spaces were not in v3
+/// yet; ours are, so it points where the space is served. No `start`/`stop`: we do not run apps.
 fn experimental_links(app: &AppRecord) -> Value {
     let base = format!("/v3/apps/{}", app.guid);
     let mut links = Map::new();
@@ -85,15 +83,7 @@ fn experimental_links(app: &AppRecord) -> Value {
     );
     links.insert(
         "space".into(),
-        json!({ "href": format!("/v2/spaces/{}", app.space_guid) }),
-    );
-    links.insert(
-        "start".into(),
-        json!({ "href": format!("{base}/start"), "method": "PUT" }),
-    );
-    links.insert(
-        "stop".into(),
-        json!({ "href": format!("{base}/stop"), "method": "PUT" }),
+        json!({ "href": format!("/v3/spaces/{}", app.space_guid) }),
     );
     links.insert(
         "assign_current_droplet".into(),

@@ -125,7 +125,8 @@ fn today_links(d: &DropletRecord, state: DropletState, links: &Links) -> Value {
     Value::Object(out)
 }
 
-/// 2015 `_links`: relative paths, buildpacks still under /v2, assignment by PUT.
+/// 2015 `_links`: relative paths, assignment by PUT. 2015 linked the buildpack under v2, where
+/// buildpacks then lived (CC moved the link to v3 in 2017); ours live under v3.
 fn links_2015(d: &DropletRecord) -> Value {
     let mut out = Map::new();
     out.insert(
@@ -153,7 +154,7 @@ fn links_2015(d: &DropletRecord) -> Value {
     if let Some(bp) = &d.buildpack_guid {
         out.insert(
             "buildpack".into(),
-            json!({ "href": format!("/v2/buildpacks/{bp}") }),
+            json!({ "href": format!("/v3/buildpacks/{bp}") }),
         );
     }
     Value::Object(out)

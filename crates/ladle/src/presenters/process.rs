@@ -31,18 +31,17 @@ pub fn present(details: &ProcessDetails, links: &Links) -> Value {
         },
         "relationships": { "app": to_one(&process.app_guid) },
         "metadata": empty_metadata(),
+        // CC also links `scale` and `stats`; we serve neither route yet, so neither is offered.
         "links": {
             "self": links.href(&base),
-            "scale": links.action(&format!("{base}/actions/scale"), "POST"),
             "app": links.href(&format!("/v3/apps/{}", process.app_guid)),
             "space": links.href(&format!("/v3/spaces/{}", details.space_guid)),
-            "stats": links.href(&format!("{base}/stats")),
         },
+        // 2015 linked the space under v2, where spaces then lived; ours live under v3.
         "_links": {
             "self": { "href": base },
-            "scale": { "href": format!("{base}/scale"), "method": "PUT" },
             "app": { "href": format!("/v3/apps/{}", process.app_guid) },
-            "space": { "href": format!("/v2/spaces/{}", details.space_guid) },
+            "space": { "href": format!("/v3/spaces/{}", details.space_guid) },
         },
     })
 }

@@ -9,16 +9,16 @@ pub fn present(space: &SpaceRecord, links: &Links) -> Value {
         "created_at": timestamp(&space.created_at),
         "updated_at": updated_at(&space.created_at, space.updated_at.as_deref()),
         "name": space.name,
+        // A space without a space quota: CC's own `{"data": null}`.
         "relationships": {
             "organization": to_one(&space.organization_guid),
             "quota": { "data": Value::Null },
         },
         "metadata": empty_metadata(),
+        // CC also links `features` and `apply_manifest`; we serve neither route yet.
         "links": {
             "self": links.href(&format!("/v3/spaces/{}", space.guid)),
-            "features": links.href(&format!("/v3/spaces/{}/features", space.guid)),
             "organization": links.href(&format!("/v3/organizations/{}", space.organization_guid)),
-            "apply_manifest": links.action(&format!("/v3/spaces/{}/actions/apply_manifest", space.guid), "POST"),
         },
     })
 }

@@ -118,16 +118,28 @@ async fn creating_an_app_today_gives_a_stopped_app_with_a_web_process() {
         app["links"]["space"]["href"],
         format!("{url}/v3/spaces/{}", f.space)
     );
-    assert_eq!(app["links"]["start"]["method"], "POST");
+    // ladle does not run apps: no start/stop (nor tasks, revisions, features) is offered.
+    for absent in [
+        "start",
+        "stop",
+        "tasks",
+        "revisions",
+        "deployed_revisions",
+        "features",
+    ] {
+        assert!(app["links"].get(absent).is_none(), "{absent}");
+    }
+    assert_eq!(app["links"]["clear_buildpack_cache"]["method"], "POST");
     assert_eq!(
         app["links"]["environment_variables"]["href"],
         format!("{url}/v3/apps/{guid}/environment_variables")
     );
     assert_eq!(
         app["_links"]["space"]["href"],
-        format!("/v2/spaces/{}", f.space)
+        format!("/v3/spaces/{}", f.space)
     );
-    assert_eq!(app["_links"]["start"]["method"], "PUT");
+    assert!(app["_links"].get("start").is_none());
+    assert!(app["_links"].get("stop").is_none());
     assert!(app["_links"].get("desired_droplet").is_none());
 
     let processes = f
@@ -316,8 +328,8 @@ async fn spaces_must_be_usable_and_names_unique_per_space() {
         .await
         .assert_error(
             422,
-            10016,
-            "UniquenessError",
+            10008,
+            "UnprocessableEntity",
             "App with the name 'dup' already exists.",
         );
     // The same name in another space is fine.
@@ -549,8 +561,8 @@ async fn patch_renames_relabels_and_replaces_the_lifecycle() {
         .await
         .assert_error(
             422,
-            10016,
-            "UniquenessError",
+            10008,
+            "UnprocessableEntity",
             "App with the name 'taken' already exists.",
         );
     for (body, detail) in [
@@ -675,12 +687,16 @@ async fn processes_are_found_by_guid_and_by_type() {
     by_guid.assert_status(200);
     assert_eq!(by_guid.body["type"], "web");
     assert_eq!(
-        by_guid.body["links"]["scale"]["href"],
-        format!("{}/v3/processes/{guid}/actions/scale", f.server.url)
+        by_guid.body["links"]["space"]["href"],
+        format!("{}/v3/spaces/{}", f.server.url, f.space)
+    );
+    assert!(
+        by_guid.body["links"].get("scale").is_none(),
+        "no scale route yet"
     );
     assert_eq!(
         by_guid.body["_links"]["space"]["href"],
-        format!("/v2/spaces/{}", f.space)
+        format!("/v3/spaces/{}", f.space)
     );
     let by_type = f
         .server

@@ -14,7 +14,9 @@ async fn discovery_needs_no_token_and_links_to_every_resource() {
         root.body["links"]["cloud_controller_v3"]["href"],
         format!("{}/v3", server.url)
     );
-    assert_eq!(root.body["links"]["uaa"]["href"], server.url);
+    // No login or UAA is served yet: null is CC's "this feature is off".
+    assert_eq!(root.body["links"]["login"], serde_json::Value::Null);
+    assert_eq!(root.body["links"]["uaa"], serde_json::Value::Null);
     let v3 = server.request(Method::GET, "/v3", None, None).await;
     v3.assert_status(200);
     for resource in [
@@ -194,7 +196,12 @@ async fn bodies_are_json_objects_whatever_the_content_type() {
         .await
         .unwrap();
     let response = crate::support::Response::read(response).await;
-    response.assert_error(413, 10013, "RequestEntityTooLarge", "1 MiB");
+    response.assert_error(
+        422,
+        10008,
+        "UnprocessableEntity",
+        "Request body is larger than the limit of 1 MiB",
+    );
 }
 
 #[tokio::test]

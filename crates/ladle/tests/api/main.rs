@@ -10,6 +10,7 @@ mod builds;
 mod cli;
 mod conventions;
 mod droplets;
+mod links;
 mod organizations;
 mod packages;
 mod roles;

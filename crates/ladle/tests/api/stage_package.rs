@@ -170,7 +170,7 @@ async fn without_a_buildpack_admin_buildpacks_are_detected_by_position() {
     assert_eq!(staged["buildpacks"][0]["detect_output"], "Detect Pass");
     assert_eq!(
         staged["_links"]["buildpack"]["href"],
-        format!("/v2/buildpacks/{passing}")
+        format!("/v3/buildpacks/{passing}")
     );
     assert_eq!(staged["detected_start_command"], "./start.sh");
 }
@@ -246,7 +246,7 @@ async fn buildpack_guid_picks_that_admin_buildpack_and_the_environment_reaches_i
     created.assert_status(201);
     assert_eq!(
         created.body["_links"]["buildpack"]["href"],
-        format!("/v2/buildpacks/{env_dump}")
+        format!("/v3/buildpacks/{env_dump}")
     );
     let staged = server
         .wait_final(&droplet_path(&created.body), &token)
