@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds every binary (the staging tests run the real ladle-builder) and runs every test suite:
 # unit tests, the builder suite, the stager's runc suite and the black-box HTTP suite; then the
-# HTTP suite again against PostgreSQL when this machine has it.
+# HTTP suite and the server's unit tests (the staging runner's use a real database) again against
+# PostgreSQL when this machine has it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --workspace --bins
@@ -14,7 +15,7 @@ if command -v pg_ctlcluster >/dev/null && ! timeout 10 pg_isready -q -h 127.0.0.
   done
 fi
 if command -v psql >/dev/null && timeout 10 psql "$pg_url" -qtAc 'select 1' >/dev/null 2>&1; then
-  LADLE_TEST_DATABASE_URL=$pg_url cargo test --workspace --test api
+  LADLE_TEST_DATABASE_URL=$pg_url cargo test -p ladle --lib --test api
 else
   echo "PostgreSQL is not reachable at $pg_url: the HTTP suite ran on SQLite only"
 fi

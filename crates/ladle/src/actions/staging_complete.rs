@@ -65,18 +65,39 @@ async fn fail(state: &AppState, droplet: &DropletRecord, failure: &StagingFailur
     let message = describe(failure.kind, &failure.message);
     let mut tx = state.db.begin().await?;
     if droplets::mark_failed(&mut tx, &droplet.guid, failure.kind.cc_name(), &message).await? {
-        let build_error = format!("{} - {message}", failure.kind.cc_name());
         builds::complete(
             &mut tx,
             &droplet.guid,
             BuildState::Failed,
-            Some(&build_error),
+            Some(&build_error(failure.kind, &message)),
         )
         .await?;
         tx.commit().await?;
         tracing::info!(error_id = failure.kind.cc_name(), %message, "staging failed");
     }
     Ok(())
+}
+
+/// A build whose droplet was deleted before its staging finished fails (StagerError), so that
+/// its app may build again; nothing changes when the build was already final or there is none.
+#[tracing::instrument(skip_all, fields(droplet_guid = %droplet_guid))]
+pub async fn fail_build_of_deleted_droplet(state: &AppState, droplet_guid: &str) -> DbResult<()> {
+    let kind = FailureKind::StagerError;
+    let message = describe(kind, "the droplet was deleted before its staging finished");
+    let mut tx = state.db.begin().await?;
+    builds::complete(
+        &mut tx,
+        droplet_guid,
+        BuildState::Failed,
+        Some(&build_error(kind, &message)),
+    )
+    .await?;
+    tx.commit().await
+}
+
+/// A failed build's `error`: `"<ErrorId> - <message>"`, as Cloud Controller writes it.
+fn build_error(kind: FailureKind, message: &str) -> String {
+    format!("{} - {message}", kind.cc_name())
 }
 
 /// CC's catalogue text for the error id, followed by our own detail so a person can act on it

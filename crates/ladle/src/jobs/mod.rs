@@ -6,3 +6,6 @@ pub mod queue;
 pub mod runner;
 pub mod staging;
 pub mod staging_log;
+
+#[cfg(test)]
+mod tests;

@@ -1,4 +1,8 @@
-//! Enqueue, claim (with a lease), renew, finish.
+//! Enqueue, claim (with a lease), renew, release (for a retry), finish.
+//!
+//! A job is QUEUED, RUNNING under a lease, then COMPLETE or FAILED. An attempt that fails gives
+//! its lease back at once: the job is QUEUED again, and its `lease_expires_at` becomes the end of
+//! a short backoff before which nobody claims it; `errors` keeps the failed attempt's cause.
 
 use std::time::Duration;
 
@@ -13,9 +17,12 @@ pub const STAGING: &str = "staging";
 /// How long a claim holds without renewal. Runners renew every third of this.
 pub const LEASE: Duration = Duration::from_secs(30);
 
-/// A claimed job lets its runner give up after this many claims (each crash or lost lease
-/// counts one), so a job that kills its node cannot take the cluster down in a loop.
+/// A claimed job lets its runner give up after this many claims (each failed attempt, crash or
+/// lost lease counts one), so a job that kills its node cannot take the cluster down in a loop.
 pub const MAX_ATTEMPTS: i64 = 3;
+
+/// The wait before a failed attempt's job may be claimed again, per attempt made so far.
+pub const RETRY_BACKOFF: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ClaimedJob {
@@ -24,6 +31,16 @@ pub struct ClaimedJob {
     pub resource_guid: Option<String>,
     pub payload: String,
     pub attempts: i64,
+    /// JSON array of `{detail}`: the cause of the last failed attempt, if one was recorded.
+    pub errors: String,
+}
+
+impl ClaimedJob {
+    /// Why the previous attempt failed, when it failed rather than crashed.
+    pub fn last_error(&self) -> Option<String> {
+        let errors: Vec<serde_json::Value> = serde_json::from_str(&self.errors).ok()?;
+        errors.last()?.get("detail")?.as_str().map(str::to_string)
+    }
 }
 
 /// Adds a job inside the caller's transaction, so it exists exactly when its rows do.
@@ -59,14 +76,16 @@ fn lease_deadline(now: OffsetDateTime) -> String {
 pub async fn claim(db: &DbPool, kind: &str, owner: &str) -> DbResult<Option<ClaimedJob>> {
     let now = OffsetDateTime::now_utc();
     let now_text = format_timestamp(now);
-    let claimable =
-        "kind = $1 AND (state = 'QUEUED' OR (state = 'RUNNING' AND lease_expires_at < $2))";
+    // Queued and past any retry backoff, or running under a lease that expired.
+    let claimable = "kind = $1 AND (\
+         (state = 'QUEUED' AND (lease_expires_at IS NULL OR lease_expires_at < $2)) \
+         OR (state = 'RUNNING' AND lease_expires_at < $2))";
     let sql = format!(
         "UPDATE jobs SET state = 'RUNNING', lease_owner = $3, lease_expires_at = $4, \
          attempts = attempts + 1, updated_at = $2 \
          WHERE guid = (SELECT guid FROM jobs WHERE {claimable} ORDER BY created_at, guid LIMIT 1) \
            AND {claimable} \
-         RETURNING guid, kind, resource_guid, payload, attempts"
+         RETURNING guid, kind, resource_guid, payload, attempts, errors"
     );
     sqlx::query_as(&sql)
         .bind(kind)
@@ -89,6 +108,38 @@ pub async fn renew(db: &DbPool, guid: &str, owner: &str) -> DbResult<bool> {
     .execute(db)
     .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// Gives a failed attempt's job back to the queue with its cause (none: the last one recorded
+/// stays), claimable again once `backoff` has passed; `false` when the job is no longer ours (it
+/// was taken over).
+pub async fn release(
+    db: &DbPool,
+    guid: &str,
+    owner: &str,
+    cause: Option<&str>,
+    backoff: Duration,
+) -> DbResult<bool> {
+    let now = OffsetDateTime::now_utc();
+    let done = sqlx::query(
+        "UPDATE jobs SET state = 'QUEUED', lease_owner = NULL, lease_expires_at = $1, \
+         errors = COALESCE($2, errors), updated_at = $3 \
+         WHERE guid = $4 AND lease_owner = $5 AND state = 'RUNNING'",
+    )
+    .bind(format_timestamp(now + backoff))
+    .bind(cause.map(|cause| serde_json::json!([{ "detail": cause }]).to_string()))
+    .bind(format_timestamp(now))
+    .bind(guid)
+    .bind(owner)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// How long a job waits after its `attempts`-th attempt failed: longer each time, never more
+/// than a lease.
+pub fn retry_backoff(attempts: i64) -> Duration {
+    (RETRY_BACKOFF * attempts.clamp(1, 30) as u32).min(LEASE)
 }
 
 /// Marks the job done (`COMPLETE` or `FAILED` with an error text).

@@ -1,13 +1,19 @@
 //! Staging slots: each slot claims one staging job at a time, keeps its lease alive while the
 //! stager runs, and marks the job finished. Slots wake when a job is enqueued on this node and
 //! poll once a second for jobs enqueued by other nodes.
+//!
+//! However an attempt ends, the slot carries on and the job moves on: a success finishes it; a
+//! failure (an error or a panic) gives it back to the queue for a retry after a short backoff,
+//! and the last allowed attempt fails the droplet and its build with StagerError and the cause.
 
 use std::time::Duration;
 
-use tokio::task::JoinHandle;
+use tokio::task::{JoinError, JoinHandle};
+use tokio_util::task::AbortOnDropHandle;
 
-use super::queue::{self, ClaimedJob, LEASE, STAGING};
+use super::queue::{self, ClaimedJob, LEASE, MAX_ATTEMPTS, STAGING};
 use super::staging::{self, StagingContext};
+use crate::db::{DbPool, DbResult};
 
 const POLL: Duration = Duration::from_secs(1);
 
@@ -42,25 +48,138 @@ async fn slot_loop(ctx: StagingContext, owner: String) {
 }
 
 async fn run_with_lease(ctx: &StagingContext, job: ClaimedJob, owner: &str) {
-    let heartbeat = tokio::spawn(keep_lease(
-        ctx.state.db.clone(),
-        job.guid.clone(),
-        owner.to_string(),
-    ));
-    let outcome = staging::run(ctx, &job).await;
-    heartbeat.abort();
-    let error = outcome.as_ref().err().map(|err| format!("{err:#}"));
-    if let Some(message) = &error {
-        tracing::error!(job_guid = %job.guid, error = %message, "staging job failed");
-    }
-    if let Err(err) = queue::finish(&ctx.state.db, &job.guid, error.as_deref()).await {
-        tracing::warn!(job_guid = %job.guid, error = %err, "cannot mark staging job finished; its lease will expire");
+    let ended = if job.attempts > MAX_ATTEMPTS {
+        // The last attempt crashed or lost its lease, or its failure could not be recorded.
+        let last_cause = job.last_error();
+        end_after_last_attempt(ctx, &job, owner, &unfinished(&job), last_cause.as_deref()).await
+    } else {
+        let attempt = {
+            // Dropped however the attempt ends, so no lease is renewed for a job nobody runs.
+            let _heartbeat = start_heartbeat(&ctx.state.db, &job.guid, owner, LEASE / 3);
+            run_attempt(ctx, &job).await
+        };
+        match attempt {
+            Ok(()) => queue::finish(&ctx.state.db, &job.guid, None).await,
+            Err(cause) => after_failed_attempt(ctx, &job, owner, &cause).await,
+        }
+    };
+    if let Err(err) = ended {
+        tracing::warn!(job_guid = %job.guid, error = %err, "cannot update the staging job; its lease will expire");
     }
 }
 
-async fn keep_lease(db: crate::db::DbPool, job_guid: String, owner: String) {
+/// What a job claimed once too often fails with: the last recorded cause, if any.
+fn unfinished(job: &ClaimedJob) -> String {
+    match job.last_error() {
+        Some(cause) => format!("staging did not finish in {MAX_ATTEMPTS} attempts: {cause}"),
+        None => format!("staging was interrupted {MAX_ATTEMPTS} times"),
+    }
+}
+
+/// One attempt, in a task of its own so that a panic ends the attempt (as a failure with a
+/// cause) rather than the slot.
+async fn run_attempt(ctx: &StagingContext, job: &ClaimedJob) -> Result<(), String> {
+    let attempt = AbortOnDropHandle::new(tokio::spawn({
+        let ctx = ctx.clone();
+        let job = job.clone();
+        async move { staging::run(&ctx, &job).await }
+    }));
+    match attempt.await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(err)) => Err(cause_chain(&err)),
+        Err(err) => Err(describe_join_error(err)),
+    }
+}
+
+/// The error and its causes, each once: many errors (sqlx's, object_store's) already print
+/// their source in their own message, which `{:#}` would repeat.
+fn cause_chain(err: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in err.chain().map(ToString::to_string) {
+        if text.contains(&cause) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&cause);
+    }
+    text
+}
+
+fn describe_join_error(err: JoinError) -> String {
+    if !err.is_panic() {
+        return "the staging was cancelled".to_string();
+    }
+    let payload = err.into_panic();
+    let message = payload
+        .downcast_ref::<&str>()
+        .map(|text| text.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".to_string());
+    format!("the staging panicked: {message}")
+}
+
+/// Retries within the attempt limit; the last attempt fails the staging with the cause.
+async fn after_failed_attempt(
+    ctx: &StagingContext,
+    job: &ClaimedJob,
+    owner: &str,
+    cause: &str,
+) -> DbResult<()> {
+    tracing::error!(job_guid = %job.guid, attempt = job.attempts, error = %cause, "staging attempt failed");
+    if job.attempts < MAX_ATTEMPTS {
+        return release(&ctx.state.db, job, owner, Some(cause)).await;
+    }
+    end_after_last_attempt(ctx, job, owner, cause, Some(cause)).await
+}
+
+/// Fails the staging with `failure` and the job with it. When even that cannot be recorded (the
+/// database refuses), the job goes back to the queue, keeping `cause` (the attempt's own, if it
+/// had one), so that a later claim records it.
+async fn end_after_last_attempt(
+    ctx: &StagingContext,
+    job: &ClaimedJob,
+    owner: &str,
+    failure: &str,
+    cause: Option<&str>,
+) -> DbResult<()> {
+    let db = &ctx.state.db;
+    match staging::give_up(ctx, job, failure).await {
+        Ok(()) => queue::finish(db, &job.guid, Some(failure)).await,
+        Err(err) => {
+            tracing::error!(job_guid = %job.guid, error = %cause_chain(&err), "cannot record the staging's failure; it stays queued");
+            release(db, job, owner, cause).await
+        }
+    }
+}
+
+async fn release(db: &DbPool, job: &ClaimedJob, owner: &str, cause: Option<&str>) -> DbResult<()> {
+    let backoff = queue::retry_backoff(job.attempts);
+    if !queue::release(db, &job.guid, owner, cause, backoff).await? {
+        tracing::warn!(job_guid = %job.guid, "the staging job was taken over; leaving it to its new owner");
+    }
+    Ok(())
+}
+
+/// Renews the job's lease every `every` until the returned handle is dropped.
+pub(super) fn start_heartbeat(
+    db: &DbPool,
+    job_guid: &str,
+    owner: &str,
+    every: Duration,
+) -> AbortOnDropHandle<()> {
+    AbortOnDropHandle::new(tokio::spawn(keep_lease(
+        db.clone(),
+        job_guid.to_string(),
+        owner.to_string(),
+        every,
+    )))
+}
+
+async fn keep_lease(db: DbPool, job_guid: String, owner: String, every: Duration) {
     loop {
-        tokio::time::sleep(LEASE / 3).await;
+        tokio::time::sleep(every).await;
         match queue::renew(&db, &job_guid, &owner).await {
             Ok(true) => {}
             Ok(false) => {

@@ -12,7 +12,7 @@ use ladle_stager::{
 };
 use serde_json::{Map, Value};
 
-use super::queue::{ClaimedJob, MAX_ATTEMPTS};
+use super::queue::ClaimedJob;
 use super::staging_log::DbLogSink;
 use crate::actions::staging_complete::{self, Outcome};
 use crate::blobstore::keys;
@@ -28,6 +28,9 @@ pub struct StagingContext {
     pub stager: Arc<Stager>,
 }
 
+/// One attempt at a staging job. An error means the attempt failed and the runner retries it
+/// (after the last attempt it calls `give_up`); what the stager reports (a buildpack that fails,
+/// a time limit) is the staging's outcome, recorded here, not an error.
 #[tracing::instrument(skip_all, fields(job_guid = %job.guid, droplet_guid = job.resource_guid.as_deref().unwrap_or("")))]
 pub async fn run(ctx: &StagingContext, job: &ClaimedJob) -> anyhow::Result<()> {
     let db = &ctx.state.db;
@@ -36,36 +39,54 @@ pub async fn run(ctx: &StagingContext, job: &ClaimedJob) -> anyhow::Result<()> {
         .as_deref()
         .context("staging job without a droplet")?;
     let Some(droplet) = droplets::find(db, droplet_guid).await? else {
-        return Ok(()); // deleted while queued
+        return end_for_deleted_droplet(ctx, droplet_guid).await;
     };
     if !droplet.state().is_in_flight() {
         return Ok(()); // already completed by an earlier claim
     }
-    if job.attempts > MAX_ATTEMPTS {
-        let failure = StagingFailure::stager(format!(
-            "staging was interrupted {} times",
-            job.attempts - 1
-        ));
-        return Ok(staging_complete::record(&ctx.state, &droplet, Outcome::Failed(failure)).await?);
-    }
     droplets::mark_staging(db, droplet_guid).await?;
-    let inputs = InputDir::create(&ctx.state.config.data_dir, droplet_guid)?;
+    #[cfg(test)]
+    test_hooks::panic_if_asked(droplet_guid);
+    let inputs = InputDir::create(&ctx.state.config.data_dir, droplet_guid).await?;
     let outcome = match stage(ctx, &droplet, &inputs).await {
         Ok(success) => store_outputs(ctx, &droplet, success).await,
         Err(failure) => Outcome::Failed(failure),
     };
-    staging_complete::record(&ctx.state, &droplet, outcome).await?;
-    remove_blob_of_deleted_droplet(ctx, droplet_guid).await
+    staging_complete::record(&ctx.state, &droplet, outcome)
+        .await
+        .context("cannot record the staging's outcome")?;
+    if droplets::find(db, droplet_guid).await?.is_none() {
+        end_for_deleted_droplet(ctx, droplet_guid).await?;
+    }
+    Ok(())
 }
 
-/// A droplet deleted while it staged has no row to record into; its blob would be orphaned.
-async fn remove_blob_of_deleted_droplet(
-    ctx: &StagingContext,
-    droplet_guid: &str,
-) -> anyhow::Result<()> {
-    if droplets::find(&ctx.state.db, droplet_guid).await?.is_none() {
-        ctx.state.blobs.delete(&keys::droplet(droplet_guid)).await?;
+/// After the last attempt failed with `cause`: the droplet fails with StagerError and the cause
+/// (its build too), or, if the droplet was deleted meanwhile, its build does. A droplet that is
+/// already final keeps its state.
+pub async fn give_up(ctx: &StagingContext, job: &ClaimedJob, cause: &str) -> anyhow::Result<()> {
+    let Some(droplet_guid) = job.resource_guid.as_deref() else {
+        return Ok(());
+    };
+    match droplets::find(&ctx.state.db, droplet_guid).await? {
+        Some(droplet) => {
+            let failure = Outcome::Failed(StagingFailure::stager(cause));
+            staging_complete::record(&ctx.state, &droplet, failure).await?
+        }
+        None => staging_complete::fail_build_of_deleted_droplet(&ctx.state, droplet_guid).await?,
     }
+    Ok(())
+}
+
+/// A droplet deleted before its staging finished: its build can never be staged, and the blob
+/// the staging may have stored has no row left to be found by.
+async fn end_for_deleted_droplet(ctx: &StagingContext, droplet_guid: &str) -> anyhow::Result<()> {
+    staging_complete::fail_build_of_deleted_droplet(&ctx.state, droplet_guid).await?;
+    ctx.state
+        .blobs
+        .delete(&keys::droplet(droplet_guid))
+        .await
+        .context("cannot remove the blob of the deleted droplet")?;
     Ok(())
 }
 
@@ -294,12 +315,15 @@ struct InputDir {
 }
 
 impl InputDir {
-    fn create(data_dir: &Path, droplet_guid: &str) -> anyhow::Result<InputDir> {
+    async fn create(data_dir: &Path, droplet_guid: &str) -> anyhow::Result<InputDir> {
         let root = data_dir.join("staging-inputs").join(droplet_guid);
-        let _ = std::fs::remove_dir_all(&root);
-        std::fs::create_dir_all(root.join("out"))
-            .with_context(|| format!("cannot create {}", root.display()))?;
-        Ok(InputDir { root })
+        tokio::task::spawn_blocking(move || {
+            let _ = std::fs::remove_dir_all(&root);
+            std::fs::create_dir_all(root.join("out"))
+                .with_context(|| format!("cannot create {}", root.display()))?;
+            Ok(InputDir { root })
+        })
+        .await?
     }
 
     fn path(&self, name: &str) -> PathBuf {
@@ -310,5 +334,26 @@ impl InputDir {
 impl Drop for InputDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+/// Lets tests force a panic inside a staging: no input makes the staging code panic, yet a
+/// panic must not wedge a staging, so the tests that prove it need a way to cause one.
+#[cfg(test)]
+pub(crate) mod test_hooks {
+    use std::sync::Mutex;
+
+    /// Droplets whose staging panics right after the droplet is marked STAGING.
+    pub(crate) static PANIC_WHILE_STAGING: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+    pub(super) fn panic_if_asked(droplet_guid: &str) {
+        let asked = PANIC_WHILE_STAGING
+            .lock()
+            .expect("test hook poisoned")
+            .iter()
+            .any(|guid| guid == droplet_guid);
+        if asked {
+            panic!("a test asked the staging of {droplet_guid} to panic");
+        }
     }
 }

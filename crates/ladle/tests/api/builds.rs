@@ -14,12 +14,12 @@ fn guid_of(body: &Value) -> String {
     body["guid"].as_str().expect("guid").to_string()
 }
 
-fn build_path(body: &Value) -> String {
+pub fn build_path(body: &Value) -> String {
     format!("/v3/builds/{}", guid_of(body))
 }
 
 /// `POST /v3/builds` for a package, naming buildpacks when `buildpacks` is `Some`.
-async fn post_build(
+pub async fn post_build(
     server: &TestServer,
     token: &str,
     package_guid: &str,

@@ -17,5 +17,6 @@ mod roles;
 mod spaces;
 mod stacks;
 mod stage_package;
+mod staging_recovery;
 mod users;
 mod worker;

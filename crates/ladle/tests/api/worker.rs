@@ -8,11 +8,37 @@ use serde_json::json;
 
 use crate::support::{ladle_bin, TestServer, SECRET};
 
-struct Worker(Child);
+/// A `ladle worker` with one staging slot on a server's database and blobstore, stopped on drop.
+pub struct Worker {
+    child: Child,
+    _data_dir: tempfile::TempDir,
+}
+
+impl Worker {
+    pub fn start(server: &TestServer) -> Worker {
+        let data_dir = tempfile::tempdir().unwrap();
+        let shared = server.data_dir.path();
+        let child = Command::new(ladle_bin())
+            .arg("worker")
+            .arg(format!("--data-dir={}", data_dir.path().display()))
+            .arg(format!("--database-url={}", server.database_url))
+            .arg(format!("--blobstore={}", shared.join("blobs").display()))
+            .env("LADLE_TOKEN_SECRET", SECRET)
+            .env("LADLE_STAGING_SLOTS", "1")
+            .env("LADLE_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("spawn ladle worker");
+        Worker {
+            child,
+            _data_dir: data_dir,
+        }
+    }
+}
 
 impl Drop for Worker {
     fn drop(&mut self) {
-        crate::support::stop(&mut self.0);
+        crate::support::stop(&mut self.child);
     }
 }
 
@@ -38,21 +64,7 @@ async fn a_separate_worker_stages_what_an_api_node_without_slots_queued() {
         "no slots on the API node"
     );
 
-    let worker_data = tempfile::tempdir().unwrap();
-    let shared = server.data_dir.path();
-    let _worker = Worker(
-        Command::new(ladle_bin())
-            .arg("worker")
-            .arg(format!("--data-dir={}", worker_data.path().display()))
-            .arg(format!("--database-url={}", server.database_url))
-            .arg(format!("--blobstore={}", shared.join("blobs").display()))
-            .env("LADLE_TOKEN_SECRET", SECRET)
-            .env("LADLE_STAGING_SLOTS", "1")
-            .env("LADLE_LOG", "warn")
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("spawn ladle worker"),
-    );
+    let _worker = Worker::start(&server);
     let staged = server.wait_final(&path, &token).await;
     assert_eq!(staged["state"], "STAGED", "{staged}");
     assert_eq!(staged["process_types"]["web"], "./noop");

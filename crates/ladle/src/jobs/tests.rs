@@ -1,0 +1,428 @@
+//! The staging runner against a real database: SQLite, or a fresh PostgreSQL database when
+//! `LADLE_TEST_DATABASE_URL` names a server (as the HTTP suite does). What no HTTP request can
+//! cause (a panic, a job claimed once too often, a dropped heartbeat) is forced here; the
+//! failures a request can cause are in the HTTP suite (`tests/api/staging_recovery.rs`).
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use ladle_stager::{ExecutorChoice, Stager, StagerConfig};
+use tokio_util::task::AbortOnDropHandle;
+
+use super::queue::{self, MAX_ATTEMPTS, STAGING};
+use super::runner;
+use super::staging::{test_hooks, StagingContext};
+use crate::config::ServeArgs;
+use crate::db::{self, DbPool};
+use crate::server::Server;
+
+#[derive(Parser)]
+struct Cli {
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+/// A node's state and stager on a fresh database and data dir, without HTTP or staging slots.
+struct Node {
+    ctx: StagingContext,
+    _data_dir: tempfile::TempDir,
+    _database: TestDatabase,
+}
+
+impl Node {
+    async fn start() -> Node {
+        let data_dir = tempfile::tempdir().expect("temp data dir");
+        let database = TestDatabase::create(data_dir.path());
+        let cli = Cli::try_parse_from([
+            "ladle".to_string(),
+            "--listen=127.0.0.1:0".to_string(),
+            format!("--data-dir={}", data_dir.path().display()),
+            format!("--database-url={}", database.url),
+            "--token-secret=staging-runner-tests".to_string(),
+        ])
+        .expect("serve arguments");
+        let state = Server::build(&cli.serve).await.expect("server state").state;
+        let mut stager_config = StagerConfig::new(ladle_builder(), data_dir.path().join("staging"));
+        stager_config.executor = ExecutorChoice::Process;
+        let stager = Arc::new(Stager::new(stager_config).expect("stager"));
+        Node {
+            ctx: StagingContext { state, stager },
+            _data_dir: data_dir,
+            _database: database,
+        }
+    }
+
+    fn db(&self) -> &DbPool {
+        &self.ctx.state.db
+    }
+
+    /// Staging slots, stopped when the handles drop.
+    fn slots(&self, count: usize) -> Vec<AbortOnDropHandle<()>> {
+        runner::spawn_slots(self.ctx.clone(), count)
+            .into_iter()
+            .map(AbortOnDropHandle::new)
+            .collect()
+    }
+
+    /// An app with a STAGING build and droplet, as `POST /v3/builds` leaves them, and the
+    /// droplet's staging job. The package has no blob: a staging that gets as far as fetching
+    /// it fails (as an outcome) with StagerError.
+    async fn staging_build(&self) -> Staging {
+        let db = self.db();
+        let (org, space, app) = (db::new_guid(), db::new_guid(), db::new_guid());
+        let (droplet, build) = (db::new_guid(), db::new_guid());
+        let now = db::now();
+        let mut tx = db.begin().await.unwrap();
+        sqlx::query("INSERT INTO organizations (guid, name, created_at) VALUES ($1, $1, $2)")
+            .bind(&org)
+            .bind(&now)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        sqlx::query(
+            "INSERT INTO spaces (guid, name, organization_guid, created_at) VALUES ($1, 'dev', $2, $3)",
+        )
+        .bind(&space)
+        .bind(&org)
+        .bind(&now)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO apps (guid, name, space_guid, created_at) VALUES ($1, 'app', $2, $3)",
+        )
+        .bind(&app)
+        .bind(&space)
+        .bind(&now)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO droplets (guid, app_guid, package_guid, build_guid, state, memory_limit_mb, \
+             disk_limit_mb, created_at) VALUES ($1, $2, $3, $4, 'STAGING', 1024, 4096, $5)",
+        )
+        .bind(&droplet)
+        .bind(&app)
+        .bind(db::new_guid())
+        .bind(&build)
+        .bind(&now)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO builds (guid, app_guid, package_guid, droplet_guid, state, lifecycle, \
+             staging_memory_in_mb, staging_disk_in_mb, created_by, created_at) \
+             VALUES ($1, $2, $3, $4, 'STAGING', '{}', 1024, 4096, '{}', $5)",
+        )
+        .bind(&build)
+        .bind(&app)
+        .bind(db::new_guid())
+        .bind(&droplet)
+        .bind(&now)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+        let job = queue::enqueue(
+            &mut tx,
+            STAGING,
+            "droplet.stage",
+            &droplet,
+            &serde_json::json!({}),
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        Staging {
+            droplet,
+            build,
+            job,
+        }
+    }
+
+    async fn droplet(&self, guid: &str) -> (String, Option<String>, Option<String>) {
+        sqlx::query_as("SELECT state, error_id, error_message FROM droplets WHERE guid = $1")
+            .bind(guid)
+            .fetch_one(self.db())
+            .await
+            .unwrap()
+    }
+
+    async fn build(&self, guid: &str) -> (String, Option<String>) {
+        sqlx::query_as("SELECT state, error FROM builds WHERE guid = $1")
+            .bind(guid)
+            .fetch_one(self.db())
+            .await
+            .unwrap()
+    }
+
+    async fn job(&self, guid: &str) -> crate::db::jobs::JobRecord {
+        crate::db::jobs::find(self.db(), guid)
+            .await
+            .unwrap()
+            .expect("job")
+    }
+
+    /// Polls until the droplet is no longer STAGING, up to 60 s.
+    async fn wait_until_final(&self, droplet: &str) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while self.droplet(droplet).await.0 == "STAGING" {
+            assert!(
+                Instant::now() < deadline,
+                "droplet {droplet} still STAGING after 60 s"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn wait_for_job_state(&self, job: &str, state: &str) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while self.job(job).await.state != state {
+            assert!(
+                Instant::now() < deadline,
+                "job {job} not {state} after 60 s"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+struct Staging {
+    droplet: String,
+    build: String,
+    job: String,
+}
+
+/// `ladle-builder` as built next to this test binary (`target/<profile>/ladle-builder`).
+fn ladle_builder() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let builder = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target dir")
+        .join("ladle-builder");
+    assert!(
+        builder.exists(),
+        "{} is missing: run `cargo build --workspace --bins` first",
+        builder.display()
+    );
+    builder
+}
+
+/// SQLite in the data dir, or a fresh PostgreSQL database dropped afterwards.
+struct TestDatabase {
+    url: String,
+    postgres_server: Option<String>,
+}
+
+impl TestDatabase {
+    fn create(data_dir: &std::path::Path) -> TestDatabase {
+        let Ok(server) = std::env::var("LADLE_TEST_DATABASE_URL") else {
+            return TestDatabase {
+                url: format!("sqlite://{}?mode=rwc", data_dir.join("ladle.db").display()),
+                postgres_server: None,
+            };
+        };
+        let name = format!("ladle_test_{}", uuid::Uuid::new_v4().simple());
+        psql(&server, &format!("CREATE DATABASE {name}"));
+        let (prefix, _) = server.rsplit_once('/').expect("database url with a path");
+        TestDatabase {
+            url: format!("{prefix}/{name}"),
+            postgres_server: Some(server),
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let (Some(server), Some((_, name))) = (&self.postgres_server, self.url.rsplit_once('/'))
+        {
+            psql(
+                server,
+                &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+            );
+        }
+    }
+}
+
+fn psql(server: &str, sql: &str) {
+    let status = Command::new("psql")
+        .arg(server)
+        .arg("-qc")
+        .arg(sql)
+        .stdout(Stdio::null())
+        .status()
+        .expect("psql");
+    assert!(status.success(), "psql failed: {sql}");
+}
+
+#[tokio::test]
+async fn a_panicking_staging_is_retried_then_fails_its_droplet_and_build_and_the_slot_carries_on() {
+    let node = Node::start().await;
+    let doomed = node.staging_build().await;
+    test_hooks::PANIC_WHILE_STAGING
+        .lock()
+        .unwrap()
+        .push(doomed.droplet.clone());
+    let slots = node.slots(1);
+
+    node.wait_until_final(&doomed.droplet).await;
+    let cause = format!(
+        "the staging panicked: a test asked the staging of {} to panic",
+        doomed.droplet
+    );
+    let (state, error_id, message) = node.droplet(&doomed.droplet).await;
+    assert_eq!(state, "FAILED");
+    assert_eq!(error_id.as_deref(), Some("StagerError"));
+    assert_eq!(message, Some(format!("Stager error: {cause}")));
+    assert_eq!(
+        node.build(&doomed.build).await,
+        (
+            "FAILED".to_string(),
+            Some(format!("StagerError - Stager error: {cause}"))
+        )
+    );
+    node.wait_for_job_state(&doomed.job, "FAILED").await;
+    let job = node.job(&doomed.job).await;
+    assert_eq!(job.attempts, MAX_ATTEMPTS, "one slot made every attempt");
+    assert!(job.errors.contains("panicked"), "{}", job.errors);
+    assert_eq!(job.lease_owner, None, "nobody holds the lease");
+    assert_eq!(job.lease_expires_at, None);
+
+    // The one slot survived three panics and stages the next job.
+    assert!(!slots[0].is_finished(), "the slot ended");
+    let next = node.staging_build().await;
+    node.wait_for_job_state(&next.job, "COMPLETE").await;
+    let (state, error_id, message) = node.droplet(&next.droplet).await;
+    assert_eq!(
+        (state.as_str(), error_id.as_deref()),
+        ("FAILED", Some("StagerError"))
+    );
+    assert!(
+        message.unwrap().contains("cannot fetch the package"),
+        "the next staging ran to its own outcome"
+    );
+    assert_eq!(node.job(&next.job).await.attempts, 1);
+}
+
+#[tokio::test]
+async fn a_job_claimed_once_too_often_fails_with_the_last_recorded_cause() {
+    let node = Node::start().await;
+    let staging = node.staging_build().await;
+    // As a node that died in the last attempt leaves it, after earlier attempts failed.
+    sqlx::query(
+        "UPDATE jobs SET state = 'RUNNING', attempts = $1, lease_owner = 'a-dead-node/0', \
+         lease_expires_at = $2, errors = $3 WHERE guid = $4",
+    )
+    .bind(MAX_ATTEMPTS)
+    .bind(db::now())
+    .bind(r#"[{"detail":"cannot create /data/staging-inputs/x: Not a directory"}]"#)
+    .bind(&staging.job)
+    .execute(node.db())
+    .await
+    .unwrap();
+    let _slots = node.slots(1);
+
+    node.wait_until_final(&staging.droplet).await;
+    let cause = "staging did not finish in 3 attempts: \
+                 cannot create /data/staging-inputs/x: Not a directory";
+    let (state, error_id, message) = node.droplet(&staging.droplet).await;
+    assert_eq!(
+        (state.as_str(), error_id.as_deref()),
+        ("FAILED", Some("StagerError"))
+    );
+    assert_eq!(message, Some(format!("Stager error: {cause}")));
+    assert_eq!(
+        node.build(&staging.build).await,
+        (
+            "FAILED".to_string(),
+            Some(format!("StagerError - Stager error: {cause}"))
+        )
+    );
+    node.wait_for_job_state(&staging.job, "FAILED").await;
+    let job = node.job(&staging.job).await;
+    assert_eq!(job.attempts, MAX_ATTEMPTS + 1);
+    assert!(job.errors.contains(cause), "{}", job.errors);
+}
+
+#[tokio::test]
+async fn a_released_job_waits_out_its_backoff_and_keeps_its_cause() {
+    let node = Node::start().await;
+    let staging = node.staging_build().await;
+    let claimed = queue::claim(node.db(), STAGING, "node-a/0")
+        .await
+        .unwrap()
+        .expect("claimable");
+    assert_eq!((claimed.attempts, claimed.last_error()), (1, None));
+    assert!(
+        !queue::release(
+            node.db(),
+            &claimed.guid,
+            "node-b/0",
+            Some("x"),
+            Duration::ZERO
+        )
+        .await
+        .unwrap(),
+        "only the lease owner releases"
+    );
+    let backoff = Duration::from_millis(700);
+    let released_at = Instant::now();
+    assert!(queue::release(
+        node.db(),
+        &claimed.guid,
+        "node-a/0",
+        Some("disk full"),
+        backoff
+    )
+    .await
+    .unwrap());
+    assert_eq!(node.job(&staging.job).await.state, "QUEUED");
+    let deadline = released_at + Duration::from_secs(30);
+    let again = loop {
+        if let Some(job) = queue::claim(node.db(), STAGING, "node-b/0").await.unwrap() {
+            break job;
+        }
+        assert!(Instant::now() < deadline, "never claimable again");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(
+        released_at.elapsed() >= backoff,
+        "claimed again after {:?}, before the backoff ended",
+        released_at.elapsed()
+    );
+    assert_eq!(again.guid, staging.job);
+    assert_eq!(again.attempts, 2);
+    assert_eq!(again.last_error().as_deref(), Some("disk full"));
+}
+
+#[tokio::test]
+async fn dropping_the_heartbeat_stops_the_lease_renewals() {
+    let node = Node::start().await;
+    node.staging_build().await;
+    let job = queue::claim(node.db(), STAGING, "node-a/0")
+        .await
+        .unwrap()
+        .expect("claimable");
+    let lease = || async { node.job(&job.guid).await.lease_expires_at };
+    let claimed_lease = lease().await;
+    let heartbeat =
+        runner::start_heartbeat(node.db(), &job.guid, "node-a/0", Duration::from_millis(20));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while lease().await == claimed_lease {
+        assert!(Instant::now() < deadline, "the heartbeat never renewed");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    drop(heartbeat);
+    // A renewal already sent when the handle dropped may still land.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let after_drop = lease().await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        lease().await,
+        after_drop,
+        "the lease was renewed after the heartbeat was dropped"
+    );
+}
