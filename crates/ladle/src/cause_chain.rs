@@ -3,9 +3,10 @@
 use std::error::Error;
 use std::fmt;
 
-/// Displays an error followed by each of its `source()`s. A cause whose text the message
-/// already ends with is not repeated: many errors print their source inside their own text
-/// (`#[error("blobstore: {0}")]`), and a log line that says everything twice hides the point.
+/// Displays an error followed by each of its `source()`s. A cause whose text is already in the
+/// message is not repeated: many errors (sqlx's, object_store's, `#[error("blobstore: {0}")]`)
+/// print their source inside their own text, and a line that says everything twice hides the
+/// point.
 pub struct CauseChain<'a>(pub &'a (dyn Error + 'static));
 
 impl fmt::Display for CauseChain<'_> {
@@ -14,7 +15,7 @@ impl fmt::Display for CauseChain<'_> {
         let mut cause = self.0.source();
         while let Some(err) = cause {
             let message = err.to_string();
-            if !text.ends_with(&message) {
+            if !text.contains(&message) {
                 text.push_str(": ");
                 text.push_str(&message);
             }

@@ -13,6 +13,7 @@ use tokio_util::task::AbortOnDropHandle;
 
 use super::queue::{self, ClaimedJob, LEASE, MAX_ATTEMPTS, STAGING};
 use super::staging::{self, StagingContext};
+use crate::cause_chain::CauseChain;
 use crate::db::{DbPool, DbResult};
 
 const POLL: Duration = Duration::from_secs(1);
@@ -86,25 +87,9 @@ async fn run_attempt(ctx: &StagingContext, job: &ClaimedJob) -> Result<(), Strin
     }));
     match attempt.await {
         Ok(Ok(())) => Ok(()),
-        Ok(Err(err)) => Err(cause_chain(&err)),
+        Ok(Err(err)) => Err(CauseChain(err.as_ref()).to_string()),
         Err(err) => Err(describe_join_error(err)),
     }
-}
-
-/// The error and its causes, each once: many errors (sqlx's, object_store's) already print
-/// their source in their own message, which `{:#}` would repeat.
-fn cause_chain(err: &anyhow::Error) -> String {
-    let mut text = String::new();
-    for cause in err.chain().map(ToString::to_string) {
-        if text.contains(&cause) {
-            continue;
-        }
-        if !text.is_empty() {
-            text.push_str(": ");
-        }
-        text.push_str(&cause);
-    }
-    text
 }
 
 fn describe_join_error(err: JoinError) -> String {
@@ -148,7 +133,7 @@ async fn end_after_last_attempt(
     match staging::give_up(ctx, job, failure).await {
         Ok(()) => queue::finish(db, &job.guid, Some(failure)).await,
         Err(err) => {
-            tracing::error!(job_guid = %job.guid, error = %cause_chain(&err), "cannot record the staging's failure; it stays queued");
+            tracing::error!(job_guid = %job.guid, error = %CauseChain(err.as_ref()), "cannot record the staging's failure; it stays queued");
             release(db, job, owner, cause).await
         }
     }
