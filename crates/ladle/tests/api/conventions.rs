@@ -237,3 +237,59 @@ async fn lists_paginate_filter_and_refuse_unknown_parameters() {
         .await
         .assert_error(400, 10005, "BadQueryParameter", "between 1 and 5000");
 }
+
+#[tokio::test]
+async fn pagination_links_keep_the_order_direction_and_filters() {
+    let server = TestServer::start().await;
+    let token = server.admin_token();
+    for name in ["a", "b", "c", "d"] {
+        server
+            .post("/v3/organizations", &token, json!({"name": name}))
+            .await
+            .assert_status(201);
+    }
+    let page = server
+        .get(
+            "/v3/organizations?names=a,b,c&order_direction=desc&per_page=1&page=2",
+            &token,
+        )
+        .await;
+    page.assert_status(200);
+    assert_eq!(page.body["resources"][0]["name"], "b");
+    for link in ["first", "last", "next", "previous"] {
+        let href = page.body["pagination"][link]["href"].as_str().unwrap();
+        assert!(
+            href.contains("order_direction=desc")
+                && href.contains("names=a%2Cb%2Cc")
+                && href.contains("per_page=1"),
+            "{link}: {href}"
+        );
+    }
+    // Following the links walks the same descending order.
+    let walk = |link: &str| {
+        page.body["pagination"][link]["href"]
+            .as_str()
+            .unwrap()
+            .strip_prefix(&server.url)
+            .unwrap()
+            .to_string()
+    };
+    for (link, expected) in [
+        ("next", "a"),
+        ("previous", "c"),
+        ("first", "c"),
+        ("last", "a"),
+    ] {
+        let followed = server.get(&walk(link), &token).await;
+        assert_eq!(followed.body["resources"][0]["name"], expected, "{link}");
+    }
+    server
+        .get("/v3/organizations?colour=red", &token)
+        .await
+        .assert_error(
+        400,
+        10005,
+        "BadQueryParameter",
+        "Valid parameters are: 'page', 'per_page', 'order_by', 'order_direction', 'names', 'guids'",
+    );
+}
