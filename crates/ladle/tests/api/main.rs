@@ -16,5 +16,6 @@ mod roles;
 mod spaces;
 mod stacks;
 mod stage_package;
+mod tokens;
 mod users;
 mod worker;

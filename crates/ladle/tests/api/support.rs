@@ -227,6 +227,24 @@ impl TestServer {
     }
 }
 
+/// Signs any claim set with `secret`, as another issuer (UAA, the spec page) would.
+pub fn sign_claims(secret: &str, claims: &Value) -> String {
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .expect("sign claims")
+}
+
+/// Seconds since the epoch, `offset` seconds from now.
+pub fn unix_time_in(offset: i64) -> i64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970");
+    now.as_secs() as i64 + offset
+}
+
 pub fn uuid() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
