@@ -24,9 +24,6 @@ ladle=$target/release/ladle
 data=$work/data
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 api=http://127.0.0.1:$port
-admin=$("$ladle" token --data-dir "$data" --admin)
-developer=$("$ladle" token --data-dir "$data" --user-id bench-dev)
-
 LADLE_LOG=warn LADLE_STAGING_SLOTS=0 "$ladle" serve --data-dir "$data" --listen "127.0.0.1:$port" \
   > "$work/serve.log" 2>&1 &
 server_pid=$!
@@ -34,6 +31,9 @@ until curl -sf -o /dev/null "$api/v3/info"; do
   kill -0 "$server_pid" 2>/dev/null || { cat "$work/serve.log" >&2; exit 1; }
   sleep 0.01
 done
+# Tokens signed with the secret the server made on its first start.
+admin=$("$ladle" token --data-dir "$data" --admin)
+developer=$("$ladle" token --data-dir "$data" --user-id bench-dev)
 
 call() { # method path json
   curl -sf -X "$1" "$api$2" -H "Authorization: bearer $admin" -d "$3"

@@ -40,7 +40,6 @@ head -c 1024 /dev/zero | tr '\0' 'a' > "$work/app-template/index.html"
 
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 api=http://127.0.0.1:$port
-token=$("$ladle" token --data-dir "$data" --admin)   # also creates the data dir's secret
 LADLE_LOG=warn LADLE_STAGING_SLOTS=$slots "$ladle" serve --data-dir "$data" --listen "127.0.0.1:$port" \
   > "$work/serve.log" 2>&1 &
 server_pid=$!
@@ -48,6 +47,7 @@ until curl -sf -o /dev/null "$api/v3/info"; do
   kill -0 "$server_pid" 2>/dev/null || { cat "$work/serve.log" >&2; exit 1; }
   sleep 0.01
 done
+token=$("$ladle" token --data-dir "$data" --admin)   # the secret the server made on start
 
 call() { # method path [json]
   curl -sf -X "$1" "$api$2" -H "Authorization: bearer $token" -H 'Content-Type: application/json' \

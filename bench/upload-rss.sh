@@ -37,9 +37,6 @@ mb() { awk -v kb="$1" 'BEGIN { printf "%.1f MB", kb / 1024 }'; }
 
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 api=http://127.0.0.1:$port
-"$ladle" token --data-dir "$data" --admin > "$work/token"   # creates the data dir's secret
-token=$(cat "$work/token")
-
 start_ns=$(date +%s%N)
 LADLE_LOG=warn LADLE_STAGING_SLOTS=0 "$ladle" serve --data-dir "$data" --listen "127.0.0.1:$port" \
   > "$work/serve.log" 2>&1 &
@@ -49,6 +46,7 @@ until curl -sf -o /dev/null "$api/v3/info"; do
   sleep 0.005
 done
 ready_ns=$(date +%s%N)
+token=$("$ladle" token --data-dir "$data" --admin)   # the secret the server made on start
 
 call() { # method path [json]
   curl -sf -X "$1" "$api$2" -H "Authorization: bearer $token" -H 'Content-Type: application/json' \

@@ -107,21 +107,58 @@ impl CommonArgs {
         }
     }
 
-    /// The configured secret, or the one kept in the data dir (created on first use), so that
-    /// `ladle token` and `ladle serve` agree without any set-up.
-    pub fn token_secret(&self) -> anyhow::Result<String> {
-        if let Some(secret) = &self.token_secret {
-            if secret.is_empty() {
-                bail!("--token-secret must not be empty");
-            }
-            return Ok(secret.clone());
+    /// The configured secret, or the one kept in the data dir, made on the first start of a
+    /// node (0600) so that a single node needs no set-up.
+    pub fn token_secret_or_create(&self) -> anyhow::Result<String> {
+        if let Some(secret) = self.configured_token_secret()? {
+            return Ok(secret);
         }
         self.prepare_data_dir()?;
-        let path = self.data_dir.join("token-secret");
-        match std::fs::read_to_string(&path) {
-            Ok(secret) if !secret.trim().is_empty() => Ok(secret.trim().to_string()),
-            _ => write_new_secret(&path),
+        let path = self.token_secret_path();
+        match read_secret(&path)? {
+            Some(secret) => Ok(secret),
+            None => write_new_secret(&path),
         }
+    }
+
+    /// The server's secret, for `ladle token`: configured, or the one `ladle serve` keeps in the
+    /// data dir. Never makes one: a token signed with a secret the server does not know would
+    /// only be refused.
+    pub fn existing_token_secret(&self) -> anyhow::Result<String> {
+        if let Some(secret) = self.configured_token_secret()? {
+            return Ok(secret);
+        }
+        let path = self.token_secret_path();
+        read_secret(&path)?.with_context(|| {
+            format!(
+                "no token secret: LADLE_TOKEN_SECRET (--token-secret) is not set and {} does not \
+                 exist or is empty. Point --data-dir (LADLE_DATA_DIR) at the data dir of \
+                 `ladle serve`, which makes the secret on its first start, or pass the server's \
+                 secret as --token-secret",
+                std::path::absolute(&path).unwrap_or(path.clone()).display()
+            )
+        })
+    }
+
+    fn configured_token_secret(&self) -> anyhow::Result<Option<String>> {
+        match &self.token_secret {
+            Some(secret) if secret.is_empty() => bail!("--token-secret must not be empty"),
+            secret => Ok(secret.clone()),
+        }
+    }
+
+    fn token_secret_path(&self) -> PathBuf {
+        self.data_dir.join("token-secret")
+    }
+}
+
+/// The secret kept at `path`; `None` when there is none yet (no file, or an empty one).
+fn read_secret(path: &Path) -> anyhow::Result<Option<String>> {
+    match std::fs::read_to_string(path) {
+        Ok(secret) if !secret.trim().is_empty() => Ok(Some(secret.trim().to_string())),
+        Ok(_) => Ok(None),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(err) => Err(err).with_context(|| format!("cannot read {}", path.display())),
     }
 }
 
@@ -130,14 +167,23 @@ fn write_new_secret(path: &Path) -> anyhow::Result<String> {
     let mut bytes = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut bytes);
     let secret = hex::encode(bytes);
-    std::fs::write(path, &secret).with_context(|| format!("cannot write {}", path.display()))?;
-    restrict_permissions(path);
+    write_private(path, &secret).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(secret)
 }
 
-fn restrict_permissions(path: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+/// Writes a file only its owner can read, from its first byte on (an empty file left by an
+/// earlier attempt is narrowed too).
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    file.write_all(contents.as_bytes())
 }
 
 /// Everything the running server needs to know, resolved from `ServeArgs`.

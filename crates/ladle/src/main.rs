@@ -22,7 +22,7 @@ enum Command {
     Serve(Box<ServeArgs>),
     /// Run staging slots only, on the API nodes' database and blobstore.
     Worker(Box<WorkerArgs>),
-    /// Print a bearer token signed with the server's secret.
+    /// Print a bearer token signed with the server's secret (never makes one).
     Token(TokenArgs),
     /// Bring the database schema up to date and exit.
     Migrate(CommonArgs),
@@ -76,7 +76,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
         }
         Command::Worker(args) => ladle::server::run_worker(&args).await,
         Command::Token(args) => {
-            let secret = args.common.token_secret()?;
+            let secret = args.common.existing_token_secret()?;
             let mut scopes = if args.scopes.is_empty() {
                 vec![
                     "cloud_controller.read".to_string(),
@@ -113,8 +113,11 @@ async fn run(command: Command) -> anyhow::Result<()> {
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("LADLE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    // Colour codes only for a person at a terminal, never into a file or a log collector.
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(colour)
         .init();
 }

@@ -49,7 +49,7 @@ async fn open_state(
     blobstore: Option<&str>,
     config: Config,
 ) -> anyhow::Result<AppState> {
-    let secret = common.token_secret()?;
+    let secret = common.token_secret_or_create()?;
     let pool = db::connect(&common.database_url())
         .await
         .context("cannot open the database")?;

@@ -9,7 +9,7 @@ use axum::http::{header, Method};
 use serde_json::{Map, Value};
 
 use super::error::ApiError;
-use crate::auth::{Scopes, User};
+use crate::auth::User;
 use crate::state::AppState;
 
 /// Largest JSON body we read; larger ones get 422.
@@ -49,16 +49,11 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<User, ApiError>
         Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
         _ => return Err(ApiError::invalid_auth_token()),
     };
-    let claims = state
+    let user = state
         .tokens
         .verify(token)
+        .and_then(User::from_claims)
         .map_err(|_| ApiError::invalid_auth_token())?;
-    let user = User {
-        guid: claims.user_id,
-        email: claims.email,
-        username: claims.user_name,
-        scopes: Scopes::from_list(&claims.scope),
-    };
     state.users_seen.record(&state.db, &user).await?;
     Ok(user)
 }

@@ -1,8 +1,10 @@
 //! Per-request plumbing: the `X-VCAP-Request-ID` (client's value cleaned, `::` + a new uuid),
-//! a tracing span carrying it so every log line of the request shows it, and the headers every
-//! response gets.
+//! a tracing span carrying it so every log line of the request shows it, the headers every
+//! response gets, and one access log line per request.
 
-use axum::extract::Request;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request};
 use axum::http::{header, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -24,7 +26,24 @@ pub async fn layer(mut request: Request, next: Next) -> Response {
     );
     request.extensions_mut().insert(RequestId(id.clone()));
     let span = tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.uri().path());
+    let method = request.method().clone();
+    // The route template (`/v3/apps/{guid}`), not the path: guids would make every line unique.
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("-".to_string(), |matched| matched.as_str().to_string());
+    let started = Instant::now();
     let mut response = next.run(request).instrument(span).await;
+    // Timed to the response head: a streamed body (a download, a followed log) goes on after.
+    tracing::info!(
+        target: "ladle::access",
+        %method,
+        %route,
+        status = response.status().as_u16(),
+        duration_ms = %format_args!("{:.2}", started.elapsed().as_secs_f64() * 1000.0),
+        request_id = %id,
+        "request"
+    );
     let headers = response.headers_mut();
     if let Ok(value) = HeaderValue::from_str(&id) {
         headers.insert(REQUEST_ID_HEADER, value);

@@ -63,6 +63,22 @@ impl Scopes {
 }
 
 impl User {
+    /// The caller a verified token names, as Cloud Controller reads it: `user_id`, else the
+    /// `client_id` of a client-credentials token, with the scopes the token carries. A token
+    /// naming neither is refused, as CC refuses a token it finds no user for.
+    pub fn from_claims(claims: Claims) -> Result<User, TokenError> {
+        let guid = claims
+            .caller_guid()
+            .ok_or(TokenError::NoCaller)?
+            .to_string();
+        Ok(User {
+            guid,
+            email: claims.email,
+            username: claims.user_name,
+            scopes: Scopes::from_list(&claims.scope),
+        })
+    }
+
     pub fn is_admin(&self) -> bool {
         self.scopes.admin
     }
@@ -81,5 +97,28 @@ mod tests {
         let auditor = Scopes::from_list(&["cloud_controller.global_auditor"]);
         assert!(auditor.may_read() && !auditor.may_write() && !auditor.reads_all_secrets());
         assert!(!Scopes::from_list::<&str>(&[]).may_read());
+    }
+
+    fn claims(user_id: Option<&str>, client_id: Option<&str>) -> Claims {
+        Claims {
+            user_id: user_id.map(str::to_string),
+            client_id: client_id.map(str::to_string),
+            scope: vec!["cloud_controller.read".into()],
+            aud: vec![token::AUDIENCE.into()],
+            ..Claims::default()
+        }
+    }
+
+    #[test]
+    fn the_caller_is_the_user_else_the_client() {
+        let user = User::from_claims(claims(Some("u1"), Some("cf"))).unwrap();
+        assert_eq!(user.guid, "u1");
+        let client = User::from_claims(claims(None, Some("robot"))).unwrap();
+        assert_eq!(client.guid, "robot");
+        assert!(client.scopes.may_read() && !client.scopes.may_write());
+        assert!(matches!(
+            User::from_claims(claims(None, None)),
+            Err(TokenError::NoCaller)
+        ));
     }
 }

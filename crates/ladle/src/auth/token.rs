@@ -2,25 +2,90 @@
 //! the same secret.
 
 use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 pub const AUDIENCE: &str = "cloud_controller";
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+/// The claims Cloud Controller reads. Only the signature, `exp` and an `aud` naming
+/// `cloud_controller` are required (the 2015 spec page's own token has just `user_id`, `email`,
+/// `scope`, `aud` and `exp`); everything else may be missing.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Claims {
-    pub jti: String,
-    pub sub: String,
-    pub user_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jti: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    /// The caller of a client-credentials token (which has no `user_id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
-    #[serde(default)]
+    /// UAA sends an array; OAuth's own form is one space-separated string.
+    #[serde(default, deserialize_with = "scopes_from_list_or_string")]
     pub scope: Vec<String>,
+    /// RFC 7519: one string or an array of strings.
+    #[serde(deserialize_with = "audiences_from_list_or_string")]
     pub aud: Vec<String>,
-    pub iss: String,
-    pub iat: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "optional_numeric_date"
+    )]
+    pub iat: Option<i64>,
+    #[serde(deserialize_with = "numeric_date")]
     pub exp: i64,
+}
+
+impl Claims {
+    /// Who is calling, as Cloud Controller decides it: `user_id`, else `client_id` for a
+    /// client-credentials token. A token naming neither has no caller.
+    pub fn caller_guid(&self) -> Option<&str> {
+        self.user_id.as_deref().or(self.client_id.as_deref())
+    }
+
+    /// UAA's refresh tokens carry a `jti` ending in `-r`; they are not access tokens.
+    fn is_refresh_token(&self) -> bool {
+        self.jti.as_deref().is_some_and(|jti| jti.ends_with("-r"))
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum ListOrString {
+    List(Vec<String>),
+    String(String),
+}
+
+fn scopes_from_list_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    Ok(match Option::<ListOrString>::deserialize(d)? {
+        None => Vec::new(),
+        Some(ListOrString::List(scopes)) => scopes,
+        Some(ListOrString::String(scopes)) => {
+            scopes.split_whitespace().map(str::to_string).collect()
+        }
+    })
+}
+
+/// RFC 7519's NumericDate may carry a fraction of a second; whole seconds are enough here.
+fn numeric_date<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    Ok(f64::deserialize(d)? as i64)
+}
+
+fn optional_numeric_date<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.map(|seconds| seconds as i64))
+}
+
+fn audiences_from_list_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    Ok(match ListOrString::deserialize(d)? {
+        ListOrString::List(audiences) => audiences,
+        ListOrString::String(audience) => vec![audience],
+    })
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +94,8 @@ pub enum TokenError {
     Invalid(#[from] jsonwebtoken::errors::Error),
     #[error("refresh tokens are not accepted")]
     RefreshToken,
+    #[error("the token names no caller (neither user_id nor client_id)")]
+    NoCaller,
 }
 
 /// The secret in both forms, built once.
@@ -55,7 +122,7 @@ impl TokenKeys {
 
     pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
         let claims = decode::<Claims>(token, &self.decoding, &self.validation)?.claims;
-        if claims.jti.ends_with("-r") {
+        if claims.is_refresh_token() {
             return Err(TokenError::RefreshToken);
         }
         Ok(claims)
@@ -86,15 +153,16 @@ pub fn claims_for(request: TokenRequest) -> Claims {
         .as_deref()
         .map(|email| email.split('@').next().unwrap_or(email).to_string());
     Claims {
-        jti: uuid::Uuid::new_v4().simple().to_string(),
-        sub: request.user_id.clone(),
-        user_id: request.user_id,
+        jti: Some(uuid::Uuid::new_v4().simple().to_string()),
+        sub: Some(request.user_id.clone()),
+        user_id: Some(request.user_id),
+        client_id: None,
         user_name,
         email: request.email,
         scope: request.scopes,
         aud: vec![AUDIENCE.to_string()],
-        iss: request.issuer,
-        iat: now,
+        iss: Some(request.issuer),
+        iat: Some(now),
         exp: now + request.expires_in_seconds,
     }
 }
@@ -118,8 +186,96 @@ mod tests {
         let keys = TokenKeys::new("s3cret");
         let token = keys.sign(&claims_for(request(60))).unwrap();
         let claims = keys.verify(&token).unwrap();
-        assert_eq!(claims.user_id, "u1");
+        assert_eq!(claims.user_id.as_deref(), Some("u1"));
         assert_eq!(claims.user_name.as_deref(), Some("dev"));
+    }
+
+    /// Signs any claim set, as another issuer would.
+    fn sign_json(secret: &str, claims: serde_json::Value) -> String {
+        encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(secret.as_bytes()),
+        )
+        .unwrap()
+    }
+
+    fn in_an_hour() -> i64 {
+        time::OffsetDateTime::now_utc().unix_timestamp() + 3600
+    }
+
+    #[test]
+    fn needs_only_signature_exp_and_audience() {
+        let keys = TokenKeys::new("s3cret");
+        let spec_page = serde_json::json!({
+            "user_id": "u1", "email": "dev@example.com",
+            "scope": ["cloud_controller.read"], "aud": ["cloud_controller"], "exp": in_an_hour(),
+        });
+        let claims = keys
+            .verify(&sign_json("s3cret", spec_page.clone()))
+            .unwrap();
+        assert_eq!(claims.caller_guid(), Some("u1"));
+        assert_eq!(claims.jti, None);
+        for missing in ["exp", "aud"] {
+            let mut without = spec_page.clone();
+            without.as_object_mut().unwrap().remove(missing);
+            assert!(
+                keys.verify(&sign_json("s3cret", without)).is_err(),
+                "{missing}"
+            );
+        }
+    }
+
+    #[test]
+    fn audience_and_scope_may_be_a_string_or_a_list() {
+        let keys = TokenKeys::new("s3cret");
+        let verify = |aud: serde_json::Value, scope: serde_json::Value| {
+            keys.verify(&sign_json(
+                "s3cret",
+                serde_json::json!({"user_id": "u1", "aud": aud, "scope": scope, "exp": in_an_hour()}),
+            ))
+        };
+        let as_string = verify(
+            "cloud_controller".into(),
+            "cloud_controller.read  cloud_controller.write".into(),
+        )
+        .unwrap();
+        let as_list = verify(
+            serde_json::json!(["uaa", "cloud_controller"]),
+            serde_json::json!(["cloud_controller.read", "cloud_controller.write"]),
+        )
+        .unwrap();
+        assert_eq!(as_string.scope, as_list.scope);
+        assert_eq!(as_string.aud, ["cloud_controller"]);
+        assert!(verify("uaa".into(), "cloud_controller.read".into()).is_err());
+        assert!(verify(serde_json::json!(["uaa"]), serde_json::json!([])).is_err());
+        assert!(verify(serde_json::json!(7), serde_json::json!([])).is_err());
+    }
+
+    #[test]
+    fn exp_may_carry_a_fraction() {
+        let keys = TokenKeys::new("s3cret");
+        let exp = in_an_hour();
+        let claims = keys
+            .verify(&sign_json(
+                "s3cret",
+                serde_json::json!({"user_id": "u1", "aud": "cloud_controller", "exp": exp as f64 + 0.5}),
+            ))
+            .unwrap();
+        assert_eq!(claims.exp, exp);
+    }
+
+    #[test]
+    fn refuses_refresh_tokens() {
+        let keys = TokenKeys::new("s3cret");
+        let mut claims = claims_for(request(60));
+        claims.jti = Some("abc-r".into());
+        assert!(matches!(
+            keys.verify(&keys.sign(&claims).unwrap()),
+            Err(TokenError::RefreshToken)
+        ));
+        claims.jti = Some("abc".into());
+        assert!(keys.verify(&keys.sign(&claims).unwrap()).is_ok());
     }
 
     #[test]

@@ -48,6 +48,8 @@ pub struct ListParams {
     pub order: Order,
     /// `order_by` exactly as sent, echoed in pagination links.
     pub order_by_raw: Option<String>,
+    /// `order_direction` (`asc` or `desc`) as sent, echoed in pagination links.
+    pub order_direction_raw: Option<String>,
     /// Filter name → values, in the order the client sent them.
     pub filters: BTreeMap<String, Vec<String>>,
 }
@@ -61,11 +63,11 @@ impl ListParams {
             per_page: DEFAULT_PER_PAGE,
             order: Order::default(),
             order_by_raw: None,
+            order_direction_raw: None,
             filters: BTreeMap::new(),
         };
         let mut unknown = Vec::new();
         let mut problems = Vec::new();
-        let mut direction: Option<String> = None;
         for (raw_key, value) in url::form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
             let key = raw_key.strip_suffix("[]").unwrap_or(&raw_key);
             match key {
@@ -86,7 +88,7 @@ impl ListParams {
                         .push("Order by can only be: 'created_at', 'updated_at'".to_string()),
                 },
                 "order_direction" => match value.as_ref() {
-                    "asc" | "desc" => direction = Some(value.to_string()),
+                    "asc" | "desc" => params.order_direction_raw = Some(value.to_string()),
                     _ => problems.push("Order direction can only be 'asc' or 'desc'".to_string()),
                 },
                 _ if filters.contains(&key) => {
@@ -101,12 +103,12 @@ impl ListParams {
                 _ => unknown.push(key.to_string()),
             }
         }
-        if direction.as_deref() == Some("desc") {
+        if params.order_direction_raw.as_deref() == Some("desc") {
             params.order.descending = true;
         }
         if !unknown.is_empty() {
             unknown.dedup();
-            let valid: Vec<&str> = ["page", "per_page", "order_by"]
+            let valid: Vec<&str> = ["page", "per_page", "order_by", "order_direction"]
                 .iter()
                 .copied()
                 .chain(filters.iter().copied())
@@ -168,6 +170,13 @@ mod tests {
         let err = ListParams::parse(Some("bogus=1"), &["guids"]).unwrap_err();
         assert_eq!(err.code, 10005);
         assert!(err.detail.contains("'bogus'"));
+        assert!(
+            err.detail.ends_with(
+                "Valid parameters are: 'page', 'per_page', 'order_by', 'order_direction', 'guids'"
+            ),
+            "{}",
+            err.detail
+        );
         assert_eq!(
             ListParams::parse(Some("per_page=5001"), &[])
                 .unwrap_err()

@@ -36,6 +36,9 @@ fn query_for(params: &ListParams, page: u64) -> String {
     if let Some(order_by) = &params.order_by_raw {
         query.append_pair("order_by", order_by);
     }
+    if let Some(direction) = &params.order_direction_raw {
+        query.append_pair("order_direction", direction);
+    }
     query.append_pair("page", &page.to_string());
     query.append_pair("per_page", &params.per_page.to_string());
     query.finish()
@@ -62,6 +65,13 @@ mod tests {
             body["pagination"]["previous"]["href"],
             "http://x/v3/apps?names=a%2Cb&page=1&per_page=2"
         );
+        let descending =
+            ListParams::parse(Some("order_direction=desc&per_page=1&page=2"), &[]).unwrap();
+        let body = present(vec![], 3, &descending, "/v3/apps", &Links::new("http://x"));
+        for link in ["first", "last", "next", "previous"] {
+            let href = body["pagination"][link]["href"].as_str().unwrap();
+            assert!(href.contains("order_direction=desc"), "{link}: {href}");
+        }
         let empty = present(vec![], 0, &params, "/v3/apps", &Links::new("http://x"));
         assert_eq!(empty["pagination"]["total_pages"], 1);
         assert_eq!(empty["pagination"]["next"], Value::Null);

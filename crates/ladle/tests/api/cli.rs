@@ -61,3 +61,68 @@ fn bad_options_are_named() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--stager must be runc, process or auto"));
 }
+
+/// `ladle token` with neither a configured secret nor one in the data dir.
+fn token_for_data_dir(data_dir: &std::path::Path) -> std::process::Output {
+    Command::new(ladle_bin())
+        .args(["token", "--admin"])
+        .arg(format!("--data-dir={}", data_dir.display()))
+        .env_remove("LADLE_TOKEN_SECRET")
+        .env_remove("LADLE_DATA_DIR")
+        .output()
+        .expect("run ladle token")
+}
+
+#[test]
+fn ladle_token_never_makes_a_secret() {
+    let empty = tempfile::tempdir().unwrap();
+    let never_made = empty.path().join("not-yet");
+    for data_dir in [empty.path(), never_made.as_path()] {
+        let out = token_for_data_dir(data_dir);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{stderr}");
+        assert!(out.stdout.is_empty(), "printed a token");
+        let looked_at = data_dir.join("token-secret");
+        assert!(
+            stderr.contains(&looked_at.display().to_string()) && stderr.contains("--data-dir"),
+            "{stderr}"
+        );
+    }
+    assert_eq!(
+        std::fs::read_dir(empty.path()).unwrap().count(),
+        0,
+        "ladle token created something in the data dir"
+    );
+}
+
+#[tokio::test]
+async fn ladle_token_signs_with_the_secret_serve_made() {
+    use std::os::unix::fs::PermissionsExt;
+    let data_dir = tempfile::tempdir().unwrap();
+    let data_path = data_dir.path().to_path_buf();
+    let server = crate::support::TestServer::start_with_options(crate::support::ServerOptions {
+        data_dir: Some(data_dir),
+        own_secret: true,
+        ..Default::default()
+    })
+    .await;
+    let secret = data_path.join("token-secret");
+    let mode = std::fs::metadata(&secret).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "secret mode {mode:o}");
+    let out = token_for_data_dir(&data_path);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    server
+        .get("/v3/organizations", &token)
+        .await
+        .assert_status(200);
+    // The suite's usual secret is not this server's.
+    server
+        .get("/v3/organizations", &server.admin_token())
+        .await
+        .assert_status(401);
+}

@@ -244,3 +244,125 @@ async fn lists_paginate_filter_and_refuse_unknown_parameters() {
         .await
         .assert_error(400, 10005, "BadQueryParameter", "between 1 and 5000");
 }
+
+#[tokio::test]
+async fn pagination_links_keep_the_order_direction_and_filters() {
+    let server = TestServer::start().await;
+    let token = server.admin_token();
+    for name in ["a", "b", "c", "d"] {
+        server
+            .post("/v3/organizations", &token, json!({"name": name}))
+            .await
+            .assert_status(201);
+    }
+    let page = server
+        .get(
+            "/v3/organizations?names=a,b,c&order_direction=desc&per_page=1&page=2",
+            &token,
+        )
+        .await;
+    page.assert_status(200);
+    assert_eq!(page.body["resources"][0]["name"], "b");
+    for link in ["first", "last", "next", "previous"] {
+        let href = page.body["pagination"][link]["href"].as_str().unwrap();
+        assert!(
+            href.contains("order_direction=desc")
+                && href.contains("names=a%2Cb%2Cc")
+                && href.contains("per_page=1"),
+            "{link}: {href}"
+        );
+    }
+    // Following the links walks the same descending order.
+    let walk = |link: &str| {
+        page.body["pagination"][link]["href"]
+            .as_str()
+            .unwrap()
+            .strip_prefix(&server.url)
+            .unwrap()
+            .to_string()
+    };
+    for (link, expected) in [
+        ("next", "a"),
+        ("previous", "c"),
+        ("first", "c"),
+        ("last", "a"),
+    ] {
+        let followed = server.get(&walk(link), &token).await;
+        assert_eq!(followed.body["resources"][0]["name"], expected, "{link}");
+    }
+    server
+        .get("/v3/organizations?colour=red", &token)
+        .await
+        .assert_error(
+        400,
+        10005,
+        "BadQueryParameter",
+        "Valid parameters are: 'page', 'per_page', 'order_by', 'order_direction', 'names', 'guids'",
+    );
+}
+
+#[tokio::test]
+async fn the_log_has_one_plain_line_per_request() {
+    let log_dir = tempfile::tempdir().unwrap();
+    let log_path = log_dir.path().join("stderr.log");
+    let server = TestServer::start_with_options(crate::support::ServerOptions {
+        env: &[("LADLE_LOG", "info")],
+        stderr: Some(std::fs::File::create(&log_path).unwrap()),
+        ..Default::default()
+    })
+    .await;
+    let token = server.admin_token();
+    let org = server
+        .post("/v3/organizations", &token, json!({"name": "logged"}))
+        .await;
+    org.assert_status(201);
+    let response = server
+        .client
+        .get(format!(
+            "{}/v3/organizations/{}",
+            server.url,
+            org.body["guid"].as_str().unwrap()
+        ))
+        .header("Authorization", format!("bearer {token}"))
+        .header("X-VCAP-Request-ID", "log-check")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let request_id = response.headers()["x-vcap-request-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    // The line is written before the response leaves; the deadline only guards a slow disk.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let log = loop {
+        let log = std::fs::read_to_string(&log_path).unwrap();
+        if log.contains(&request_id) || std::time::Instant::now() > deadline {
+            break log;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert!(
+        !log.contains('\u{1b}'),
+        "colour codes in a log file:\n{log}"
+    );
+    let lines: Vec<&str> = log
+        .lines()
+        .filter(|line| line.contains(&request_id))
+        .collect();
+    assert_eq!(lines.len(), 1, "{log}");
+    for part in [
+        "INFO",
+        "method=GET",
+        "route=/v3/organizations/{guid}",
+        "status=200",
+        "duration_ms=",
+    ] {
+        assert!(lines[0].contains(part), "{part} missing from {}", lines[0]);
+    }
+    let creates = log
+        .lines()
+        .filter(|line| line.contains("method=POST route=/v3/organizations status=201"))
+        .count();
+    assert_eq!(creates, 1, "{log}");
+}

@@ -18,5 +18,6 @@ mod spaces;
 mod stacks;
 mod stage_package;
 mod staging_recovery;
+mod tokens;
 mod users;
 mod worker;

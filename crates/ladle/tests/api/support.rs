@@ -12,6 +12,19 @@ use serde_json::{json, Value};
 
 pub const SECRET: &str = "test-secret-for-the-black-box-suite";
 
+/// What a test may change about the server it starts; the default is `TestServer::start`.
+#[derive(Default)]
+pub struct ServerOptions<'a> {
+    /// Extra environment variables, applied last (so they may override `LADLE_LOG`).
+    pub env: &'a [(&'a str, &'a str)],
+    /// Where the server's stderr goes; by default the test's own.
+    pub stderr: Option<std::fs::File>,
+    /// A data dir the test prepared; by default a fresh empty one.
+    pub data_dir: Option<tempfile::TempDir>,
+    /// The server keeps its own secret in the data dir instead of using the suite's `SECRET`.
+    pub own_secret: bool,
+}
+
 /// A running `ladle serve`, killed on drop, with its own data dir.
 pub struct TestServer {
     pub url: String,
@@ -62,7 +75,18 @@ impl TestServer {
 
     /// Starts with extra environment variables (e.g. `LADLE_MAX_PACKAGE_SIZE_MB`).
     pub async fn start_with(env: &[(&str, &str)]) -> TestServer {
-        let data_dir = tempfile::tempdir().expect("temp data dir");
+        Self::start_with_options(ServerOptions {
+            env,
+            ..ServerOptions::default()
+        })
+        .await
+    }
+
+    pub async fn start_with_options(options: ServerOptions<'_>) -> TestServer {
+        let data_dir = match options.data_dir {
+            Some(dir) => dir,
+            None => tempfile::tempdir().expect("temp data dir"),
+        };
         let mut command = Command::new(ladle_bin());
         command
             .arg("serve")
@@ -71,7 +95,10 @@ impl TestServer {
             .env("LADLE_TOKEN_SECRET", SECRET)
             .env("LADLE_LOG", "warn")
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+            .stderr(options.stderr.map_or_else(Stdio::inherit, Stdio::from));
+        if options.own_secret {
+            command.env_remove("LADLE_TOKEN_SECRET");
+        }
         let database_url = match std::env::var("LADLE_TEST_DATABASE_URL") {
             Ok(url) => fresh_postgres_database(&url),
             Err(_) => format!(
@@ -80,7 +107,7 @@ impl TestServer {
             ),
         };
         command.env("DATABASE_URL", &database_url);
-        for (key, value) in env {
+        for (key, value) in options.env {
             command.env(key, value);
         }
         let mut child = command.spawn().expect("spawn ladle serve");
@@ -225,6 +252,24 @@ impl TestServer {
             .await;
         response.assert_status(201);
     }
+}
+
+/// Signs any claim set with `secret`, as another issuer (UAA, the spec page) would.
+pub fn sign_claims(secret: &str, claims: &Value) -> String {
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .expect("sign claims")
+}
+
+/// Seconds since the epoch, `offset` seconds from now.
+pub fn unix_time_in(offset: i64) -> i64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970");
+    now.as_secs() as i64 + offset
 }
 
 pub fn uuid() -> String {
