@@ -93,11 +93,13 @@ pub struct StagerConfig {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("LADLE_STAGER must be runc, process or auto, not {0:?}")]
+    #[error("--stager must be runc, process or auto, not {0:?} (LADLE_STAGER)")]
     BadExecutor(String),
-    #[error("LADLE_STAGING_NETWORK must be on or off, not {0:?}")]
+    #[error("--staging-network must be on or off, not {0:?} (LADLE_STAGING_NETWORK)")]
     BadNetwork(String),
-    #[error("LADLE_STAGING_DENY_CIDRS must be a comma-separated list of CIDRs such as 10.0.0.0/8, not {0:?}")]
+    #[error(
+        "--staging-deny-cidrs must be a comma-separated list of CIDRs such as 10.0.0.0/8, not {0:?} (LADLE_STAGING_DENY_CIDRS)"
+    )]
     BadDenyCidr(String),
 }
 

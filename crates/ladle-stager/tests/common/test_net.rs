@@ -8,6 +8,7 @@ use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::path::Path;
 use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -27,11 +28,9 @@ impl TestNet {
             Path::new("/usr/sbin/ip").exists() || Path::new("/sbin/ip").exists(),
             "the network tests need `ip` (Debian package iproute2)"
         );
-        let k = (tag
-            .bytes()
-            .fold(7u32, |h, b| h.wrapping_mul(31).wrapping_add(b.into()))
-            % 60
-            + 1) as u8;
+        // One /30 (and one link-local address) per test net of this process.
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let k = ((std::process::id() + NEXT.fetch_add(1, Ordering::Relaxed)) % 60 + 1) as u8;
         let mut net = TestNet {
             names: Vec::new(),
             host_address: Ipv4Addr::new(198, 51, 100, 4 * k + 1),
