@@ -25,6 +25,12 @@ const DRAIN_STAGINGS: usize = 100;
 const DRAIN_PARALLEL: usize = 2;
 
 fn main() {
+    // RUST_LOG=ladle_stager=debug shows each staging's steps with their times.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .try_init();
     let builder = builder_path();
     let scratch = tempfile::Builder::new()
         .prefix("ladle-bench")

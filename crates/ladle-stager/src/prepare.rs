@@ -87,9 +87,14 @@ pub(crate) fn prepare(input: PrepareInput) -> Result<Prepared, StagingFailure> {
             let netns = workspace.dir().join(NETNS_FILE);
             workspace.track_mount(netns.clone());
             let log = workspace.dir().join("slirp4netns.log");
+            let started = std::time::Instant::now();
             network = Some(
                 network::set_up(&outbound.tools, &netns, &outbound.deny, &log)
                     .map_err(|e| host_failure("could not set up the staging network", &e))?,
+            );
+            tracing::debug!(
+                elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+                "staging network ready"
             );
         }
     }
