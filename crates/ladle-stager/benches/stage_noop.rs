@@ -1,6 +1,7 @@
 //! End-to-end staging time of a 1 KB app with the `noop` fixture buildpack: workspace image,
 //! unpacking, container start, builder, droplet copy and cleanup. Prints the median of 21 runs
-//! per executor (target for runc: under 150 ms). Needs root and runc for the runc numbers.
+//! per executor, and for runc with the staging network on and off (target for runc: under
+//! 150 ms). Needs root and runc for the runc numbers.
 //!
 //! Then, for comparison with the server's queue (`bench/stage-throughput.sh`), the rate of
 //! 100 such stagings run straight through the stager, 2 at a time.
@@ -13,7 +14,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use ladle_stager::{
-    BuildpackSource, ExecutorChoice, StackRoot, Stager, StagerConfig, StagingRequest, VecSink,
+    BuildpackSource, ExecutorChoice, ExecutorKind, StackRoot, Stager, StagerConfig, StagingNetwork,
+    StagingRequest, VecSink,
 };
 use zip::write::SimpleFileOptions;
 
@@ -23,6 +25,12 @@ const DRAIN_STAGINGS: usize = 100;
 const DRAIN_PARALLEL: usize = 2;
 
 fn main() {
+    // RUST_LOG=ladle_stager=debug shows each staging's steps with their times.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .try_init();
     let builder = builder_path();
     let scratch = tempfile::Builder::new()
         .prefix("ladle-bench")
@@ -44,9 +52,17 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    for choice in [ExecutorChoice::Runc, ExecutorChoice::Process] {
+    // runc with network on and off (the difference is the network's own set-up: namespace,
+    // nftables rules, slirp4netns), then the process executor.
+    let runs = [
+        (ExecutorChoice::Runc, StagingNetwork::Outbound),
+        (ExecutorChoice::Runc, StagingNetwork::Off),
+        (ExecutorChoice::Process, StagingNetwork::Off),
+    ];
+    for (choice, network) in runs {
         let mut config = StagerConfig::new(&builder, scratch.path().join("staging"));
         config.executor = choice;
+        config.network = network;
         let stager = match Stager::new(config) {
             Ok(stager) => stager,
             Err(e) => {
@@ -54,12 +70,15 @@ fn main() {
                 continue;
             }
         };
+        let label = match stager.executor() {
+            ExecutorKind::Runc => format!("runc executor, network {network:?}"),
+            ExecutorKind::Process => "process executor".to_string(),
+        };
         let times = runtime.block_on(measure(&stager, scratch.path(), &app, &buildpack));
-        report(&format!("{} executor", stager.executor()), times);
+        report(&label, times);
         let rate = runtime.block_on(drain(&stager, scratch.path(), &app, &buildpack));
         println!(
-            "{} executor: {DRAIN_STAGINGS} stagings, {DRAIN_PARALLEL} at a time: {rate:.1} stagings/s",
-            stager.executor()
+            "{label}: {DRAIN_STAGINGS} stagings, {DRAIN_PARALLEL} at a time: {rate:.1} stagings/s"
         );
     }
 }

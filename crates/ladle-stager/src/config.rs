@@ -1,7 +1,10 @@
 //! Stager settings and how the executor is picked.
 
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 use std::time::Duration;
+
+use ipnet::IpNet;
 
 /// Which executor the operator asked for (`LADLE_STAGER`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -12,13 +15,59 @@ pub enum ExecutorChoice {
     Auto,
 }
 
-/// Whether the staging container shares the host's network (`LADLE_STAGING_NETWORK`).
+/// The staging container's network (`LADLE_STAGING_NETWORK`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StagingNetwork {
-    /// Buildpacks may download dependencies, as on Cloud Foundry.
-    Host,
-    /// A fresh network namespace with nothing in it (runc only).
+    /// `on`: a network namespace of the staging's own with outbound access through
+    /// slirp4netns, as Cloud Foundry stages with network access; the host, its loopback,
+    /// link-local addresses and the deny list are unreachable (runc only).
+    Outbound,
+    /// `off`: a fresh network namespace with nothing in it (runc only).
     Off,
+}
+
+impl FromStr for ExecutorChoice {
+    type Err = ConfigError;
+
+    fn from_str(value: &str) -> Result<Self, ConfigError> {
+        match value.to_ascii_lowercase().as_str() {
+            "runc" => Ok(ExecutorChoice::Runc),
+            "process" => Ok(ExecutorChoice::Process),
+            "auto" => Ok(ExecutorChoice::Auto),
+            _ => Err(ConfigError::BadExecutor(value.to_string())),
+        }
+    }
+}
+
+impl FromStr for StagingNetwork {
+    type Err = ConfigError;
+
+    fn from_str(value: &str) -> Result<Self, ConfigError> {
+        match value.to_ascii_lowercase().as_str() {
+            "on" | "true" | "1" => Ok(StagingNetwork::Outbound),
+            "off" | "none" | "false" | "0" => Ok(StagingNetwork::Off),
+            _ => Err(ConfigError::BadNetwork(value.to_string())),
+        }
+    }
+}
+
+/// The private ranges a staging may not reach unless the operator says otherwise
+/// (`LADLE_STAGING_DENY_CIDRS`): RFC 1918, shared address space (carrier-grade NAT, and where
+/// some clouds keep their metadata service) and IPv6 unique-local addresses.
+pub const DEFAULT_DENY_CIDRS: &str =
+    "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,100.64.0.0/10,fc00::/7";
+
+/// Parses a comma-separated list of CIDRs (`10.0.0.0/8,fd00::/8`); empty means none.
+pub fn parse_deny_cidrs(value: &str) -> Result<Vec<IpNet>, ConfigError> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(|item| {
+            item.parse::<IpNet>()
+                .map_err(|_| ConfigError::BadDenyCidr(item.to_string()))
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone)]
@@ -29,6 +78,9 @@ pub struct StagerConfig {
     /// Staging workspaces live under here, one folder per run (e.g. `<data-dir>/staging`).
     pub work_root: PathBuf,
     pub network: StagingNetwork,
+    /// Destinations a staging with network `on` may not reach, besides the host itself, its
+    /// loopback and link-local addresses (always refused).
+    pub deny_cidrs: Vec<IpNet>,
     /// Most processes and threads a staging may have at once (runc: pids cgroup).
     pub pids_limit: u64,
     /// RLIMIT_NOFILE inside the staging, Cloud Foundry's `staging_file_descriptor_limit`.
@@ -41,20 +93,26 @@ pub struct StagerConfig {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("LADLE_STAGER must be runc, process or auto, not {0:?}")]
+    #[error("--stager must be runc, process or auto, not {0:?} (LADLE_STAGER)")]
     BadExecutor(String),
-    #[error("LADLE_STAGING_NETWORK must be on or off, not {0:?}")]
+    #[error("--staging-network must be on or off, not {0:?} (LADLE_STAGING_NETWORK)")]
     BadNetwork(String),
+    #[error(
+        "--staging-deny-cidrs must be a comma-separated list of CIDRs such as 10.0.0.0/8, not {0:?} (LADLE_STAGING_DENY_CIDRS)"
+    )]
+    BadDenyCidr(String),
 }
 
 impl StagerConfig {
-    /// Cloud Foundry's defaults: 1024 processes, 16384 files, 900 s, host network, auto executor.
+    /// Cloud Foundry's defaults: 1024 processes, 16384 files, 900 s, outbound network with the
+    /// private ranges denied, auto executor.
     pub fn new(builder_path: impl Into<PathBuf>, work_root: impl Into<PathBuf>) -> Self {
         StagerConfig {
             executor: ExecutorChoice::Auto,
             builder_path: builder_path.into(),
             work_root: work_root.into(),
-            network: StagingNetwork::Host,
+            network: StagingNetwork::Outbound,
+            deny_cidrs: parse_deny_cidrs(DEFAULT_DENY_CIDRS).expect("valid default deny list"),
             pids_limit: 1024,
             nofile: 16384,
             timeout: Duration::from_secs(900),
@@ -62,11 +120,14 @@ impl StagerConfig {
         }
     }
 
-    /// Applies `LADLE_STAGER` and `LADLE_STAGING_NETWORK` from the process environment.
+    /// Applies `LADLE_STAGER`, `LADLE_STAGING_NETWORK` and `LADLE_STAGING_DENY_CIDRS` from the
+    /// process environment.
     pub fn with_env_overrides(self) -> Result<Self, ConfigError> {
+        let var = |name: &str| std::env::var(name).ok();
         self.with_overrides(
-            std::env::var("LADLE_STAGER").ok().as_deref(),
-            std::env::var("LADLE_STAGING_NETWORK").ok().as_deref(),
+            var("LADLE_STAGER").as_deref(),
+            var("LADLE_STAGING_NETWORK").as_deref(),
+            var("LADLE_STAGING_DENY_CIDRS").as_deref(),
         )
     }
 
@@ -74,21 +135,16 @@ impl StagerConfig {
         mut self,
         stager: Option<&str>,
         network: Option<&str>,
+        deny_cidrs: Option<&str>,
     ) -> Result<Self, ConfigError> {
         if let Some(value) = stager.filter(|v| !v.is_empty()) {
-            self.executor = match value.to_ascii_lowercase().as_str() {
-                "runc" => ExecutorChoice::Runc,
-                "process" => ExecutorChoice::Process,
-                "auto" => ExecutorChoice::Auto,
-                _ => return Err(ConfigError::BadExecutor(value.to_string())),
-            };
+            self.executor = value.parse()?;
         }
         if let Some(value) = network.filter(|v| !v.is_empty()) {
-            self.network = match value.to_ascii_lowercase().as_str() {
-                "on" | "host" | "true" | "1" => StagingNetwork::Host,
-                "off" | "none" | "false" | "0" => StagingNetwork::Off,
-                _ => return Err(ConfigError::BadNetwork(value.to_string())),
-            };
+            self.network = value.parse()?;
+        }
+        if let Some(value) = deny_cidrs {
+            self.deny_cidrs = parse_deny_cidrs(value)?;
         }
         Ok(self)
     }
@@ -118,20 +174,41 @@ mod tests {
         let base = StagerConfig::new("/b", "/w");
         let cfg = base
             .clone()
-            .with_overrides(Some("PROCESS"), Some("off"))
+            .with_overrides(
+                Some("PROCESS"),
+                Some("off"),
+                Some(" 10.1.0.0/16 , fd00::/8"),
+            )
             .unwrap();
         assert_eq!(cfg.executor, ExecutorChoice::Process);
         assert_eq!(cfg.network, StagingNetwork::Off);
-        let cfg = base.clone().with_overrides(None, None).unwrap();
+        assert_eq!(
+            cfg.deny_cidrs,
+            [
+                "10.1.0.0/16".parse::<IpNet>().unwrap(),
+                "fd00::/8".parse().unwrap()
+            ]
+        );
+        let cfg = base.clone().with_overrides(None, None, None).unwrap();
         assert_eq!(cfg.executor, ExecutorChoice::Auto);
-        assert_eq!(cfg.network, StagingNetwork::Host);
+        assert_eq!(cfg.network, StagingNetwork::Outbound);
+        assert_eq!(cfg.deny_cidrs.len(), 5);
+        let cfg = base.clone().with_overrides(None, None, Some("")).unwrap();
+        assert!(
+            cfg.deny_cidrs.is_empty(),
+            "an empty list denies nothing extra"
+        );
         assert!(matches!(
-            base.clone().with_overrides(Some("docker"), None),
+            base.clone().with_overrides(Some("docker"), None, None),
             Err(ConfigError::BadExecutor(_))
         ));
         assert!(matches!(
-            base.with_overrides(None, Some("maybe")),
+            base.clone().with_overrides(None, Some("host"), None),
             Err(ConfigError::BadNetwork(_))
+        ));
+        assert!(matches!(
+            base.with_overrides(None, None, Some("10.0.0.0/8,10.0.0.300/32")),
+            Err(ConfigError::BadDenyCidr(bad)) if bad == "10.0.0.300/32"
         ));
     }
 }

@@ -1,6 +1,6 @@
-//! Host side of staging: prepares a workspace, runs `ladle-builder` in a runc container (or as a
-//! plain process where runc is unavailable) under Cloud Foundry's limits, streams its log, and
-//! turns the outcome into a droplet or one of Cloud Controller's staging errors.
+//! Host side of staging: prepares a workspace, runs `ladle-builder` in a runc container (or, when
+//! the operator asks for it, as a plain process) under Cloud Foundry's limits, streams its log,
+//! and turns the outcome into a droplet or one of Cloud Controller's staging errors.
 
 pub mod archive;
 mod builder_libs;
@@ -8,17 +8,22 @@ mod bundle;
 mod config;
 pub mod env;
 mod log;
+mod network;
 mod outcome;
 mod prepare;
 mod process;
+mod process_cgroup;
 mod reap;
 mod request;
 mod runc;
+mod seccomp;
 mod stager;
 mod supervise;
 mod workspace;
 
-pub use config::{ConfigError, ExecutorChoice, StagerConfig, StagingNetwork};
+pub use config::{
+    parse_deny_cidrs, ConfigError, ExecutorChoice, StagerConfig, StagingNetwork, DEFAULT_DENY_CIDRS,
+};
 pub use ladle_contract::Phase;
 pub use log::{LogLine, LogSink, Stream, VecSink};
 pub use prepare::buildpack_dir_name;

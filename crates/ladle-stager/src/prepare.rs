@@ -5,17 +5,23 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use ipnet::IpNet;
+
 use crate::archive::{self, ArchiveError};
-use crate::bundle::{self, BundleSpec};
+use crate::bundle::{self, BundleSpec, NetNamespace};
+use crate::network::{self, NetworkTools, StagingNet};
 use crate::request::{BuildpackSource, FailureKind, StackRoot, StagingFailure, StagingRequest};
-use crate::workspace::{DiskLimit, Workspace};
+use crate::workspace::Workspace;
 
 /// What the blocking preparation needs, owned so it can move to another thread.
 pub(crate) struct PrepareInput {
     pub work_root: PathBuf,
+    /// Where the workspace is mounted when not in the work root (the process executor's).
+    pub ws_parent: Option<PathBuf>,
     pub id: String,
-    pub disk_limit: DiskLimit,
-    pub owner: Option<(u32, u32)>,
+    pub disk_mb: u64,
+    /// The staging user, owner of everything the builder writes.
+    pub owner: (u32, u32),
     pub request: StagingRequest,
     /// `Some` for runc: how to write the bundle once the workspace exists.
     pub bundle: Option<BundleInput>,
@@ -29,41 +35,74 @@ pub(crate) struct BundleInput {
     pub env: Vec<String>,
     pub pids_limit: u64,
     pub nofile: u64,
-    pub network: crate::config::StagingNetwork,
+    /// `Some` for network `on`: the tools and the extra ranges to refuse.
+    pub outbound: Option<Outbound>,
     pub cgroups_path: String,
+}
+
+pub(crate) struct Outbound {
+    pub tools: NetworkTools,
+    pub deny: Vec<IpNet>,
 }
 
 pub(crate) struct Prepared {
     pub workspace: Workspace,
+    /// The staging's outbound network, stopped when dropped (before the workspace goes).
+    pub network: Option<StagingNet>,
     /// Lines for the staging log (the sink cannot travel to the blocking thread).
     pub notes: Vec<String>,
 }
 
 pub(crate) fn prepare(input: PrepareInput) -> Result<Prepared, StagingFailure> {
-    let workspace = Workspace::create(&input.work_root, &input.id, input.disk_limit, input.owner)
-        .map_err(|e| host_failure("could not create the staging workspace", &e))?;
+    let mut workspace = Workspace::create(
+        &input.work_root,
+        input.ws_parent.as_deref(),
+        &input.id,
+        input.disk_mb,
+        input.owner,
+    )
+    .map_err(|e| host_failure("could not create the staging workspace", &e))?;
     let mut notes = Vec::new();
     let disk_mb = input.request.disk_mb;
     let ws = workspace.ws().to_path_buf();
-    archive::extract_zip(&input.request.app_bits, &ws.join("app"), input.owner)
+    archive::extract_zip(&input.request.app_bits, &ws.join("app"), Some(input.owner))
         .map_err(|e| unpack_failure("the app package", e, disk_mb))?;
     for buildpack in &input.request.buildpacks {
         if let BuildpackSource::Admin { key, zip } = buildpack {
             let dir = ws.join("buildpacks").join(buildpack_dir_name(key));
             create_owned_dir(&dir, input.owner)
                 .map_err(|e| host_failure("could not prepare buildpacks", &e))?;
-            archive::extract_zip(zip, &dir, input.owner)
+            archive::extract_zip(zip, &dir, Some(input.owner))
                 .map_err(|e| unpack_failure(&format!("buildpack {key}"), e, disk_mb))?;
         }
     }
     if let Some(cache) = &input.request.previous_cache {
         restore_cache(cache, &ws.join("cache"), input.owner, disk_mb, &mut notes)?;
     }
+    let mut network = None;
     if let Some(bundle_input) = &input.bundle {
-        write_bundle(&workspace, &input.request, bundle_input)
+        write_bundle(&mut workspace, &input.request, bundle_input)
             .map_err(|e| host_failure("could not write the container bundle", &e))?;
+        if let Some(outbound) = &bundle_input.outbound {
+            let netns = workspace.dir().join(NETNS_FILE);
+            workspace.track_mount(netns.clone());
+            let log = workspace.dir().join("slirp4netns.log");
+            let started = std::time::Instant::now();
+            network = Some(
+                network::set_up(&outbound.tools, &netns, &outbound.deny, &log)
+                    .map_err(|e| host_failure("could not set up the staging network", &e))?,
+            );
+            tracing::debug!(
+                elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+                "staging network ready"
+            );
+        }
     }
-    Ok(Prepared { workspace, notes })
+    Ok(Prepared {
+        workspace,
+        network,
+        notes,
+    })
 }
 
 pub use ladle_contract::paths::buildpack_dir_name;
@@ -71,11 +110,11 @@ pub use ladle_contract::paths::buildpack_dir_name;
 fn restore_cache(
     cache: &Path,
     dest: &Path,
-    owner: Option<(u32, u32)>,
+    owner: (u32, u32),
     disk_mb: u64,
     notes: &mut Vec<String>,
 ) -> Result<(), StagingFailure> {
-    match archive::extract_tgz(cache, dest, owner) {
+    match archive::extract_tgz(cache, dest, Some(owner)) {
         Ok(()) => Ok(()),
         Err(e) if e.is_disk_full() => Err(disk_limit_failure(disk_mb)),
         Err(e) => {
@@ -86,25 +125,28 @@ fn restore_cache(
     }
 }
 
+/// The staging's network namespace, pinned in the workspace's folder.
+const NETNS_FILE: &str = "netns";
+
 fn write_bundle(
-    workspace: &Workspace,
+    workspace: &mut Workspace,
     request: &StagingRequest,
     input: &BundleInput,
 ) -> io::Result<()> {
-    let root = workspace.dir().join("root");
-    let stack_binds = match &request.stack {
-        StackRoot::HostDefault => {
-            bundle::stack_root(&root, Path::new("/"), Some(&bundle::HOST_STACK_DIRS))?
-        }
+    let root = workspace.mount_container_root()?;
+    let dns = input.outbound.is_some();
+    let binds = match &request.stack {
+        StackRoot::HostDefault => bundle::host_default_root(&root, dns)?,
         StackRoot::Rootfs(path) => {
-            let mut binds = bundle::stack_root(&root, path, None)?;
+            let mut binds = bundle::stack_root(&root, path, dns)?;
             binds.extend(bundle::builder_lib_binds(&root, &input.builder_libs)?);
             binds
         }
     };
+    let netns = workspace.dir().join(NETNS_FILE);
     let spec = BundleSpec {
         root: &root,
-        stack_binds,
+        binds,
         workspace: workspace.ws(),
         builder: &input.builder,
         args: input.args.clone(),
@@ -112,18 +154,19 @@ fn write_bundle(
         memory_mb: request.memory_mb,
         pids_limit: input.pids_limit,
         nofile: input.nofile,
-        network: input.network,
+        network: if dns {
+            NetNamespace::Prepared(&netns)
+        } else {
+            NetNamespace::Empty
+        },
         cgroups_path: &input.cgroups_path,
     };
     bundle::write_config(&workspace.dir().join("bundle"), &spec)
 }
 
-fn create_owned_dir(dir: &Path, owner: Option<(u32, u32)>) -> io::Result<()> {
+fn create_owned_dir(dir: &Path, (uid, gid): (u32, u32)) -> io::Result<()> {
     fs::create_dir(dir)?;
-    if let Some((uid, gid)) = owner {
-        std::os::unix::fs::chown(dir, Some(uid), Some(gid))?;
-    }
-    Ok(())
+    std::os::unix::fs::chown(dir, Some(uid), Some(gid))
 }
 
 fn empty_dir(dir: &Path) -> io::Result<()> {

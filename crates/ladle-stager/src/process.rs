@@ -1,40 +1,30 @@
-//! Running the builder as a plain child process, for machines where runc cannot be used.
+//! Running the builder as a plain child process of the host, for machines where runc cannot be
+//! used and the operator asked for it (`LADLE_STAGER=process`). Needs root.
 //!
-//! Limits are best-effort: rlimits apply per process (RLIMIT_DATA for memory, RLIMIT_NPROC
-//! only when we switch to the staging user, since it counts every process of that user), the
-//! time limit kills the whole process group, and disk is either a loop-mounted ext4 image (when
-//! root) or a folder whose size is polled every second, killing the builder when it is over.
-//! There is no network isolation and no private root filesystem.
+//! The builder runs as the staging user in a session and a cgroup v2 of its own; when the
+//! staging ends, however it ends, `cgroup.kill` takes every process it started, daemons
+//! included. Limits are best-effort: rlimits apply per process (RLIMIT_DATA for memory,
+//! RLIMIT_NPROC counting every process of the staging user), disk is a loop-mounted ext4 image.
+//! There is no network isolation, no private root filesystem and no seccomp filter: the
+//! buildpack sees the host as any local user does.
 
+use std::os::fd::RawFd;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
 use ladle_contract::paths;
 use nix::sys::resource::{setrlimit, Resource};
-use nix::sys::signal::{killpg, Signal};
-use nix::unistd::Pid;
+use nix::unistd::{Gid, Uid};
 
 use crate::log::LogSink;
+use crate::process_cgroup::StagingCgroup;
 use crate::supervise::{supervise, DiskWatch, Supervised};
 
 pub(crate) struct ProcessLimits {
     pub memory_mb: u64,
     pub nofile: u64,
     pub nproc: u64,
-    /// Run as the staging user (requires root).
-    pub switch_user: bool,
-}
-
-/// Kills the builder's process group when dropped, so a cancelled staging leaves no process.
-struct GroupGuard(Option<Pid>);
-
-impl Drop for GroupGuard {
-    fn drop(&mut self) {
-        if let Some(group) = self.0 {
-            let _ = killpg(group, Signal::SIGKILL);
-        }
-    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -44,10 +34,14 @@ pub(crate) async fn run_process(
     env: &[(String, String)],
     home: &Path,
     limits: &ProcessLimits,
+    cgroup: &StagingCgroup,
     timeout: Duration,
     watch: &mut DiskWatch<'_>,
     sink: &dyn LogSink,
 ) -> std::io::Result<Supervised> {
+    let procs = cgroup
+        .procs_fd()
+        .ok_or_else(|| std::io::Error::other("the staging cgroup is not open"))?;
     let mut command = tokio::process::Command::new(builder);
     command
         .args(args)
@@ -57,48 +51,45 @@ pub(crate) async fn run_process(
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .process_group(0)
         .kill_on_drop(true);
-    if limits.switch_user {
-        command.uid(paths::STAGING_UID).gid(paths::STAGING_GID);
-    }
-    apply_rlimits(&mut command, limits);
-    let mut guard = GroupGuard(None);
+    enter_sandbox(&mut command, limits, procs);
     let mut child = command.spawn()?;
-    // With process_group(0) the group id is the child's pid.
-    guard.0 = child.id().map(|pid| Pid::from_raw(pid as i32));
-    let group = guard.0;
-    let kill = || async move {
-        if let Some(group) = group {
-            let _ = killpg(group, Signal::SIGKILL);
-        }
-    };
+    let kill = || async { cgroup.kill_all() };
     let run = supervise(&mut child, timeout, watch, sink, kill).await?;
-    // Buildpacks may have left background processes in the group; the guard reaps them now.
-    drop(guard);
+    // Whatever the buildpacks left running in the background ends with the staging.
+    cgroup.kill_all();
     Ok(run)
 }
 
-fn apply_rlimits(command: &mut tokio::process::Command, limits: &ProcessLimits) {
+/// Between fork and exec, in this order: join the staging's cgroup (so nothing the builder
+/// starts can be outside it), start a new session, set the rlimits, drop to the staging user.
+fn enter_sandbox(command: &mut tokio::process::Command, limits: &ProcessLimits, procs: RawFd) {
     let memory = limits.memory_mb * 1024 * 1024;
-    // The closure runs after the switch to the staging user, which may lower limits but not
-    // raise them: never ask for more files than the server itself may open.
+    // Never ask for more files than the server itself may open.
     let nofile = match nix::sys::resource::getrlimit(Resource::RLIMIT_NOFILE) {
         Ok((_, hard)) => limits.nofile.min(hard),
         Err(_) => limits.nofile,
     };
-    let nproc = limits.switch_user.then_some(limits.nproc);
-    // SAFETY: runs in the forked child before exec; setrlimit is a plain syscall that is
-    // async-signal-safe, and the closure allocates nothing.
+    let nproc = limits.nproc;
+    let uid = Uid::from_raw(paths::STAGING_UID);
+    let gid = Gid::from_raw(paths::STAGING_GID);
+    // SAFETY: runs in the forked child before exec; write, setsid, setrlimit, setgroups,
+    // setgid and setuid are plain syscalls that are async-signal-safe, and the closure
+    // allocates nothing.
     #[allow(unsafe_code)]
     unsafe {
         command.pre_exec(move || {
+            if nix::unistd::write(std::os::fd::BorrowedFd::borrow_raw(procs), b"0")? != 1 {
+                return Err(std::io::Error::other("could not join the staging cgroup"));
+            }
+            nix::unistd::setsid()?;
             setrlimit(Resource::RLIMIT_NOFILE, nofile, nofile)?;
             setrlimit(Resource::RLIMIT_DATA, memory, memory)?;
             setrlimit(Resource::RLIMIT_CORE, 0, 0)?;
-            if let Some(nproc) = nproc {
-                setrlimit(Resource::RLIMIT_NPROC, nproc, nproc)?;
-            }
+            setrlimit(Resource::RLIMIT_NPROC, nproc, nproc)?;
+            nix::unistd::setgroups(&[])?;
+            nix::unistd::setgid(gid)?;
+            nix::unistd::setuid(uid)?;
             Ok(())
         });
     }

@@ -41,9 +41,18 @@ impl Stager {
                 report.containers.push(id);
             }
         }
+        if let Some(side) = &self.process_side {
+            // Processes a crashed process-executor staging left behind, daemons included.
+            side.cgroups.reap(&self.id_prefix);
+        }
         self.remove_stale_cgroups();
         let work_root = &self.config.work_root;
-        for mount in mounts_under(work_root)? {
+        let exec_root = self.process_side.as_ref().map(|side| &side.exec_root);
+        let mut mounts = mounts_under(work_root)?;
+        if let Some(exec_root) = exec_root {
+            mounts.extend(mounts_under(exec_root)?);
+        }
+        for mount in mounts {
             unmount(&mount)?;
             report.mounts.push(mount);
         }
@@ -68,6 +77,17 @@ impl Stager {
             {
                 fs::remove_dir_all(entry.path())?;
                 report.workspaces.push(entry.path());
+            }
+        }
+        if let Some(exec_root) = exec_root {
+            for entry in fs::read_dir(exec_root)?.flatten() {
+                if entry
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with(&self.id_prefix)
+                {
+                    fs::remove_dir_all(entry.path())?;
+                }
             }
         }
         if !report.is_empty() {

@@ -1,5 +1,6 @@
 //! The stager: picks an executor once, then runs one staging per `stage` call.
 
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -10,15 +11,17 @@ use tracing::Instrument;
 use crate::builder_libs::BuilderLibs;
 use crate::config::{find_on_path, is_executable, ExecutorChoice, StagerConfig, StagingNetwork};
 use crate::log::{LogSink, Stream};
+use crate::network::NetworkTools;
 use crate::outcome::{self, Limits, Observed};
-use crate::prepare::{self, host_failure, BundleInput, PrepareInput, Prepared};
+use crate::prepare::{self, host_failure, BundleInput, Outbound, PrepareInput, Prepared};
 use crate::process::{run_process, ProcessLimits};
+use crate::process_cgroup::CgroupRoot;
 use crate::request::{
     BuildpackSource, ExecutorKind, StackRoot, StagingFailure, StagingRequest, StagingSuccess,
 };
 use crate::runc;
 use crate::supervise::{DiskWatch, RunEnd, Supervised};
-use crate::workspace::{DiskLimit, Workspace};
+use crate::workspace::Workspace;
 
 const PATH_VALUE: &str = "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin";
 /// ext4 needs a few MB for itself.
@@ -31,6 +34,19 @@ pub enum StagerSetupError {
     BuilderMissing(PathBuf),
     #[error("LADLE_STAGER=runc, but runc cannot be used: {0}")]
     RuncUnavailable(String),
+    #[error(
+        "LADLE_STAGER=auto, but runc cannot be used: {0}. Staging does not fall back to the \
+             process executor by itself: make runc usable, or set LADLE_STAGER=process to stage \
+             without a container (no network, filesystem or syscall isolation)"
+    )]
+    NoRuncForAuto(String),
+    #[error("LADLE_STAGER=process cannot be used: {0}")]
+    ProcessUnavailable(String),
+    #[error(
+        "LADLE_STAGING_NETWORK=on cannot be used: {0}; install it, or set \
+             LADLE_STAGING_NETWORK=off to stage without network"
+    )]
+    NetworkUnavailable(String),
     #[error("cannot create the staging work root {path}: {source}")]
     WorkRoot {
         path: PathBuf,
@@ -44,11 +60,25 @@ pub struct Stager {
     pub(crate) runc: Option<PathBuf>,
     /// `ladle-<hash of work root>-`: tells our containers and folders from anyone else's.
     pub(crate) id_prefix: String,
-    /// Whether the workspace is a loop-mounted ext4 image (root and mkfs.ext4 available).
-    image_disk: bool,
     /// What the builder needs mounted beside it to run in a stack rootfs.
     builder_libs: BuilderLibs,
+    /// slirp4netns and nft, for runc stagings with network `on`.
+    network_tools: Option<NetworkTools>,
+    /// The process executor's side: where its workspaces and its builder copy live.
+    pub(crate) process_side: Option<ProcessSide>,
 }
+
+/// What the process executor keeps outside the work root, where the staging user can reach
+/// it whatever the modes of the data dir and its parents: `/run/ladle-staging/<hash>` (0711,
+/// root's) holds a copy of the builder and each staging's workspace mountpoint.
+pub(crate) struct ProcessSide {
+    pub exec_root: PathBuf,
+    builder: PathBuf,
+    pub cgroups: CgroupRoot,
+}
+
+/// Parent of the process executor's exec roots.
+const EXEC_ROOT_BASE: &str = "/run/ladle-staging";
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(0);
 
@@ -59,11 +89,9 @@ impl Stager {
                 config.builder_path.clone(),
             ));
         }
-        std::fs::create_dir_all(&config.work_root).map_err(|source| {
-            StagerSetupError::WorkRoot {
-                path: config.work_root.clone(),
-                source,
-            }
+        create_private_dir(&config.work_root).map_err(|source| StagerSetupError::WorkRoot {
+            path: config.work_root.clone(),
+            source,
         })?;
         let work_root =
             config
@@ -78,22 +106,34 @@ impl Stager {
             ..config
         };
         let (executor, runc) = choose_executor(&config)?;
-        let image_disk = is_root() && find_on_path("mkfs.ext4").is_some();
-        if executor == ExecutorKind::Process {
-            warn_about_process_limits(&config, image_disk);
-        }
-        let id_prefix = format!(
-            "ladle-{:08x}-",
-            xxhash_rust::xxh64::xxh64(config.work_root.as_os_str().as_encoded_bytes(), 0) as u32
-        );
+        let hash =
+            xxhash_rust::xxh64::xxh64(config.work_root.as_os_str().as_encoded_bytes(), 0) as u32;
+        let id_prefix = format!("ladle-{hash:08x}-");
+        let network_tools = match (executor, config.network) {
+            (ExecutorKind::Runc, StagingNetwork::Outbound) => {
+                Some(NetworkTools::find().map_err(StagerSetupError::NetworkUnavailable)?)
+            }
+            _ => None,
+        };
+        let process_side = match executor {
+            ExecutorKind::Process => {
+                warn_about_process_limits(&config);
+                Some(
+                    ProcessSide::set_up(&format!("{hash:08x}"), &config.builder_path)
+                        .map_err(StagerSetupError::ProcessUnavailable)?,
+                )
+            }
+            ExecutorKind::Runc => None,
+        };
         let builder_libs = BuilderLibs::of(&config.builder_path);
         Ok(Stager {
             config,
             executor,
             runc,
             id_prefix,
-            image_disk,
             builder_libs,
+            network_tools,
+            process_side,
         })
     }
 
@@ -130,6 +170,7 @@ impl Stager {
         sink.line(Phase::Setup, Stream::Stdout, "Creating container");
         let prepared = self.prepare(id, request.clone()).await?;
         let mut workspace = prepared.workspace;
+        let network = prepared.network;
         for note in &prepared.notes {
             sink.line(Phase::Setup, Stream::Stderr, note);
         }
@@ -139,6 +180,7 @@ impl Stager {
             "Successfully created container",
         );
         let outcome = self.run_and_judge(id, &request, &workspace, sink).await;
+        drop(network);
         if let Err(e) = workspace.cleanup() {
             tracing::error!(error = %e, "could not remove the staging workspace");
         }
@@ -158,15 +200,10 @@ impl Stager {
         }
         let input = PrepareInput {
             work_root: self.config.work_root.clone(),
+            ws_parent: self.process_side.as_ref().map(|p| p.exec_root.clone()),
             id: id.to_string(),
-            disk_limit: if self.image_disk {
-                DiskLimit::Ext4Image {
-                    disk_mb: request.disk_mb,
-                }
-            } else {
-                DiskLimit::Watched
-            },
-            owner: is_root().then_some((paths::STAGING_UID, paths::STAGING_GID)),
+            disk_mb: request.disk_mb,
+            owner: (paths::STAGING_UID, paths::STAGING_GID),
             bundle: (self.executor == ExecutorKind::Runc).then(|| self.bundle_input(id, &request)),
             request,
         };
@@ -205,7 +242,10 @@ impl Stager {
             env: env.into_iter().map(|(k, v)| format!("{k}={v}")).collect(),
             pids_limit: self.config.pids_limit,
             nofile: self.config.nofile,
-            network: self.config.network,
+            outbound: self.network_tools.clone().map(|tools| Outbound {
+                tools,
+                deny: self.config.deny_cidrs.clone(),
+            }),
             cgroups_path: runc::cgroups_path(id),
         }
     }
@@ -217,17 +257,15 @@ impl Stager {
         workspace: &Workspace,
         sink: &dyn LogSink,
     ) -> Result<StagingSuccess, StagingFailure> {
-        let image = self.image_disk;
         let mut watch = DiskWatch {
             workspace,
             disk_mb: request.disk_mb,
-            enforce: !image,
             was_full: false,
         };
         let observed = match self.executor {
             ExecutorKind::Runc => self.run_runc(id, workspace, &mut watch, sink).await?,
             ExecutorKind::Process => {
-                self.run_process(request, workspace, &mut watch, sink)
+                self.run_process(id, request, workspace, &mut watch, sink)
                     .await?
             }
         };
@@ -268,11 +306,16 @@ impl Stager {
 
     async fn run_process(
         &self,
+        id: &str,
         request: &StagingRequest,
         workspace: &Workspace,
         watch: &mut DiskWatch<'_>,
         sink: &dyn LogSink,
     ) -> Result<Observed, StagingFailure> {
+        let side = self
+            .process_side
+            .as_ref()
+            .ok_or_else(|| StagingFailure::stager("the process executor is not set up"))?;
         let ws = workspace.ws();
         let home = ws.join("home");
         let env = builder_env(request, &home, ws);
@@ -281,20 +324,25 @@ impl Stager {
             memory_mb: request.memory_mb,
             nofile: self.config.nofile,
             nproc: self.config.pids_limit,
-            switch_user: is_root(),
         };
+        let cgroup = side
+            .cgroups
+            .create(id)
+            .map_err(|e| host_failure("could not create the staging cgroup", &e))?;
         let run = run_process(
-            &self.config.builder_path,
+            &side.builder,
             &args,
             &env,
             &home,
             &limits,
+            &cgroup,
             self.config.timeout,
             watch,
             sink,
         )
         .await
         .map_err(|e| host_failure("could not start the builder", &e))?;
+        drop(cgroup);
         let disk_full = watch.was_full || watch.is_full_now();
         Ok(observed(run, false, false, disk_full))
     }
@@ -428,6 +476,11 @@ fn validate(request: &StagingRequest) -> Result<(), StagingFailure> {
 fn choose_executor(
     config: &StagerConfig,
 ) -> Result<(ExecutorKind, Option<PathBuf>), StagerSetupError> {
+    if config.executor == ExecutorChoice::Process {
+        process_usable().map_err(StagerSetupError::ProcessUnavailable)?;
+        tracing::info!("staging executor: process (LADLE_STAGER=process)");
+        return Ok((ExecutorKind::Process, None));
+    }
     let runc = config
         .runc_path
         .clone()
@@ -441,18 +494,11 @@ fn choose_executor(
         });
     let runc_usable = match &runc {
         None => Err("runc is not on PATH".to_string()),
-        Some(_) if !is_root() => Err("not running as root".to_string()),
-        Some(_) if find_on_path("mkfs.ext4").is_none() => {
-            Err("mkfs.ext4 is not on PATH".to_string())
-        }
-        Some(_) => runc::cgroups_usable(),
+        Some(_) => root_and_mkfs().and_then(|()| runc::cgroups_usable()),
     };
     match (config.executor, runc_usable) {
-        (ExecutorChoice::Process, _) => {
-            tracing::info!("staging executor: process (LADLE_STAGER=process)");
-            Ok((ExecutorKind::Process, None))
-        }
         (ExecutorChoice::Runc, Err(why)) => Err(StagerSetupError::RuncUnavailable(why)),
+        (_, Err(why)) => Err(StagerSetupError::NoRuncForAuto(why)),
         (choice, Ok(())) => {
             let why = if choice == ExecutorChoice::Runc {
                 "LADLE_STAGER=runc"
@@ -462,27 +508,94 @@ fn choose_executor(
             tracing::info!(runc = %runc.as_deref().unwrap_or(Path::new("")).display(), "staging executor: runc ({why})");
             Ok((ExecutorKind::Runc, runc))
         }
-        (ExecutorChoice::Auto, Err(why)) => {
-            tracing::warn!("staging executor: process, because runc cannot be used: {why}");
-            Ok((ExecutorKind::Process, None))
+    }
+}
+
+/// Both executors run buildpacks as the staging user on a size-limited ext4 image.
+fn root_and_mkfs() -> Result<(), String> {
+    if !is_root() {
+        return Err("not running as root".into());
+    }
+    if find_on_path("mkfs.ext4").is_none() {
+        return Err("mkfs.ext4 is not on PATH (Debian package e2fsprogs)".into());
+    }
+    Ok(())
+}
+
+fn process_usable() -> Result<(), String> {
+    root_and_mkfs()
+}
+
+fn warn_about_process_limits(config: &StagerConfig) {
+    match config.network {
+        StagingNetwork::Off => {
+            tracing::warn!("LADLE_STAGING_NETWORK=off has no effect with the process executor")
+        }
+        StagingNetwork::Outbound => tracing::warn!(
+            "the process executor stages on the host's own network: the host's loopback and LADLE_STAGING_DENY_CIDRS are not protected"
+        ),
+    }
+}
+
+impl ProcessSide {
+    /// Creates `/run/ladle-staging/<hash>` and copies the builder into it.
+    fn set_up(hash: &str, builder: &Path) -> Result<ProcessSide, String> {
+        let cgroups = CgroupRoot::find()?;
+        let exec_root = Path::new(EXEC_ROOT_BASE).join(hash);
+        let setup = || -> std::io::Result<PathBuf> {
+            for dir in [Path::new(EXEC_ROOT_BASE), &exec_root] {
+                std::fs::create_dir_all(dir)?;
+                // Others may pass through, not list: the staging user reaches its workspace
+                // and the builder by their names.
+                std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o711))?;
+            }
+            let n = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+            let copy = exec_root.join(format!("ladle-builder-{}-{n}", std::process::id()));
+            let partial = copy.with_extension("partial");
+            std::fs::copy(builder, &partial)?;
+            std::fs::set_permissions(&partial, std::fs::Permissions::from_mode(0o755))?;
+            std::fs::rename(&partial, &copy)?;
+            Ok(copy)
+        };
+        let builder = setup().map_err(|e| {
+            format!(
+                "cannot prepare {} for the staging user: {e}",
+                exec_root.display()
+            )
+        })?;
+        if !searchable_by_everyone(&exec_root) {
+            return Err(format!(
+                "the staging user cannot reach {}: a parent folder lacks o+x",
+                exec_root.display()
+            ));
+        }
+        Ok(ProcessSide {
+            exec_root,
+            builder,
+            cgroups,
+        })
+    }
+}
+
+impl Drop for Stager {
+    fn drop(&mut self) {
+        if let Some(side) = &self.process_side {
+            let _ = std::fs::remove_file(&side.builder);
+            // Fails while another stager of the same work root still uses it.
+            let _ = std::fs::remove_dir(&side.exec_root);
         }
     }
 }
 
-fn warn_about_process_limits(config: &StagerConfig, image_disk: bool) {
-    if config.network == StagingNetwork::Off {
-        tracing::warn!("LADLE_STAGING_NETWORK=off has no effect with the process executor");
-    }
-    if !image_disk {
-        tracing::warn!("process executor without root: the disk limit is enforced by polling the workspace size");
-    }
-    if is_root() && !searchable_by_everyone(&config.work_root) {
-        tracing::warn!(work_root = %config.work_root.display(), "the staging user cannot reach the work root; a parent folder lacks o+x");
-    }
+/// Creates `dir` (and missing parents) readable by root only.
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
 }
 
 fn searchable_by_everyone(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
     path.ancestors().all(|dir| {
         dir.metadata()
             .map(|m| m.permissions().mode() & 0o001 != 0)

@@ -9,7 +9,7 @@ use tokio::process::Child;
 use tokio::time::{sleep_until, Instant};
 
 use crate::log::{pump, LogSink, PhaseTracker, Stream};
-use crate::workspace::{disk_usage, Workspace};
+use crate::workspace::Workspace;
 
 /// How long output may keep flowing after the builder is gone (a straggler holding the pipe
 /// open must not hold up the staging slot).
@@ -34,31 +34,16 @@ pub(crate) enum RunEnd {
 pub(crate) struct DiskWatch<'a> {
     pub workspace: &'a Workspace,
     pub disk_mb: u64,
-    /// True when the size is only watched (no filesystem limit): going over kills the builder.
-    pub enforce: bool,
     /// Set once the workspace was seen full (or over the limit) at any poll.
     pub was_full: bool,
 }
 
 impl DiskWatch<'_> {
-    fn poll_interval(&self) -> Duration {
-        // Walking the tree costs more than one statvfs call.
-        if self.enforce {
-            Duration::from_secs(1)
-        } else {
-            Duration::from_millis(200)
-        }
-    }
+    const POLL_INTERVAL: Duration = Duration::from_millis(200);
 
-    /// Returns true when the builder must be killed.
-    pub(crate) fn check(&mut self) -> bool {
-        if self.enforce {
-            let over = disk_usage(self.workspace.ws()) > self.disk_mb * 1024 * 1024;
-            self.was_full |= over;
-            return over;
-        }
+    /// Remembers a full workspace: the image itself stops the writes.
+    pub(crate) fn check(&mut self) {
         self.was_full |= self.is_full_now();
-        false
     }
 
     /// Near-zero space or no inodes left. The threshold leaves room for the few blocks a failed
@@ -117,7 +102,7 @@ where
     F: Future<Output = ()>,
 {
     let deadline = Instant::now() + timeout;
-    let mut ticker = tokio::time::interval(watch.poll_interval());
+    let mut ticker = tokio::time::interval(DiskWatch::POLL_INTERVAL);
     loop {
         tokio::select! {
             status = child.wait() => {
@@ -129,11 +114,7 @@ where
                 child.wait().await?;
                 return Ok(RunEnd::TimedOut);
             }
-            _ = ticker.tick() => {
-                if watch.check() {
-                    kill().await;
-                }
-            }
+            _ = ticker.tick() => watch.check(),
         }
     }
 }

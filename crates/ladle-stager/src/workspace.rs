@@ -1,11 +1,16 @@
 //! The per-staging folder `<work_root>/<id>/`:
 //!
 //! ```text
-//! disk.img   sparse image of disk_mb, ext4          (only with a size-limited workspace)
-//! ws/        the workspace: the image loop-mounted, or a plain folder
-//! root/      empty root with mountpoints for the host-default stack (runc only)
+//! disk.img   sparse image of disk_mb, ext4
+//! ws/        the workspace: the image loop-mounted
+//! root/      the container's root: a small tmpfs with mountpoints and our /etc (runc only)
 //! bundle/    OCI bundle, config.json only (runc only)
+//! netns      the staging's network namespace, pinned by a bind mount (runc, network on)
 //! ```
+//!
+//! The process executor's builder runs as the staging user on the host, which must reach the
+//! workspace: its image is then mounted at `<exec root>/<id>` instead of `ws/` (see
+//! `stager::ProcessSide`), so the work root itself may stay private to root.
 //!
 //! Dropping a `Workspace` unmounts and deletes all of it, so a cancelled staging leaves nothing.
 
@@ -16,16 +21,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use nix::mount::{umount2, MntFlags};
-
-/// How the workspace's size is limited.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum DiskLimit {
-    /// An ext4 image of this many MB, loop-mounted: writes past it fail with ENOSPC.
-    Ext4Image { disk_mb: u64 },
-    /// A plain folder whose size the caller watches (no root, no loop devices).
-    Watched,
-}
+use nix::mount::{umount2, MntFlags, MsFlags};
 
 /// Folders the builder writes to, owned by the staging user (the mount root stays root's, so
 /// the builder cannot replace them with symlinks).
@@ -42,7 +38,12 @@ pub(crate) const WRITABLE_DIRS: [&str; 7] = [
 pub(crate) struct Workspace {
     dir: PathBuf,
     ws: PathBuf,
+    /// Whether `ws` is outside `dir` (and so removed on its own).
+    ws_outside: bool,
     mounted: bool,
+    /// Other mounts of this staging (the container's root, the network namespace), unmounted
+    /// in reverse order before the workspace image.
+    extra_mounts: Vec<PathBuf>,
     /// The loop device under the mounted image: its sysfs folder and the image's path as the
     /// kernel reports it.
     loop_device: Option<(PathBuf, PathBuf)>,
@@ -50,35 +51,39 @@ pub(crate) struct Workspace {
 }
 
 impl Workspace {
-    /// Creates the folder and, for `Ext4Image`, formats and mounts the image.
+    /// Creates the folder and an ext4 image of `disk_mb`, mounted as the workspace (writes past
+    /// it fail with ENOSPC): `<dir>/ws`, or `<ws_parent>/<id>` when given. The folders the
+    /// builder writes to belong to `owner`.
     pub(crate) fn create(
         work_root: &Path,
+        ws_parent: Option<&Path>,
         id: &str,
-        limit: DiskLimit,
-        owner: Option<(u32, u32)>,
+        disk_mb: u64,
+        (uid, gid): (u32, u32),
     ) -> io::Result<Workspace> {
         let dir = work_root.join(id);
         fs::create_dir(&dir)?;
-        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755))?;
-        let ws = dir.join("ws");
-        fs::create_dir(&ws)?;
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o700))?;
+        let ws = match ws_parent {
+            Some(parent) => parent.join(id),
+            None => dir.join("ws"),
+        };
         let mut workspace = Workspace {
             dir,
+            ws_outside: ws_parent.is_some(),
             ws,
             mounted: false,
+            extra_mounts: Vec::new(),
             loop_device: None,
             cleaned: false,
         };
-        if let DiskLimit::Ext4Image { disk_mb } = limit {
-            workspace.mount_image(disk_mb)?;
-        }
+        fs::create_dir(&workspace.ws)?;
+        workspace.mount_image(disk_mb)?;
         fs::set_permissions(&workspace.ws, fs::Permissions::from_mode(0o755))?;
         for name in WRITABLE_DIRS {
             let path = workspace.ws.join(name);
             fs::create_dir(&path)?;
-            if let Some((uid, gid)) = owner {
-                std::os::unix::fs::chown(&path, Some(uid), Some(gid))?;
-            }
+            std::os::unix::fs::chown(&path, Some(uid), Some(gid))?;
         }
         Ok(workspace)
     }
@@ -91,6 +96,27 @@ impl Workspace {
     /// The workspace root (`/workspace` inside the container).
     pub(crate) fn ws(&self) -> &Path {
         &self.ws
+    }
+
+    /// Mounts a small tmpfs at `<dir>/root` for the container's root and returns its path.
+    pub(crate) fn mount_container_root(&mut self) -> io::Result<PathBuf> {
+        let root = self.dir.join("root");
+        fs::create_dir(&root)?;
+        self.extra_mounts.push(root.clone());
+        nix::mount::mount(
+            Some("tmpfs"),
+            &root,
+            Some("tmpfs"),
+            MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+            Some("mode=0755,size=4m"),
+        )?;
+        Ok(root)
+    }
+
+    /// Records a mount made at `path` (under the workspace's folder) for cleanup; call it
+    /// before mounting, so a failure halfway is cleaned up too.
+    pub(crate) fn track_mount(&mut self, path: PathBuf) {
+        self.extra_mounts.push(path);
     }
 
     fn mount_image(&mut self, disk_mb: u64) -> io::Result<()> {
@@ -123,7 +149,7 @@ impl Workspace {
         Ok(())
     }
 
-    /// Free bytes and inodes for the staging user, when the workspace is its own filesystem.
+    /// Free bytes and inodes for the staging user.
     pub(crate) fn free_space(&self) -> Option<(u64, u64)> {
         if !self.mounted {
             return None;
@@ -140,12 +166,18 @@ impl Workspace {
         if self.cleaned {
             return Ok(());
         }
+        while let Some(mount) = self.extra_mounts.pop() {
+            unmount(&mount)?;
+        }
         if self.mounted {
             unmount(&self.ws)?;
             self.mounted = false;
         }
         if let Some((device, image)) = self.loop_device.take() {
             wait_for_loop_release(&device, &image);
+        }
+        if self.ws_outside {
+            fs::remove_dir_all(&self.ws).or_else(ignore_not_found)?;
         }
         fs::remove_dir_all(&self.dir).or_else(ignore_not_found)?;
         self.cleaned = true;
@@ -204,25 +236,6 @@ fn wait_for_loop_release(device: &Path, image: &Path) {
         image = %image.display(),
         "loop device still attached a second after unmount; the next start's reap detaches it"
     );
-}
-
-/// Bytes used under `path` (allocated blocks, symlinks not followed): the watched-folder limit.
-pub(crate) fn disk_usage(path: &Path) -> u64 {
-    let mut total = 0;
-    let mut pending = vec![path.to_path_buf()];
-    while let Some(dir) = pending.pop() {
-        let Ok(entries) = fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let Ok(meta) = entry.metadata() else { continue };
-            total += meta.blocks() * 512;
-            if meta.is_dir() {
-                pending.push(entry.path());
-            }
-        }
-    }
-    total
 }
 
 pub(crate) fn ignore_not_found(e: io::Error) -> io::Result<()> {

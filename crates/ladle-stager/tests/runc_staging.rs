@@ -3,47 +3,12 @@
 
 mod common;
 
-use std::io::Read;
-use std::net::TcpListener;
 use std::time::Duration;
 
 use common::*;
 use ladle_stager::env::{staging_environment, StagingEnvInput};
-use ladle_stager::{
-    ExecutorChoice, ExecutorKind, FailureKind, Phase, Stager, StagingFailure, StagingNetwork,
-    Stream, VecSink,
-};
+use ladle_stager::{ExecutorChoice, ExecutorKind, FailureKind, Phase, Stager, Stream};
 use serde_json::json;
-
-async fn stage(
-    scratch: &Scratch,
-    stager: &Stager,
-    request: ladle_stager::StagingRequest,
-) -> (
-    Result<ladle_stager::StagingSuccess, StagingFailure>,
-    VecSink,
-) {
-    let sink = VecSink::new();
-    let guid = request.staging_guid.clone();
-    let outcome = stager.stage(request, &sink).await;
-    scratch.assert_nothing_left(&guid);
-    (outcome, sink)
-}
-
-async fn expect_failure(
-    scratch: &Scratch,
-    stager: &Stager,
-    request: ladle_stager::StagingRequest,
-) -> (StagingFailure, VecSink) {
-    let (outcome, sink) = stage(scratch, stager, request).await;
-    match outcome {
-        Err(failure) => (failure, sink),
-        Ok(success) => panic!(
-            "staging should have failed: {success:?}\nlog:\n{}",
-            sink.text()
-        ),
-    }
-}
 
 #[tokio::test]
 async fn stages_an_app_with_phases_in_the_log() {
@@ -298,49 +263,6 @@ async fn escape_attempts_fail_and_leak_nothing() {
     }
     let builder = std::fs::read(builder_path()).unwrap();
     assert!(builder.len() > 1000, "builder binary intact");
-}
-
-#[tokio::test]
-async fn network_off_gives_the_staging_no_network() {
-    if !runc_available() {
-        return;
-    }
-    let scratch = Scratch::new();
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port().to_string();
-    listener.set_nonblocking(true).unwrap();
-    let scratch = &scratch;
-    let probe = |network: StagingNetwork, guid: &'static str| {
-        let mut config = scratch.config(ExecutorChoice::Runc);
-        config.network = network;
-        let stager = Stager::new(config).unwrap();
-        let mut request = scratch.request(guid, "limit-network");
-        request
-            .environment
-            .push(("LADLE_PROBE_PORT".into(), port.clone()));
-        async move {
-            let (outcome, sink) = stage(scratch, &stager, request).await;
-            let droplet = outcome
-                .unwrap_or_else(|f| panic!("{f}\n{}", sink.text()))
-                .droplet;
-            droplet_file(&droplet, "network-probe")
-                .unwrap()
-                .trim()
-                .to_string()
-        }
-    };
-    assert_eq!(probe(StagingNetwork::Host, "net-host").await, "reachable");
-    let (mut conn, _) = listener
-        .accept()
-        .expect("the host listener saw the staging connect");
-    let mut hello = String::new();
-    conn.read_to_string(&mut hello).unwrap();
-    assert_eq!(hello, "hello-from-staging\n");
-    assert_eq!(probe(StagingNetwork::Off, "net-off").await, "unreachable");
-    assert!(
-        listener.accept().is_err(),
-        "no connection arrived with the network off"
-    );
 }
 
 #[tokio::test]

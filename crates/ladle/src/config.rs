@@ -74,9 +74,13 @@ pub struct StagingArgs {
     /// `runc`, `process` or `auto`.
     #[arg(long, env = "LADLE_STAGER", default_value = "auto")]
     pub stager: String,
-    /// `on` (default) or `off`: network access for buildpacks during staging.
+    /// `on` (default) or `off`: network access for buildpacks during staging (`on`: outbound
+    /// only, never the host, its loopback, link-local addresses or the deny list).
     #[arg(long, env = "LADLE_STAGING_NETWORK", default_value = "on")]
     pub staging_network: String,
+    /// Comma-separated CIDRs a staging with network `on` may not reach; empty for none.
+    #[arg(long, env = "LADLE_STAGING_DENY_CIDRS", default_value = ladle_stager::DEFAULT_DENY_CIDRS)]
+    pub staging_deny_cidrs: String,
     /// Allow `file://` buildpack git URLs (tests and local development only).
     #[arg(long, env = "LADLE_ALLOW_FILE_GIT_URLS", default_value_t = false)]
     pub allow_file_git_urls: bool,

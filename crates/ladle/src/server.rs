@@ -13,7 +13,7 @@ use crate::db;
 use crate::jobs::staging::StagingContext;
 use crate::presenters::Links;
 use crate::state::{AppState, UsersSeen};
-use ladle_stager::{ExecutorChoice, Stager, StagerConfig, StagingNetwork};
+use ladle_stager::{parse_deny_cidrs, Stager, StagerConfig};
 
 /// A bound, ready server; `run` serves until the future is dropped or the process ends.
 pub struct Server {
@@ -117,17 +117,9 @@ fn build_stager(config: &Config) -> anyhow::Result<Stager> {
     };
     let mut stager_config = StagerConfig::new(builder_path, config.data_dir.join("staging"));
     stager_config.timeout = Duration::from_secs(staging.staging_timeout_seconds);
-    stager_config.executor = match staging.stager.to_ascii_lowercase().as_str() {
-        "runc" => ExecutorChoice::Runc,
-        "process" => ExecutorChoice::Process,
-        "auto" => ExecutorChoice::Auto,
-        other => anyhow::bail!("--stager must be runc, process or auto, not {other:?}"),
-    };
-    stager_config.network = match staging.staging_network.to_ascii_lowercase().as_str() {
-        "on" => StagingNetwork::Host,
-        "off" => StagingNetwork::Off,
-        other => anyhow::bail!("--staging-network must be on or off, not {other:?}"),
-    };
+    stager_config.executor = staging.stager.parse()?;
+    stager_config.network = staging.staging_network.parse()?;
+    stager_config.deny_cidrs = parse_deny_cidrs(&staging.staging_deny_cidrs)?;
     Stager::new(stager_config).context("cannot set up staging")
 }
 

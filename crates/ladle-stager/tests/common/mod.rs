@@ -10,9 +10,13 @@ use std::time::Duration;
 
 use ladle_stager::{
     BuildpackSource, ExecutorChoice, LogSink, Phase, StackRoot, Stager, StagerConfig,
-    StagingRequest, Stream,
+    StagingFailure, StagingRequest, StagingSuccess, Stream, VecSink,
 };
 use zip::write::SimpleFileOptions;
+
+mod test_net;
+#[allow(unused_imports)]
+pub use test_net::*;
 
 pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
@@ -75,19 +79,26 @@ impl Scratch {
             .with_env_filter("ladle_stager=debug")
             .with_test_writer()
             .try_init();
+        // Private, like `mktemp -d` or /root: staging must not need its parent folders open to
+        // the staging user (the process executor's builder runs as uid 2000 on the host).
         let dir = tempfile::Builder::new()
             .prefix("ladle-stager-test")
+            .permissions(fs::Permissions::from_mode(0o700))
             .tempdir()
             .unwrap();
-        // The process executor runs as uid 2000, which must be able to reach the work root.
-        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
         let data = dir.path().join("server-data");
         fs::create_dir(&data).unwrap();
+        fs::set_permissions(&data, fs::Permissions::from_mode(0o700)).unwrap();
         fs::write(data.join("secret.txt"), SECRET).unwrap();
-        fs::set_permissions(data.join("secret.txt"), fs::Permissions::from_mode(0o644)).unwrap();
+        fs::set_permissions(data.join("secret.txt"), fs::Permissions::from_mode(0o600)).unwrap();
         let name = dir.path().file_name().unwrap().to_string_lossy();
         let tag = name[name.len().saturating_sub(6)..].to_ascii_lowercase();
         Scratch { dir, tag }
+    }
+
+    /// A few letters and digits unique to this scratch (for names of things a test creates).
+    pub fn tag(&self) -> &str {
+        &self.tag
     }
 
     /// The staging guid this scratch uses for `name`.
@@ -109,6 +120,18 @@ impl Scratch {
 
     pub fn output_dir(&self) -> PathBuf {
         self.path().join("output")
+    }
+
+    /// The builder, copied into a folder only root may enter (as a checkout under /root is).
+    pub fn private_builder(&self) -> PathBuf {
+        let dir = self.path().join("private-bin");
+        let builder = dir.join("ladle-builder");
+        if !builder.exists() {
+            fs::create_dir(&dir).unwrap();
+            fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).unwrap();
+            fs::copy(builder_path(), &builder).unwrap();
+        }
+        builder
     }
 
     pub fn config(&self, executor: ExecutorChoice) -> StagerConfig {
@@ -167,8 +190,8 @@ impl Scratch {
         let root = self.path().to_string_lossy().into_owned();
         let mounts = fs::read_to_string("/proc/self/mountinfo").unwrap();
         assert!(
-            !mounts.contains(&root),
-            "mount left under {root}:\n{mounts}"
+            !mounts.contains(&root) && !mounts.contains(guid),
+            "mount left under {root} or for {guid}:\n{mounts}"
         );
         for device in fs::read_dir("/sys/block").unwrap().flatten() {
             let backing =
@@ -212,6 +235,35 @@ impl Drop for Scratch {
                 let _ = stager.reap_leftovers();
             }
         }
+    }
+}
+
+/// Stages `request` and checks that nothing of it remains afterwards.
+pub async fn stage(
+    scratch: &Scratch,
+    stager: &Stager,
+    request: StagingRequest,
+) -> (Result<StagingSuccess, StagingFailure>, VecSink) {
+    let sink = VecSink::new();
+    let guid = request.staging_guid.clone();
+    let outcome = stager.stage(request, &sink).await;
+    scratch.assert_nothing_left(&guid);
+    (outcome, sink)
+}
+
+/// Stages `request`, which must fail.
+pub async fn expect_failure(
+    scratch: &Scratch,
+    stager: &Stager,
+    request: StagingRequest,
+) -> (StagingFailure, VecSink) {
+    let (outcome, sink) = stage(scratch, stager, request).await;
+    match outcome {
+        Err(failure) => (failure, sink),
+        Ok(success) => panic!(
+            "staging should have failed: {success:?}\nlog:\n{}",
+            sink.text()
+        ),
     }
 }
 
@@ -305,22 +357,39 @@ pub fn runc_containers_under(root: &Path) -> Vec<String> {
         .collect()
 }
 
-/// Whether a process with exactly this command line runs with this scratch's staging
-/// environment (`LADLE_SECRET_PATH`, which `Scratch::request` hands to the buildpacks), so a
-/// process of another test is never mistaken for one of ours.
-pub fn process_running_for(scratch: &Scratch, argv: &[&str]) -> bool {
+/// Processes with exactly this command line that run with this scratch's staging environment
+/// (`LADLE_SECRET_PATH`, which `Scratch::request` hands to the buildpacks), so a process of
+/// another test is never mistaken for one of ours.
+pub fn processes_for(scratch: &Scratch, argv: &[&str]) -> Vec<i32> {
     let wanted: Vec<u8> = argv.iter().flat_map(|a| a.bytes().chain([0])).collect();
     let marker = format!("LADLE_SECRET_PATH={}", scratch.secret_path().display());
     fs::read_dir("/proc")
         .unwrap()
         .flatten()
         .filter(|p| fs::read(p.path().join("cmdline")).is_ok_and(|c| c == wanted))
-        .filter_map(|p| fs::read(p.path().join("environ")).ok())
-        .any(|environ| {
-            environ
-                .split(|b| *b == 0)
-                .any(|var| var == marker.as_bytes())
+        .filter(|p| {
+            fs::read(p.path().join("environ")).is_ok_and(|environ| {
+                environ
+                    .split(|b| *b == 0)
+                    .any(|var| var == marker.as_bytes())
+            })
         })
+        .filter_map(|p| p.file_name().to_string_lossy().parse().ok())
+        .collect()
+}
+
+pub fn process_running_for(scratch: &Scratch, argv: &[&str]) -> bool {
+    !processes_for(scratch, argv).is_empty()
+}
+
+/// SIGKILL to every process `processes_for` finds (a test's own cleanup after a failure).
+pub fn kill_processes_for(scratch: &Scratch, argv: &[&str]) {
+    for pid in processes_for(scratch, argv) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
 }
 
 /// Wakes a test once the `limit-sleeper` buildpack says it sleeps.

@@ -160,19 +160,26 @@ impl TestServer {
     }
 }
 
-/// A `git daemon` on a loopback port serving one repository made from a fixture buildpack,
-/// with the buildpack committed on branch `branch` only (so a clone without `#branch` fails
-/// to find it on the default branch). Killed on drop.
+/// A `git daemon` serving one repository made from a fixture buildpack, with the buildpack
+/// committed on branch `branch` only (so a clone without `#branch` fails to find it on the
+/// default branch). It runs in a network namespace of its own, joined to this host by a veth
+/// pair on a TEST-NET-3 address: a staging reaches outside hosts, never this host's loopback.
+/// Killed, and its namespace removed, on drop.
 pub struct GitServer {
     pub url: String,
     _dir: tempfile::TempDir,
     child: std::process::Child,
+    netns: String,
 }
 
 impl Drop for GitServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // Removing the namespace removes both ends of its veth pair.
+        let _ = std::process::Command::new("ip")
+            .args(["netns", "del", &self.netns])
+            .status();
     }
 }
 
@@ -187,6 +194,48 @@ fn git(dir: &Path, args: &[&str]) {
         .status()
         .expect("git");
     assert!(status.success(), "git {args:?} failed");
+}
+
+fn ip(args: &[&str]) {
+    let output = std::process::Command::new("ip")
+        .args(args)
+        .output()
+        .expect("ip (Debian package iproute2)");
+    assert!(
+        output.status.success(),
+        "ip {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// A namespace named for this process and a counter, with `203.0.113.<4k+2>/30` inside and
+/// `<4k+1>` on this host's end; returns its name and the address inside.
+fn outside_host() -> (String, std::net::Ipv4Addr) {
+    static NEXT: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let k = (std::process::id() as u8).wrapping_add(n) % 63;
+    let name = format!("lg{}-{n}", std::process::id() % 100_000);
+    let (here, there) = (format!("h{name}"), format!("n{name}"));
+    let host = std::net::Ipv4Addr::new(203, 0, 113, 4 * k + 1);
+    let inside = std::net::Ipv4Addr::new(203, 0, 113, 4 * k + 2);
+    ip(&["netns", "add", &name]);
+    ip(&["link", "add", &here, "type", "veth", "peer", "name", &there]);
+    ip(&["link", "set", &there, "netns", &name]);
+    ip(&["addr", "add", &format!("{host}/30"), "dev", &here]);
+    ip(&["link", "set", &here, "up"]);
+    ip(&[
+        "-n",
+        &name,
+        "addr",
+        "add",
+        &format!("{inside}/30"),
+        "dev",
+        &there,
+    ]);
+    ip(&["-n", &name, "link", "set", &there, "up"]);
+    ip(&["-n", &name, "link", "set", "lo", "up"]);
+    (name, inside)
 }
 
 impl GitServer {
@@ -209,21 +258,21 @@ impl GitServer {
         git(&work, &["add", "."]);
         git(&work, &["commit", "-qm", "buildpack"]);
         git(dir.path(), &["clone", "-q", "--bare", "work", "bp.git"]);
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let (netns, address) = outside_host();
+        let port = 9418;
         // Run `git-daemon` itself rather than `git daemon`: the `git` wrapper would leave the
-        // daemon running as its child when killed.
+        // daemon running as its child when killed. `ip netns exec` execs it in place.
         let exec_path = std::process::Command::new("git")
             .arg("--exec-path")
             .output()
             .expect("git --exec-path");
         let daemon =
             Path::new(String::from_utf8_lossy(&exec_path.stdout).trim()).join("git-daemon");
-        let child = std::process::Command::new(daemon)
-            .args(["--export-all", "--reuseaddr", "--listen=127.0.0.1"])
+        let child = std::process::Command::new("ip")
+            .args(["netns", "exec", &netns])
+            .arg(daemon)
+            .args(["--export-all", "--reuseaddr"])
+            .arg(format!("--listen={address}"))
             .arg(format!("--port={port}"))
             .arg(format!("--base-path={}", dir.path().display()))
             .arg(dir.path())
@@ -231,16 +280,23 @@ impl GitServer {
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("git daemon");
+        let server = GitServer {
+            url: format!("git://{address}:{port}/bp.git"),
+            _dir: dir,
+            child,
+            netns,
+        };
         let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        while std::net::TcpStream::connect_timeout(
+            &(address, port).into(),
+            Duration::from_millis(500),
+        )
+        .is_err()
+        {
             assert!(Instant::now() < deadline, "git daemon did not start");
             std::thread::sleep(Duration::from_millis(50));
         }
-        GitServer {
-            url: format!("git://127.0.0.1:{port}/bp.git"),
-            _dir: dir,
-            child,
-        }
+        server
     }
 }
 
