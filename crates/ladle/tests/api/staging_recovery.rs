@@ -192,8 +192,11 @@ async fn an_input_folder_that_cannot_be_created_fails_the_build_with_the_cause_a
         .await;
     assert_eq!(droplet.body["state"], "FAILED");
     assert_eq!(droplet.body["error"], error);
-    let job = db.staging_job(&droplet_guid).await;
-    assert_eq!((job.state.as_str(), job.attempts), ("FAILED", ATTEMPTS));
+    // The runner finishes the job just after it records the outcome.
+    let job = db
+        .wait_for_job(&droplet_guid, "FAILED", |job| job.state == "FAILED")
+        .await;
+    assert_eq!(job.attempts, ATTEMPTS);
 
     std::fs::remove_file(&inputs).unwrap();
     assert_builds_again(&server, &token, &package_guid).await;
@@ -228,8 +231,11 @@ async fn an_outcome_that_cannot_be_recorded_is_retried_and_the_retry_stages() {
     let staged = server.wait_final(&build_path(&build.body), &token).await;
     assert_eq!(staged["state"], "STAGED", "{staged}");
     assert_eq!(staged["droplet"]["guid"], droplet_guid);
-    let job = db.staging_job(&droplet_guid).await;
-    assert_eq!((job.state.as_str(), job.attempts), ("COMPLETE", 2));
+    // The runner finishes the job just after it records the outcome.
+    let job = db
+        .wait_for_job(&droplet_guid, "COMPLETE", |job| job.state == "COMPLETE")
+        .await;
+    assert_eq!(job.attempts, 2);
 }
 
 #[tokio::test]
