@@ -2,7 +2,6 @@
 //! plain process where runc is unavailable) under Cloud Foundry's limits, streams its log, and
 //! turns the outcome into a droplet or one of Cloud Controller's staging errors.
 
-pub mod archive;
 mod builder_libs;
 mod bundle;
 mod config;
@@ -16,6 +15,7 @@ mod request;
 mod runc;
 mod stager;
 mod supervise;
+mod unpack;
 mod workspace;
 
 pub use config::{ConfigError, ExecutorChoice, StagerConfig, StagingNetwork};

@@ -3,7 +3,6 @@
 
 pub mod actions;
 pub mod api;
-pub mod archive;
 pub mod auth;
 pub mod blobstore;
 pub mod config;
@@ -16,3 +15,4 @@ pub mod presenters;
 pub mod routes;
 pub mod server;
 pub mod state;
+pub mod upload_check;
