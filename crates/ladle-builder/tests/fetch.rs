@@ -12,6 +12,7 @@ use std::process::Command;
 use std::thread;
 
 use common::{fixtures, text, Workspace};
+use ladle_archive::cases;
 use ladle_builder::buildpack_dir_name;
 use zip::write::SimpleFileOptions;
 
@@ -305,45 +306,70 @@ fn missing_zip_fails_with_the_http_status() {
     )));
 }
 
+/// The shared table of hostile and benign archives (`ladle_archive::cases`), each served as a
+/// zip URL buildpack: the builder's unzip gives the archive policy's verdict, writes nothing
+/// of a refused zip, and unpacks a benign one exactly.
 #[test]
-fn zip_slip_entries_are_refused_by_name() {
-    let ws = Workspace::new("plain");
-    let outside = ws.root.path().join("evil");
-    let cases: Vec<(Vec<u8>, &str)> = vec![
-        (
-            make_zip(&[ZipEntry::File("bin/../../../evil", b"x", 0o644)]),
-            "bin/../../../evil",
-        ),
-        (
-            make_zip(&[ZipEntry::File("/tmp/ladle-absolute-evil", b"x", 0o644)]),
-            "/tmp/ladle-absolute-evil",
-        ),
-        (
-            make_zip(&[ZipEntry::Symlink("bin/escape", "../../../../etc")]),
-            "bin/escape",
-        ),
-    ];
-    for (body, entry) in cases {
+fn zip_url_buildpacks_get_the_archive_policy_verdicts() {
+    let mut runs = 0;
+    for case in cases::table() {
+        let Some(body) = case.zip() else {
+            continue;
+        };
+        runs += 1;
+        let ws = Workspace::new("plain");
         let url = serve("bp.zip", body, 1);
         let run = ws.stage(&url, &["-skipDetect"]);
-        run.assert_code(1);
-        assert!(
-            run.stderr.contains("Failed to extract buildpack"),
-            "{}",
-            run.stderr
-        );
-        assert!(
-            run.stderr.contains(&format!("entry {entry:?}")),
-            "{entry}: {}",
-            run.stderr
-        );
-        assert!(!outside.exists());
-        assert!(!Path::new("/tmp/ladle-absolute-evil").exists());
-        assert!(
-            !ws.downloads().join(buildpack_dir_name(&url)).exists(),
-            "partial unpack removed"
-        );
+        let unpacked = ws.downloads().join(buildpack_dir_name(&url));
+        match case.refusal() {
+            Some(words) => {
+                run.assert_code(1);
+                assert!(
+                    run.stderr
+                        .contains(&format!("Failed to extract buildpack {url}: ")),
+                    "{}: {}",
+                    case.name,
+                    run.stderr
+                );
+                assert!(
+                    run.stderr.contains(words),
+                    "{}: {} lacks {words:?}",
+                    case.name,
+                    run.stderr
+                );
+                assert!(!unpacked.exists(), "{}: partial unpack removed", case.name);
+                assert!(!ws.root.path().join("evil").exists(), "{}", case.name);
+                assert!(!Path::new("/tmp/ladle-absolute-evil").exists());
+            }
+            None => {
+                assert!(
+                    !run.stderr.contains("Failed to extract"),
+                    "{}: {}",
+                    case.name,
+                    run.stderr
+                );
+                case.assert_unpacked(&unpacked);
+            }
+        }
     }
+    assert!(runs >= 18, "only {runs} zips ran");
+}
+
+/// `a/b -> ..` and `c -> a/b/../..` each look harmless; together `c` leads out of the folder.
+#[test]
+fn symlinks_escaping_through_a_chain_are_refused() {
+    let case = cases::named("symlink chain escaping (a/b -> .., c -> a/b/../..)");
+    let ws = Workspace::new("plain");
+    let url = serve("chain.zip", case.zip().unwrap(), 1);
+    let run = ws.stage(&url, &["-skipDetect"]);
+    run.assert_code(1);
+    assert!(
+        run.stderr
+            .contains("zip entry 'c' is a symlink to 'a/b/../..', outside of root folder"),
+        "{}",
+        run.stderr
+    );
+    assert!(!ws.downloads().join(buildpack_dir_name(&url)).exists());
 }
 
 /// HTTPS with a self-signed certificate, serving `body` at any path, for `requests` connections.

@@ -2,7 +2,6 @@
 //! the operator asks for it, as a plain process) under Cloud Foundry's limits, streams its log,
 //! and turns the outcome into a droplet or one of Cloud Controller's staging errors.
 
-pub mod archive;
 mod builder_libs;
 mod bundle;
 mod config;
@@ -19,6 +18,7 @@ mod runc;
 mod seccomp;
 mod stager;
 mod supervise;
+mod unpack;
 mod workspace;
 
 pub use config::{

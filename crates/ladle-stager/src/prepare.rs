@@ -6,11 +6,12 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use ipnet::IpNet;
+use ladle_archive::{Limits, Refusal};
 
-use crate::archive::{self, ArchiveError};
 use crate::bundle::{self, BundleSpec, NetNamespace};
 use crate::network::{self, NetworkTools, StagingNet};
 use crate::request::{BuildpackSource, FailureKind, StackRoot, StagingFailure, StagingRequest};
+use crate::unpack::{self, ArchiveError};
 use crate::workspace::Workspace;
 
 /// What the blocking preparation needs, owned so it can move to another thread.
@@ -64,20 +65,29 @@ pub(crate) fn prepare(input: PrepareInput) -> Result<Prepared, StagingFailure> {
     .map_err(|e| host_failure("could not create the staging workspace", &e))?;
     let mut notes = Vec::new();
     let disk_mb = input.request.disk_mb;
+    // Nothing bigger than the staging disk can be unpacked onto it; buildpacks keep their own
+    // (the upload check's) limit when that is smaller.
+    let disk = Limits::with_max_bytes(disk_mb.saturating_mul(1024 * 1024));
+    let buildpack_limits = Limits::with_max_bytes(disk.max_bytes.min(Limits::BUILDPACK.max_bytes));
     let ws = workspace.ws().to_path_buf();
-    archive::extract_zip(&input.request.app_bits, &ws.join("app"), Some(input.owner))
-        .map_err(|e| unpack_failure("the app package", e, disk_mb))?;
+    unpack::extract_zip(
+        &input.request.app_bits,
+        &ws.join("app"),
+        Some(input.owner),
+        &disk,
+    )
+    .map_err(|e| unpack_failure("the app package", e, disk_mb))?;
     for buildpack in &input.request.buildpacks {
         if let BuildpackSource::Admin { key, zip } = buildpack {
             let dir = ws.join("buildpacks").join(buildpack_dir_name(key));
             create_owned_dir(&dir, input.owner)
                 .map_err(|e| host_failure("could not prepare buildpacks", &e))?;
-            archive::extract_zip(zip, &dir, Some(input.owner))
+            unpack::extract_zip(zip, &dir, Some(input.owner), &buildpack_limits)
                 .map_err(|e| unpack_failure(&format!("buildpack {key}"), e, disk_mb))?;
         }
     }
     if let Some(cache) = &input.request.previous_cache {
-        restore_cache(cache, &ws.join("cache"), input.owner, disk_mb, &mut notes)?;
+        restore_cache(cache, &ws.join("cache"), input.owner, &disk, &mut notes)?;
     }
     let mut network = None;
     if let Some(bundle_input) = &input.bundle {
@@ -111,12 +121,12 @@ fn restore_cache(
     cache: &Path,
     dest: &Path,
     owner: (u32, u32),
-    disk_mb: u64,
+    disk: &Limits,
     notes: &mut Vec<String>,
 ) -> Result<(), StagingFailure> {
-    match archive::extract_tgz(cache, dest, Some(owner)) {
+    match unpack::extract_tgz(cache, dest, Some(owner), disk) {
         Ok(()) => Ok(()),
-        Err(e) if e.is_disk_full() => Err(disk_limit_failure(disk_mb)),
+        Err(e) if e.is_disk_full() => Err(disk_limit_failure(disk.max_bytes / (1024 * 1024))),
         Err(e) => {
             // Like Diego's try-action around the cache download: a bad cache only costs speed.
             notes.push(format!("Ignoring the previous build artifacts cache: {e}"));
@@ -191,6 +201,10 @@ pub(crate) fn disk_limit_failure(disk_mb: u64) -> StagingFailure {
 fn unpack_failure(what: &str, error: ArchiveError, disk_mb: u64) -> StagingFailure {
     match error {
         e if e.is_disk_full() => disk_limit_failure(disk_mb),
+        // Bigger than the disk it is unpacked onto (a buildpack may hit its own limit first).
+        ArchiveError::Refused(Refusal::TooLarge { limit }) if limit / (1024 * 1024) == disk_mb => {
+            disk_limit_failure(disk_mb)
+        }
         ArchiveError::Io(e) => host_failure(&format!("could not unpack {what}"), &e),
         e => StagingFailure::new(
             FailureKind::StagingError,

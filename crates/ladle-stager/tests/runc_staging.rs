@@ -332,7 +332,7 @@ async fn hostile_app_zip_is_refused() {
     let (failure, _) = expect_failure(&scratch, &stager, request).await;
     assert_eq!(failure.kind, FailureKind::StagingError);
     assert!(
-        failure.message.contains("path contains .."),
+        failure.message.contains("has '..' in its path"),
         "{}",
         failure.message
     );

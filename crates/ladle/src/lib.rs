@@ -3,7 +3,6 @@
 
 pub mod actions;
 pub mod api;
-pub mod archive;
 pub mod auth;
 pub mod blobstore;
 pub mod cause_chain;
@@ -17,3 +16,4 @@ pub mod presenters;
 pub mod routes;
 pub mod server;
 pub mod state;
+pub mod upload_check;

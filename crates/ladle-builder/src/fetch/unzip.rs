@@ -1,164 +1,85 @@
-//! Unpacking a buildpack zip without letting it write outside its folder: entries with absolute
-//! paths or `..` are refused, symlinks must point inside the folder and are created only after
-//! every file, so no file is ever written through a link from the same archive. Unix modes in
-//! the zip are kept so `bin/*` stay executable.
+//! Unpacking a zip URL buildpack without letting it write outside its folder. What may be
+//! unpacked is the archive policy's call (`ladle-archive`, the one the upload check and the
+//! stager apply too): the whole zip is checked before anything is written, then only what the
+//! policy placed is written, where it placed it. Symlinks are created after every file; unix
+//! modes are kept (without set-id bits) so `bin/*` stay executable.
 
-use std::fs::{self, File};
-use std::io::{self, Read, Seek};
-use std::os::unix::fs::{symlink, PermissionsExt};
-use std::path::{Component, Path, PathBuf};
+use std::fs::{self, OpenOptions};
+use std::io::{self, BufReader, Read, Seek};
+use std::os::unix::fs::{symlink, OpenOptionsExt, PermissionsExt};
+use std::path::Path;
 
-use zip::ZipArchive;
+use ladle_archive::zip_file::{self, CheckedZip, ZipFileError};
+use ladle_archive::{Limits, Placement};
 
 #[derive(Debug, thiserror::Error)]
 pub enum UnzipError {
-    #[error("not a readable zip archive: {0}")]
-    Archive(#[from] zip::result::ZipError),
-    #[error("entry {entry:?} {reason}")]
-    UnsafeEntry { entry: String, reason: &'static str },
+    #[error(transparent)]
+    Zip(#[from] ZipFileError),
     #[error("entry {entry:?}: {source}")]
     Io { entry: String, source: io::Error },
 }
 
-/// Extracts `archive` into `destination` (created if missing).
+/// Extracts `archive` into `destination` (created if missing, expected empty).
 pub fn extract_zip<R: Read + Seek>(archive: R, destination: &Path) -> Result<(), UnzipError> {
-    let mut zip = ZipArchive::new(archive)?;
-    let io_error = |entry: &str| {
-        let entry = entry.to_string();
+    let CheckedZip { mut archive, plan } =
+        zip_file::check(BufReader::new(archive), &Limits::BUILDPACK)?;
+    let io_error = |entry: &Path| {
+        let entry = entry.display().to_string();
         move |source| UnzipError::Io {
             entry: entry.clone(),
             source,
         }
     };
-    fs::create_dir_all(destination).map_err(io_error("."))?;
+    fs::create_dir_all(destination).map_err(io_error(Path::new(".")))?;
     let mut links = Vec::new();
     let mut dir_modes = Vec::new();
-    for index in 0..zip.len() {
-        let mut entry = zip.by_index(index)?;
-        let name = entry.name().to_string();
-        let relative = safe_relative_path(&name)?;
-        if relative.as_os_str().is_empty() {
-            continue;
-        }
-        let target = destination.join(&relative);
-        if entry.is_symlink() {
-            let mut link_target = String::new();
-            entry
-                .read_to_string(&mut link_target)
-                .map_err(io_error(&name))?;
-            check_link_stays_inside(&name, &relative, &link_target)?;
-            links.push((target, link_target, name));
-        } else if entry.is_dir() {
-            fs::create_dir_all(&target).map_err(io_error(&name))?;
-            dir_modes.push((target, entry.unix_mode().unwrap_or(0o755)));
-        } else {
-            write_file(&mut entry, &target).map_err(io_error(&name))?;
+    for placed in &plan {
+        let target = destination.join(&placed.path);
+        match &placed.kind {
+            Placement::Dir => {
+                fs::create_dir_all(&target).map_err(io_error(&placed.path))?;
+                dir_modes.push((target, placed.mode));
+            }
+            Placement::File { size } => {
+                if let Some(parent) = target.parent() {
+                    fs::create_dir_all(parent).map_err(io_error(&placed.path))?;
+                }
+                let mut entry = archive
+                    .by_index(placed.index)
+                    .map_err(|e| ZipFileError::Corrupt(e.to_string()))?;
+                let name = entry.name().to_string();
+                // The owner can always read its own buildpack. `create_new` never follows a
+                // symlink at the last step; the policy keeps links out of the steps before.
+                let mode = placed.mode | 0o400;
+                let mut file = OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(mode)
+                    .open(&target)
+                    .map_err(io_error(&placed.path))?;
+                zip_file::copy_exact(&mut entry, &name, *size, &mut file)?;
+                fs::set_permissions(&target, fs::Permissions::from_mode(mode))
+                    .map_err(io_error(&placed.path))?;
+            }
+            Placement::Symlink {
+                target: link_target,
+            } => links.push((target, link_target, placed)),
+            // Zips have no hard links; the zip reader never lists one.
+            Placement::HardLink { .. } => unreachable!("a hard link in a zip"),
         }
     }
-    for (path, link_target, name) in links {
+    for (path, link_target, placed) in links {
         if let Some(parent) = path.parent() {
-            fs::create_dir_all(parent).map_err(io_error(&name))?;
+            fs::create_dir_all(parent).map_err(io_error(&placed.path))?;
         }
-        symlink(&link_target, &path).map_err(io_error(&name))?;
+        symlink(link_target, &path).map_err(io_error(&placed.path))?;
     }
     // Directory modes last: a read-only directory would otherwise block its own contents.
     for (path, mode) in dir_modes.into_iter().rev() {
-        let mode = (mode & 0o777) | 0o700;
-        fs::set_permissions(&path, fs::Permissions::from_mode(mode)).map_err(io_error("dir"))?;
+        let mode = mode | 0o700;
+        fs::set_permissions(&path, fs::Permissions::from_mode(mode))
+            .map_err(io_error(Path::new("dir")))?;
     }
     Ok(())
-}
-
-fn write_file<R: Read>(entry: &mut zip::read::ZipFile<'_, R>, target: &Path) -> io::Result<()> {
-    if let Some(parent) = target.parent() {
-        fs::create_dir_all(parent)?;
-    }
-    let mut file = File::create(target)?;
-    io::copy(entry, &mut file)?;
-    // Keep the archive's permission bits (never setuid/setgid), default to a plain file.
-    let mode = entry.unix_mode().map(|m| m & 0o777).unwrap_or(0o644);
-    fs::set_permissions(target, fs::Permissions::from_mode(mode | 0o400))
-}
-
-/// The entry name as a relative path with only normal components.
-fn safe_relative_path(name: &str) -> Result<PathBuf, UnzipError> {
-    let unsafe_entry = |reason| UnzipError::UnsafeEntry {
-        entry: name.to_string(),
-        reason,
-    };
-    if name.contains('\0') {
-        return Err(unsafe_entry("contains a NUL byte"));
-    }
-    // Backslashes are separators for zips made on Windows; treat them as such when checking.
-    let normalized = name.replace('\\', "/");
-    if normalized.starts_with('/') {
-        return Err(unsafe_entry("has an absolute path"));
-    }
-    let mut relative = PathBuf::new();
-    for component in Path::new(&normalized).components() {
-        match component {
-            Component::Normal(part) => relative.push(part),
-            Component::CurDir => {}
-            Component::ParentDir => return Err(unsafe_entry("contains '..'")),
-            Component::RootDir | Component::Prefix(_) => {
-                return Err(unsafe_entry("has an absolute path"))
-            }
-        }
-    }
-    Ok(relative)
-}
-
-/// A link target, resolved lexically from the link's own folder, must stay in the buildpack.
-fn check_link_stays_inside(
-    name: &str,
-    relative: &Path,
-    link_target: &str,
-) -> Result<(), UnzipError> {
-    let escapes = || UnzipError::UnsafeEntry {
-        entry: name.to_string(),
-        reason: "is a symlink pointing outside the buildpack",
-    };
-    if link_target.starts_with('/') || link_target.contains('\0') {
-        return Err(escapes());
-    }
-    let mut depth: usize = relative.parent().map_or(0, |p| p.components().count());
-    for component in Path::new(link_target).components() {
-        match component {
-            Component::Normal(_) => depth += 1,
-            Component::CurDir => {}
-            Component::ParentDir => depth = depth.checked_sub(1).ok_or_else(escapes)?,
-            Component::RootDir | Component::Prefix(_) => return Err(escapes()),
-        }
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn entry_names_must_stay_relative() {
-        assert_eq!(
-            safe_relative_path("bp/bin/detect").unwrap(),
-            PathBuf::from("bp/bin/detect")
-        );
-        assert_eq!(safe_relative_path("./bin/").unwrap(), PathBuf::from("bin"));
-        assert!(safe_relative_path("../evil").is_err());
-        assert!(safe_relative_path("bin/../../evil").is_err());
-        assert!(safe_relative_path("/etc/passwd").is_err());
-        assert!(safe_relative_path("..\\evil").is_err());
-    }
-
-    #[test]
-    fn symlinks_must_point_inside() {
-        let at = |entry: &str, target: &str| {
-            check_link_stays_inside(entry, &safe_relative_path(entry).unwrap(), target)
-        };
-        assert!(at("bin/compile", "../lib/compile.sh").is_ok());
-        assert!(at("bin/compile", "detect").is_ok());
-        assert!(at("link", "../outside").is_err());
-        assert!(at("bin/link", "../../outside").is_err());
-        assert!(at("bin/link", "/etc/passwd").is_err());
-    }
 }

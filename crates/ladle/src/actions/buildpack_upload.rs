@@ -1,19 +1,19 @@
 //! Uploading a buildpack's bits: a zip holding `bin/` (at its root or in its single top-level
 //! folder), checked like package zips. The blob is written before the row says READY.
 
-use crate::archive::{self, ReceivedFile, ZipLimits, MAX_ENTRIES};
+use ladle_archive::Limits;
+
 use crate::auth::User;
 use crate::blobstore::{keys, Blobstore};
 use crate::db::buildpacks::{self, BuildpackRecord};
 use crate::db::DbPool;
+use crate::upload_check::{self, ReceivedFile, ZipLimits};
 
 use super::buildpacks::{find, require_admin, BuildpackError};
 
-/// Buildpacks are admin uploads and may carry their dependencies (offline buildpacks run to
-/// a few GB), so their limit is generous; it still stops zip bombs.
+/// The limits the stager and the builder unpack buildpacks with.
 pub const ZIP_LIMITS: ZipLimits = ZipLimits {
-    max_uncompressed_bytes: 8 * 1024 * 1024 * 1024,
-    max_entries: MAX_ENTRIES,
+    limits: Limits::BUILDPACK,
     contents: "buildpack",
 };
 
@@ -39,7 +39,7 @@ pub async fn store(
     bits: ReceivedFile,
     filename: Option<&str>,
 ) -> Result<BuildpackRecord, BuildpackError> {
-    let summary = archive::inspect_in_background(bits.path(), ZIP_LIMITS).await?;
+    let summary = upload_check::inspect_in_background(bits.path(), ZIP_LIMITS).await?;
     if !summary.has_bin_dir() {
         return Err(BuildpackError::NoBinDir);
     }

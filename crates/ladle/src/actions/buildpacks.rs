@@ -2,7 +2,6 @@
 //! Uploading bits lives in `buildpack_upload`.
 
 use crate::actions::jobs::{self, JobFailure};
-use crate::archive::ArchiveError;
 use crate::auth::User;
 use crate::blobstore::{keys, BlobError, Blobstore};
 use crate::cause_chain::CauseChain;
@@ -13,6 +12,7 @@ use crate::db::{self, DbPool};
 use crate::messages::buildpack_create::BuildpackCreate;
 use crate::messages::buildpack_update::BuildpackUpdate;
 use crate::messages::list::ListParams;
+use crate::upload_check::ArchiveError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BuildpackError {

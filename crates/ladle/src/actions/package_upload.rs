@@ -3,18 +3,19 @@
 //! PROCESSING_UPLOAD, the blob is stored, and only then does the row say READY, so a crash at
 //! any point never leaves a READY package without its blob.
 
-use crate::archive::{self, ReceivedFile, ZipLimits, MAX_ENTRIES};
+use ladle_archive::Limits;
+
 use crate::auth::User;
 use crate::blobstore::{keys, Blobstore};
 use crate::db::packages::{self, PackageRecord, PackageState, PackageType};
 use crate::db::DbPool;
+use crate::upload_check::{self, ReceivedFile, ZipLimits};
 
 use super::packages::{find_readable, PackageError};
 
 pub fn zip_limits(max_package_size_bytes: u64) -> ZipLimits {
     ZipLimits {
-        max_uncompressed_bytes: max_package_size_bytes,
-        max_entries: MAX_ENTRIES,
+        limits: Limits::with_max_bytes(max_package_size_bytes),
         contents: "app",
     }
 }
@@ -49,7 +50,7 @@ pub async fn store(
     package: &PackageRecord,
     bits: ReceivedFile,
 ) -> Result<PackageRecord, PackageError> {
-    archive::inspect_in_background(bits.path(), limits).await?;
+    upload_check::inspect_in_background(bits.path(), limits).await?;
     if !packages::start_processing_upload(db, &package.guid).await? {
         return Err(match packages::find(db, &package.guid).await? {
             Some(_) => PackageError::AlreadyUploaded,

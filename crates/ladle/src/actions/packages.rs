@@ -6,7 +6,6 @@ use futures::stream::BoxStream;
 
 use crate::actions::apps::{self, AppError};
 use crate::actions::jobs::{self, JobFailure};
-use crate::archive::ArchiveError;
 use crate::auth::{permissions, Access, User};
 use crate::blobstore::{keys, BlobError, Blobstore};
 use crate::cause_chain::CauseChain;
@@ -15,6 +14,7 @@ use crate::db::query::Where;
 use crate::db::{self, DbPool};
 use crate::messages::list::ListParams;
 use crate::messages::package_create::{PackageContent, PackageCreate};
+use crate::upload_check::ArchiveError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PackageError {

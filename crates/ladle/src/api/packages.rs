@@ -14,11 +14,11 @@ use super::error::{ApiError, ApiResult};
 use super::extract::{CfJson, CurrentUser};
 use crate::actions::package_upload;
 use crate::actions::packages::{self as actions, PackageError};
-use crate::archive::{self, ReceiveError, ReceivedFile};
 use crate::messages::list::ListParams;
 use crate::messages::package_create::PackageCreate;
 use crate::presenters::{package, pagination};
 use crate::state::AppState;
+use crate::upload_check::{self, ReceiveError, ReceivedFile};
 
 impl From<PackageError> for ApiError {
     fn from(err: PackageError) -> Self {
@@ -193,7 +193,8 @@ impl UploadForm {
             match field.name().unwrap_or_default() {
                 "bits" if read.bits.is_none() => {
                     read.filename = field.file_name().map(str::to_string);
-                    let received = archive::receive(std::pin::pin!(field), dir, max_bytes).await;
+                    let received =
+                        upload_check::receive(std::pin::pin!(field), dir, max_bytes).await;
                     read.bits = Some(received.map_err(receive_error)?);
                 }
                 "resources" if accepts_resources && read.resources.is_none() => {

@@ -249,7 +249,7 @@ async fn uploads_need_a_zip_with_bin_and_an_unlocked_buildpack() {
             422,
             10008,
             "UnprocessableEntity",
-            "escapes the buildpack directory",
+            "The buildpack upload is invalid: zip entry '../../escape' has '..' in its path",
         );
     let bad_link = zip_bytes(&[
         Entry::Executable("bin/detect", b"#!/bin/sh\n"),
@@ -261,7 +261,7 @@ async fn uploads_need_a_zip_with_bin_and_an_unlocked_buildpack() {
             422,
             10008,
             "UnprocessableEntity",
-            "outside the buildpack directory",
+            "zip entry 'bin/compile' is a symlink to '/bin/sh', outside of root folder",
         );
     assert!(files_under(&blobs).is_empty());
     assert_eq!(

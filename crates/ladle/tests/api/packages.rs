@@ -4,6 +4,7 @@
 use std::io::Write;
 use std::path::Path;
 
+use ladle_archive::cases;
 use reqwest::multipart::{Form, Part};
 use serde_json::{json, Value};
 use sha1::Sha1;
@@ -436,20 +437,24 @@ async fn hostile_zips_are_refused_and_leave_the_package_awaiting_bits() {
         (
             "dot-dot",
             zip_bytes(&[Entry::File("../evil", b"x")]),
-            "zip entry '../evil' escapes the app directory",
+            "The app upload is invalid: zip entry '../evil' has '..' in its path",
         ),
         (
             "absolute",
             zip_bytes(&[Entry::File("/abs", b"x")]),
-            "zip entry '/abs' has an absolute path",
+            "The app upload is invalid: zip entry '/abs' has an absolute path, outside of root folder",
         ),
         (
             "symlink out",
             zip_bytes(&[Entry::Symlink("config/passwd", "../../etc/passwd")]),
-            "zip entry 'config/passwd' is a symlink to '../../etc/passwd', outside the app directory",
+            "zip entry 'config/passwd' is a symlink to '../../etc/passwd', outside of root folder",
         ),
         ("corrupt", corrupt, "not a valid zip file"),
-        ("bomb", bomb, "expands to more than the limit of 1 MB"),
+        (
+            "bomb",
+            bomb,
+            "The app upload is invalid: zip expands to more than the limit of 1 MB",
+        ),
     ];
     for (case, bytes, problem) in cases {
         let refused = upload(&server, &path, &fx.developer, Some(bytes), None).await;
@@ -471,6 +476,64 @@ async fn hostile_zips_are_refused_and_leave_the_package_awaiting_bits() {
     let fixed = upload(&server, &path, &fx.developer, Some(app_zip()), None).await;
     fixed.assert_status(200);
     assert_eq!(fixed.body["state"], "READY", "a corrected upload follows");
+}
+
+/// `a/b -> ..` and `c -> a/b/../..` each look harmless; together `c` leads out of the app.
+/// Staging refuses such a zip, so the upload does first.
+#[tokio::test]
+async fn symlinks_escaping_through_a_chain_are_refused_at_upload() {
+    let server = TestServer::start().await;
+    let fx = AppFixture::create(&server).await;
+    let guid = fx.bits_package(&server).await;
+    let chain = cases::named("symlink chain escaping (a/b -> .., c -> a/b/../..)");
+    let path = format!("/v3/packages/{guid}/upload");
+    upload(&server, &path, &fx.developer, chain.zip(), None)
+        .await
+        .assert_error(
+            422,
+            10008,
+            "UnprocessableEntity",
+            "The app upload is invalid: zip entry 'c' is a symlink to 'a/b/../..', outside of root folder",
+        );
+    let package = server
+        .get(&format!("/v3/packages/{guid}"), &fx.developer)
+        .await;
+    assert_eq!(package.body["state"], "AWAITING_UPLOAD");
+}
+
+/// The shared table of hostile and benign archives (`ladle_archive::cases`, which the stager's
+/// and the builder's tests run too) through the real upload: what they would refuse is refused
+/// here in the same words, what they unpack is kept.
+#[tokio::test]
+async fn uploads_get_the_archive_policy_verdicts() {
+    let server = TestServer::start().await;
+    let fx = AppFixture::create(&server).await;
+    let mut runs = 0;
+    for case in cases::table() {
+        let Some(bits) = case.zip() else {
+            continue;
+        };
+        runs += 1;
+        let guid = fx.bits_package(&server).await;
+        let path = format!("/v3/packages/{guid}/upload");
+        let response = upload(&server, &path, &fx.developer, Some(bits), None).await;
+        let state = match case.refusal() {
+            Some(words) => {
+                assert_eq!(response.status, 422, "{}: {}", case.name, response.text);
+                response.assert_error(422, 10008, "UnprocessableEntity", words);
+                "AWAITING_UPLOAD"
+            }
+            None => {
+                assert_eq!(response.status, 200, "{}: {}", case.name, response.text);
+                "READY"
+            }
+        };
+        let package = server
+            .get(&format!("/v3/packages/{guid}"), &fx.developer)
+            .await;
+        assert_eq!(package.body["state"], state, "{}", case.name);
+    }
+    assert!(runs >= 18, "only {runs} zips ran");
 }
 
 #[tokio::test]
