@@ -65,7 +65,7 @@ impl TestNet {
     /// Namespace `name`, with the pair `h<name>` (here, `host/prefix`) and `n<name>` (there,
     /// `peer/prefix`).
     fn link(&mut self, name: &str, host: Ipv4Addr, peer: Ipv4Addr, prefix: u8) {
-        ip(&["netns", "add", name]);
+        add_netns(name);
         self.names.push(name.to_string());
         let (here, there) = (format!("h{name}"), format!("n{name}"));
         ip(&["link", "add", &here, "type", "veth", "peer", "name", &there]);
@@ -162,4 +162,15 @@ pub fn serve(
 /// Whether this host (the test, outside any staging) can open a TCP connection to `addr`.
 pub fn reachable_from_here(addr: SocketAddr) -> bool {
     std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).is_ok()
+}
+
+/// `ip netns add`, one at a time: the first `ip netns add` on a machine bind-mounts `/run/netns`
+/// onto itself, and two doing so at once stack two mounts, hiding the first namespace behind an
+/// empty file (`ip -n` then fails with "Invalid argument").
+fn add_netns(name: &str) {
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _turn = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    ip(&["netns", "add", name]);
 }

@@ -219,7 +219,7 @@ fn outside_host() -> (String, std::net::Ipv4Addr) {
     let (here, there) = (format!("h{name}"), format!("n{name}"));
     let host = std::net::Ipv4Addr::new(203, 0, 113, 4 * k + 1);
     let inside = std::net::Ipv4Addr::new(203, 0, 113, 4 * k + 2);
-    ip(&["netns", "add", &name]);
+    add_netns(&name);
     ip(&["link", "add", &here, "type", "veth", "peer", "name", &there]);
     ip(&["link", "set", &there, "netns", &name]);
     ip(&["addr", "add", &format!("{host}/30"), "dev", &here]);
@@ -315,4 +315,15 @@ pub fn droplet_files(tgz: &[u8]) -> std::collections::BTreeMap<String, Vec<u8>> 
         files.insert(path, contents);
     }
     files
+}
+
+/// `ip netns add`, one at a time: the first `ip netns add` on a machine bind-mounts `/run/netns`
+/// onto itself, and two doing so at once stack two mounts, hiding the first namespace behind an
+/// empty file (`ip -n` then fails with "Invalid argument").
+fn add_netns(name: &str) {
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _turn = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    ip(&["netns", "add", name]);
 }
