@@ -1,5 +1,6 @@
 //! End-to-end stagings in real runc containers with the real builder and fixture buildpacks.
-//! Needs root and runc (see `common::runc_available`).
+//! Needs root and runc (see `common::require_runc`); ignored unless run with
+//! `--include-ignored`, as `scripts/test.sh` does.
 
 mod common;
 
@@ -11,10 +12,9 @@ use ladle_stager::{ExecutorChoice, ExecutorKind, FailureKind, Phase, Stager, Str
 use serde_json::json;
 
 #[tokio::test]
+#[ignore = "needs root and runc; scripts/test.sh runs it (--include-ignored)"]
 async fn stages_an_app_with_phases_in_the_log() {
-    if !runc_available() {
-        return;
-    }
+    require_runc();
     let scratch = Scratch::new();
     let stager = scratch.stager(ExecutorChoice::Runc);
     assert_eq!(stager.executor(), ExecutorKind::Runc);
@@ -66,10 +66,9 @@ async fn stages_an_app_with_phases_in_the_log() {
 }
 
 #[tokio::test]
+#[ignore = "needs root and runc; scripts/test.sh runs it (--include-ignored)"]
 async fn buildpacks_run_as_uid_2000_without_capabilities() {
-    if !runc_available() {
-        return;
-    }
+    require_runc();
     let scratch = Scratch::new();
     let stager = scratch.stager(ExecutorChoice::Runc);
     let (outcome, sink) = stage(&scratch, &stager, scratch.request("whoami", "limit-whoami")).await;
@@ -89,10 +88,9 @@ async fn buildpacks_run_as_uid_2000_without_capabilities() {
 }
 
 #[tokio::test]
+#[ignore = "needs root and runc; scripts/test.sh runs it (--include-ignored)"]
 async fn buildpacks_see_the_cloud_foundry_staging_environment() {
-    if !runc_available() {
-        return;
-    }
+    require_runc();
     let scratch = Scratch::new();
     let stager = scratch.stager(ExecutorChoice::Runc);
     let mut request = scratch.request("envdump", "env-dump");
@@ -136,10 +134,9 @@ async fn buildpacks_see_the_cloud_foundry_staging_environment() {
 }
 
 #[tokio::test]
+#[ignore = "needs root and runc; scripts/test.sh runs it (--include-ignored)"]
 async fn memory_hog_is_stopped_at_the_memory_limit() {
-    if !runc_available() {
-        return;
-    }
+    require_runc();
     let scratch = Scratch::new();
     let stager = scratch.stager(ExecutorChoice::Runc);
     let mut request = scratch.request("memhog", "limit-memory-hog");
@@ -154,10 +151,9 @@ async fn memory_hog_is_stopped_at_the_memory_limit() {
 }
 
 #[tokio::test]
+#[ignore = "needs root and runc; scripts/test.sh runs it (--include-ignored)"]
 async fn fork_bomb_is_stopped_at_the_process_limit() {
-    if !runc_available() {
-        return;
-    }
+    require_runc();
     let scratch = Scratch::new();
     let stager = scratch.stager(ExecutorChoice::Runc);
     let mut request = scratch.request("forkbomb", "limit-fork-bomb");
@@ -178,10 +174,9 @@ async fn fork_bomb_is_stopped_at_the_process_limit() {
 }
 
 #[tokio::test]
+#[ignore = "needs root and runc; scripts/test.sh runs it (--include-ignored)"]
 async fn disk_filler_is_stopped_at_the_disk_limit() {
-    if !runc_available() {
-        return;
-    }
+    require_runc();
     let scratch = Scratch::new();
     let stager = scratch.stager(ExecutorChoice::Runc);
     let mut request = scratch.request("diskfill", "limit-disk-filler");
@@ -193,10 +188,9 @@ async fn disk_filler_is_stopped_at_the_disk_limit() {
 }
 
 #[tokio::test]
+#[ignore = "needs root and runc; scripts/test.sh runs it (--include-ignored)"]
 async fn sleeper_is_killed_at_the_time_limit() {
-    if !runc_available() {
-        return;
-    }
+    require_runc();
     let scratch = Scratch::new();
     let mut config = scratch.config(ExecutorChoice::Runc);
     config.timeout = SHORT;
@@ -225,10 +219,9 @@ async fn sleeper_is_killed_at_the_time_limit() {
 }
 
 #[tokio::test]
+#[ignore = "needs root and runc; scripts/test.sh runs it (--include-ignored)"]
 async fn escape_attempts_fail_and_leak_nothing() {
-    if !runc_available() {
-        return;
-    }
+    require_runc();
     let scratch = Scratch::new();
     let stager = scratch.stager(ExecutorChoice::Runc);
     let (outcome, sink) = stage(&scratch, &stager, scratch.request("escape", "limit-escape")).await;
@@ -266,10 +259,9 @@ async fn escape_attempts_fail_and_leak_nothing() {
 }
 
 #[tokio::test]
+#[ignore = "needs root and runc; scripts/test.sh runs it (--include-ignored)"]
 async fn builder_exit_codes_become_cloud_controller_errors() {
-    if !runc_available() {
-        return;
-    }
+    require_runc();
     let scratch = Scratch::new();
     let stager = scratch.stager(ExecutorChoice::Runc);
     let (failure, _) = expect_failure(
@@ -312,10 +304,9 @@ async fn builder_exit_codes_become_cloud_controller_errors() {
 }
 
 #[tokio::test]
+#[ignore = "needs root and runc; scripts/test.sh runs it (--include-ignored)"]
 async fn hostile_app_zip_is_refused() {
-    if !runc_available() {
-        return;
-    }
+    require_runc();
     let scratch = Scratch::new();
     let stager = scratch.stager(ExecutorChoice::Runc);
     let mut request = scratch.request("zipslip", "noop");
@@ -343,10 +334,9 @@ async fn hostile_app_zip_is_refused() {
 }
 
 #[tokio::test]
+#[ignore = "needs root and runc; scripts/test.sh runs it (--include-ignored)"]
 async fn corrupt_previous_cache_is_ignored_with_a_log_line() {
-    if !runc_available() {
-        return;
-    }
+    require_runc();
     let scratch = Scratch::new();
     let stager = scratch.stager(ExecutorChoice::Runc);
     let mut request = scratch.request("badcache", "noop");
@@ -367,10 +357,9 @@ async fn corrupt_previous_cache_is_ignored_with_a_log_line() {
 }
 
 #[tokio::test]
+#[ignore = "needs root and runc; scripts/test.sh runs it (--include-ignored)"]
 async fn dropping_the_future_removes_everything() {
-    if !runc_available() {
-        return;
-    }
+    require_runc();
     let scratch = Scratch::new();
     let stager = scratch.stager(ExecutorChoice::Runc);
     let sink = SleepSignal::default();
@@ -378,24 +367,23 @@ async fn dropping_the_future_removes_everything() {
     let mut staging = Box::pin(staging);
     tokio::select! {
         _ = &mut staging => panic!("the sleeper finished"),
-        _ = sink.sleeping.notified() => {}
+        _ = sink.wait_until_sleeping() => {}
     }
     drop(staging);
     scratch.assert_nothing_left(&scratch.guid("cancelled"));
 }
 
 #[tokio::test]
+#[ignore = "needs root and runc; scripts/test.sh runs it (--include-ignored)"]
 async fn reap_leftovers_cleans_up_after_a_crash() {
-    if !runc_available() {
-        return;
-    }
+    require_runc();
     let scratch = Scratch::new();
     let stager = scratch.stager(ExecutorChoice::Runc);
     let sink: &'static SleepSignal = Box::leak(Box::default());
     let mut staging = Box::pin(stager.stage(scratch.request("crashed", "limit-sleeper"), sink));
     tokio::select! {
         _ = &mut staging => panic!("the sleeper finished"),
-        _ = sink.sleeping.notified() => {}
+        _ = sink.wait_until_sleeping() => {}
     }
     // A crash: no destructor runs, the container keeps sleeping.
     std::mem::forget(staging);
@@ -413,10 +401,9 @@ async fn reap_leftovers_cleans_up_after_a_crash() {
 }
 
 #[tokio::test]
+#[ignore = "needs root and runc; scripts/test.sh runs it (--include-ignored)"]
 async fn a_builder_that_never_runs_is_a_stager_error() {
-    if !runc_available() {
-        return;
-    }
+    require_runc();
     let scratch = Scratch::new();
     let mut config = scratch.config(ExecutorChoice::Runc);
     config.builder_path = "/bin/false".into();
@@ -455,10 +442,9 @@ fn busybox_rootfs(dir: &std::path::Path) -> std::path::PathBuf {
 }
 
 #[tokio::test]
+#[ignore = "needs root and runc; scripts/test.sh runs it (--include-ignored)"]
 async fn a_stack_rootfs_without_libc_stages_with_the_builders_libraries_beside_it() {
-    if !runc_available() {
-        return;
-    }
+    require_runc();
     let scratch = Scratch::new();
     let rootfs = busybox_rootfs(scratch.path());
     let stager = scratch.stager(ExecutorChoice::Runc);

@@ -1,7 +1,8 @@
 //! Hostile buildpacks against the runc sandbox: the network (outbound only, never the host,
 //! link-local addresses or the deny list), the seccomp profile, and what of the host's files a
 //! staging sees; plus ordinary buildpack work, which all of that must leave alone.
-//! Needs root, runc, slirp4netns, nft and ip (see `common::runc_available`).
+//! Needs root, runc, slirp4netns, nft and ip (see `common::require_runc`); ignored unless run
+//! with `--include-ignored`, as `scripts/test.sh` does.
 
 mod common;
 
@@ -57,10 +58,9 @@ impl LogSink for ListenWatch {
 }
 
 #[tokio::test]
+#[ignore = "needs root and runc; scripts/test.sh runs it (--include-ignored)"]
 async fn network_on_reaches_outside_hosts_and_nothing_of_the_host_or_the_deny_list() {
-    if !runc_available() {
-        return;
-    }
+    require_runc();
     require_network_tools();
     let scratch = Scratch::new();
     let net = TestNet::new(scratch.tag());
@@ -187,10 +187,9 @@ async fn network_on_reaches_outside_hosts_and_nothing_of_the_host_or_the_deny_li
 }
 
 #[tokio::test]
+#[ignore = "needs root and runc; scripts/test.sh runs it (--include-ignored)"]
 async fn network_off_gives_the_staging_no_network() {
-    if !runc_available() {
-        return;
-    }
+    require_runc();
     require_network_tools();
     let scratch = Scratch::new();
     let net = TestNet::new(scratch.tag());
@@ -216,10 +215,9 @@ async fn network_off_gives_the_staging_no_network() {
 }
 
 #[tokio::test]
+#[ignore = "needs root and runc; scripts/test.sh runs it (--include-ignored)"]
 async fn seccomp_refuses_namespaces_and_kernel_interfaces() {
-    if !runc_available() {
-        return;
-    }
+    require_runc();
     assert_eq!(
         std::env::consts::ARCH,
         "x86_64",
@@ -266,10 +264,9 @@ async fn seccomp_refuses_namespaces_and_kernel_interfaces() {
 }
 
 #[tokio::test]
+#[ignore = "needs root and runc; scripts/test.sh runs it (--include-ignored)"]
 async fn ordinary_buildpack_work_is_unaffected_by_the_sandbox() {
-    if !runc_available() {
-        return;
-    }
+    require_runc();
     require_network_tools();
     let scratch = Scratch::new();
     let net = TestNet::new(scratch.tag());
@@ -309,10 +306,9 @@ async fn ordinary_buildpack_work_is_unaffected_by_the_sandbox() {
 }
 
 #[tokio::test]
+#[ignore = "needs root and runc; scripts/test.sh runs it (--include-ignored)"]
 async fn the_container_sees_none_of_the_hosts_files_nor_their_paths() {
-    if !runc_available() {
-        return;
-    }
+    require_runc();
     let scratch = Scratch::new();
     let stager = scratch.stager(ExecutorChoice::Runc);
     let (outcome, sink) = stage(

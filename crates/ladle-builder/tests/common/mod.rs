@@ -7,7 +7,9 @@ use std::fs::{self, File};
 use std::io::Read;
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::time::{Duration, Instant};
 
 use ladle_builder::buildpack_dir_name;
 use ladle_contract::paths::STAGING_DETAILS_FILE;
@@ -149,22 +151,61 @@ impl Workspace {
     }
 }
 
+/// How long one builder run may take before the test fails: the fixtures stage in
+/// well under a second, so only a hang gets near it.
+const BUILDER_DEADLINE: Duration = Duration::from_secs(120);
+
 pub fn run_builder(args: &[String], env: &[(&str, &str)]) -> Run {
     let mut command = Command::new(env!("CARGO_BIN_EXE_ladle-builder"));
-    command.args(args).env_remove("LADLE_ALLOW_FILE_GIT_URLS");
+    command
+        .args(args)
+        .env_remove("LADLE_ALLOW_FILE_GIT_URLS")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     for (key, value) in env {
         command.env(key, value);
     }
-    let Output {
-        status,
-        stdout,
-        stderr,
-    } = command.output().expect("builder runs");
+    let mut child = command.spawn().expect("builder runs");
+    let stdout = read_in_background(child.stdout.take().expect("stdout"));
+    let stderr = read_in_background(child.stderr.take().expect("stderr"));
+    let deadline = Instant::now() + BUILDER_DEADLINE;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for the builder") {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "the builder did not finish within {} s (killed); args: {args:?}",
+                BUILDER_DEADLINE.as_secs()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    // A process the builder left behind may still hold its output open.
+    let rest = |output: Receiver<String>, name: &str| {
+        output
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .unwrap_or_else(|_| panic!("the builder's {name} stayed open after it exited"))
+    };
     Run {
         code: status.code().expect("builder exited normally"),
-        stdout: String::from_utf8_lossy(&stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+        stdout: rest(stdout, "stdout"),
+        stderr: rest(stderr, "stderr"),
     }
+}
+
+/// Reads a child's output to its end on a thread of its own, so that a full pipe never stalls
+/// the child while the test waits for it.
+fn read_in_background(mut pipe: impl Read + Send + 'static) -> Receiver<String> {
+    let (sender, receiver) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = pipe.read_to_end(&mut bytes);
+        let _ = sender.send(String::from_utf8_lossy(&bytes).into_owned());
+    });
+    receiver
 }
 
 pub fn read_tgz(path: &Path) -> Vec<Member> {

@@ -2,16 +2,17 @@
 
 use std::process::Command;
 
-use crate::support::ladle_bin;
+use crate::support::{ladle_bin, output_within, CLI_DEADLINE};
 
 fn serve(args: &[&str]) -> (bool, String) {
-    let out = Command::new(ladle_bin())
-        .arg("serve")
-        .args(args)
-        .env("LADLE_TOKEN_SECRET", "cli-test")
-        .env("LADLE_STAGING_SLOTS", "0")
-        .output()
-        .expect("run ladle");
+    let out = output_within(
+        Command::new(ladle_bin())
+            .arg("serve")
+            .args(args)
+            .env("LADLE_TOKEN_SECRET", "cli-test")
+            .env("LADLE_STAGING_SLOTS", "0"),
+        CLI_DEADLINE,
+    );
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stderr).to_string(),
@@ -52,12 +53,13 @@ fn bad_options_are_named() {
     assert!(!ok);
     assert!(stderr.contains("--listen"), "{stderr}");
     let data = tempfile::tempdir().unwrap();
-    let out = Command::new(ladle_bin())
-        .args(["serve", "--listen=127.0.0.1:0", "--stager=docker"])
-        .arg(format!("--data-dir={}", data.path().display()))
-        .env("LADLE_TOKEN_SECRET", "cli-test")
-        .output()
-        .unwrap();
+    let out = output_within(
+        Command::new(ladle_bin())
+            .args(["serve", "--listen=127.0.0.1:0", "--stager=docker"])
+            .arg(format!("--data-dir={}", data.path().display()))
+            .env("LADLE_TOKEN_SECRET", "cli-test"),
+        CLI_DEADLINE,
+    );
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--stager must be runc, process or auto"));
 }

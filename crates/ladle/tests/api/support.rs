@@ -4,7 +4,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
@@ -68,6 +68,68 @@ pub fn fixtures() -> PathBuf {
         .expect("fixtures dir")
 }
 
+/// How long a server may take from spawn to its "listening" line (migrations included).
+const SERVER_START_DEADLINE: Duration = Duration::from_secs(60);
+
+enum FirstLine {
+    Line(String),
+    Exited,
+    TimedOut,
+}
+
+/// The first line `child` prints on stdout, read on a thread of its own so that the wait has a
+/// deadline. The thread then keeps draining stdout, so the server never writes into a closed
+/// pipe.
+fn first_line(child: &mut Child, deadline: Duration) -> FirstLine {
+    let stdout = child.stdout.take().expect("stdout");
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut reader = BufReader::new(stdout);
+        let mut line = String::new();
+        let read = reader.read_line(&mut line);
+        let _ = sender.send(match read {
+            Ok(n) if n > 0 => FirstLine::Line(line),
+            _ => FirstLine::Exited,
+        });
+        let _ = std::io::copy(&mut reader, &mut std::io::sink());
+    });
+    receiver
+        .recv_timeout(deadline)
+        .unwrap_or(FirstLine::TimedOut)
+}
+
+/// How long a `ladle` command that does not serve (`token`, a `serve` that must refuse to
+/// start) may run.
+pub const CLI_DEADLINE: Duration = Duration::from_secs(30);
+
+/// Runs a short-lived command to its end; kills it and fails the test when it runs longer than
+/// `limit` (a `ladle serve` that should refuse to start but does not, for one).
+pub fn output_within(command: &mut Command, limit: Duration) -> Output {
+    let child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
+    let pid = child.id();
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = sender.send(child.wait_with_output());
+    });
+    match receiver.recv_timeout(limit) {
+        Ok(output) => output.unwrap_or_else(|e| panic!("waiting for {command:?}: {e}")),
+        Err(_) => {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+            panic!(
+                "{command:?} did not finish within {} s (killed)",
+                limit.as_secs()
+            );
+        }
+    }
+}
+
 impl TestServer {
     pub async fn start() -> TestServer {
         Self::start_with(&[]).await
@@ -94,6 +156,9 @@ impl TestServer {
             .arg(format!("--data-dir={}", data_dir.path().display()))
             .env("LADLE_TOKEN_SECRET", SECRET)
             .env("LADLE_LOG", "warn")
+            // Stagings run in real containers: a broken runc must fail the suite, not degrade
+            // quietly to the process executor.
+            .env("LADLE_STAGER", "runc")
             .stdout(Stdio::piped())
             .stderr(options.stderr.map_or_else(Stdio::inherit, Stdio::from));
         if options.own_secret {
@@ -111,16 +176,29 @@ impl TestServer {
             command.env(key, value);
         }
         let mut child = command.spawn().expect("spawn ladle serve");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("read listening line");
-        let url = line
-            .trim()
-            .strip_prefix("ladle listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line from ladle serve: {line:?}"))
-            .to_string();
+        let first = first_line(&mut child, SERVER_START_DEADLINE);
+        let url = match &first {
+            FirstLine::Line(line) => line.trim().strip_prefix("ladle listening on "),
+            _ => None,
+        };
+        let Some(url) = url.map(str::to_string) else {
+            stop(&mut child);
+            drop_postgres_database(&database_url);
+            match first {
+                FirstLine::Line(line) => panic!("unexpected first line from ladle serve: {line:?}"),
+                FirstLine::Exited => panic!(
+                    "ladle serve exited before it listened ({}); its error is above. The \
+                     suite's servers stage with LADLE_STAGER=runc, which needs root and runc",
+                    child
+                        .wait()
+                        .map_or_else(|e| e.to_string(), |s| s.to_string())
+                ),
+                FirstLine::TimedOut => panic!(
+                    "ladle serve did not say it listens within {} s",
+                    SERVER_START_DEADLINE.as_secs()
+                ),
+            }
+        };
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(120))
             .build()
@@ -143,7 +221,7 @@ impl TestServer {
         for scope in scopes {
             command.arg(format!("--scope={scope}"));
         }
-        let out = command.output().expect("ladle token");
+        let out = output_within(&mut command, CLI_DEADLINE);
         assert!(
             out.status.success(),
             "ladle token failed: {}",
@@ -276,16 +354,24 @@ pub fn uuid() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
 
+const PSQL_DEADLINE: Duration = Duration::from_secs(60);
+
 /// A fresh PostgreSQL database per server when `LADLE_TEST_DATABASE_URL` names a server.
 fn fresh_postgres_database(base_url: &str) -> String {
     let name = format!("ladle_test_{}", uuid());
-    let status = Command::new("psql")
-        .arg(base_url)
-        .arg("-qc")
-        .arg(format!("CREATE DATABASE {name}"))
-        .status()
-        .expect("psql");
-    assert!(status.success(), "could not create test database");
+    let created = output_within(
+        Command::new("psql")
+            .arg(base_url)
+            .arg("-qc")
+            .arg(format!("CREATE DATABASE {name}"))
+            .env("PGCONNECT_TIMEOUT", "10"),
+        PSQL_DEADLINE,
+    );
+    assert!(
+        created.status.success(),
+        "could not create a test database on LADLE_TEST_DATABASE_URL={base_url}: {}",
+        String::from_utf8_lossy(&created.stderr)
+    );
     let (prefix, _) = base_url.rsplit_once('/').expect("database url with a path");
     format!("{prefix}/{name}")
 }
@@ -296,13 +382,14 @@ fn drop_postgres_database(url: &str) {
         return;
     };
     if let Some((_, name)) = url.rsplit_once('/') {
-        let _ = Command::new("psql")
-            .arg(&base)
-            .arg("-qc")
-            .arg(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
+        output_within(
+            Command::new("psql")
+                .arg(&base)
+                .arg("-qc")
+                .arg(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .env("PGCONNECT_TIMEOUT", "10"),
+            PSQL_DEADLINE,
+        );
     }
 }
 
@@ -363,13 +450,14 @@ impl Response {
 impl TestServer {
     /// A read/write token whose `user_name` is the local part of `email`.
     pub fn user_token_with_email(&self, user_id: &str, email: &str) -> String {
-        let out = Command::new(ladle_bin())
-            .arg("token")
-            .arg(format!("--user-id={user_id}"))
-            .arg(format!("--email={email}"))
-            .env("LADLE_TOKEN_SECRET", SECRET)
-            .output()
-            .expect("ladle token");
+        let out = output_within(
+            Command::new(ladle_bin())
+                .arg("token")
+                .arg(format!("--user-id={user_id}"))
+                .arg(format!("--email={email}"))
+                .env("LADLE_TOKEN_SECRET", SECRET),
+            CLI_DEADLINE,
+        );
         assert!(out.status.success(), "ladle token failed");
         String::from_utf8(out.stdout).unwrap().trim().to_string()
     }

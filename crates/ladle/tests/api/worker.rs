@@ -25,6 +25,8 @@ impl Worker {
             .arg(format!("--blobstore={}", shared.join("blobs").display()))
             .env("LADLE_TOKEN_SECRET", SECRET)
             .env("LADLE_STAGING_SLOTS", "1")
+            // A broken runc must fail the test, not degrade to another executor.
+            .env("LADLE_STAGER", "runc")
             .env("LADLE_LOG", "warn")
             .stdout(Stdio::null())
             .spawn()
@@ -32,6 +34,18 @@ impl Worker {
         Worker {
             child,
             _data_dir: data_dir,
+        }
+    }
+}
+
+impl Worker {
+    /// Resolves when the worker process ends, with its exit status.
+    async fn exited(&mut self) -> std::process::ExitStatus {
+        loop {
+            if let Some(status) = self.child.try_wait().expect("worker status") {
+                return status;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 }
@@ -64,8 +78,11 @@ async fn a_separate_worker_stages_what_an_api_node_without_slots_queued() {
         "no slots on the API node"
     );
 
-    let _worker = Worker::start(&server);
-    let staged = server.wait_final(&path, &token).await;
+    let mut worker = Worker::start(&server);
+    let staged = tokio::select! {
+        staged = server.wait_final(&path, &token) => staged,
+        status = worker.exited() => panic!("ladle worker exited ({status}); its error is above"),
+    };
     assert_eq!(staged["state"], "STAGED", "{staged}");
     assert_eq!(staged["process_types"]["web"], "./noop");
 }
