@@ -6,6 +6,7 @@
 #
 # Tests that need root and runc are `#[ignore]`d, so that a plain `cargo test` without them
 # reports them as skipped; here they run (--include-ignored) and fail saying what is missing.
+# (--include-ignored also runs doc examples marked `ignore`: mark those `no_run` or `text`.)
 # Without a reachable PostgreSQL the second pass is left out with a notice, or fails when CI is
 # set.
 set -euo pipefail
