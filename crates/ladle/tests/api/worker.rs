@@ -36,9 +36,7 @@ impl Worker {
             _data_dir: data_dir,
         }
     }
-}
 
-impl Worker {
     /// Resolves when the worker process ends, with its exit status.
     async fn exited(&mut self) -> std::process::ExitStatus {
         loop {
