@@ -90,10 +90,21 @@ pub struct StagingArgs {
 }
 
 impl CommonArgs {
-    /// Creates the data dir if needed and checks that we can write to it.
+    /// Creates the data dir if needed (0700: what is in it is the server's alone), narrows one
+    /// an earlier version left open to others, and checks that we can write to it.
     pub fn prepare_data_dir(&self) -> anyhow::Result<()> {
-        std::fs::create_dir_all(&self.data_dir)
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&self.data_dir)
             .with_context(|| format!("cannot create data dir {}", self.data_dir.display()))?;
+        close_to_others(&self.data_dir).with_context(|| {
+            format!(
+                "cannot narrow the modes of data dir {}",
+                self.data_dir.display()
+            )
+        })?;
         let probe = self.data_dir.join(".write-probe");
         std::fs::write(&probe, b"ok")
             .with_context(|| format!("data dir {} is not writable", self.data_dir.display()))?;
@@ -154,6 +165,34 @@ impl CommonArgs {
     fn token_secret_path(&self) -> PathBuf {
         self.data_dir.join("token-secret")
     }
+}
+
+/// Takes group and other permissions away from the data dir and what is directly in it (the
+/// database and its -wal/-shm, the token secret, the blob folders): a data dir made before
+/// ladle kept it private was world-readable. Deeper entries are out of reach once the data
+/// dir is 0700.
+fn close_to_others(data_dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut paths = vec![data_dir.to_path_buf()];
+    for entry in std::fs::read_dir(data_dir)? {
+        paths.push(entry?.path());
+    }
+    for path in paths {
+        let meta = std::fs::symlink_metadata(&path)?;
+        let mode = meta.permissions().mode() & 0o7777;
+        if meta.file_type().is_symlink() || mode & 0o077 == 0 {
+            continue;
+        }
+        let narrowed = mode & !0o077;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(narrowed))?;
+        tracing::warn!(
+            path = %path.display(),
+            was = format!("{mode:04o}"),
+            now = format!("{narrowed:04o}"),
+            "narrowed the mode of a data dir entry that others could read"
+        );
+    }
+    Ok(())
 }
 
 /// The secret kept at `path`; `None` when there is none yet (no file, or an empty one).

@@ -10,6 +10,7 @@ mod builds;
 mod cli;
 mod conventions;
 mod droplets;
+mod files_at_rest;
 mod links;
 mod organizations;
 mod packages;
