@@ -15,5 +15,6 @@ pub mod jobs;
 pub mod messages;
 pub mod presenters;
 pub mod routes;
+pub mod serve;
 pub mod server;
 pub mod state;

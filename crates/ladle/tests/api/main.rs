@@ -8,6 +8,7 @@ mod apps;
 mod buildpacks;
 mod builds;
 mod cli;
+mod connections;
 mod conventions;
 mod droplets;
 mod files_at_rest;
