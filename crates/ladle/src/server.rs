@@ -40,6 +40,7 @@ impl Server {
 
     pub async fn run(self) -> anyhow::Result<()> {
         start_staging_slots(&self.state)?;
+        start_log_pruning(&self.state);
         let app = crate::routes::router(self.state.clone());
         serve(self.listener, app, self.limits, shutdown_signal()).await;
         Ok(())
@@ -82,6 +83,7 @@ pub async fn run_worker(args: &WorkerArgs) -> anyhow::Result<()> {
     let config = Config::for_worker(args);
     let state = open_state(&args.common, args.blobstore.as_deref(), config).await?;
     start_staging_slots(&state)?;
+    start_log_pruning(&state);
     shutdown_signal().await;
     Ok(())
 }
@@ -111,6 +113,10 @@ pub fn start_staging_slots(state: &AppState) -> anyhow::Result<()> {
         slots,
     );
     Ok(())
+}
+
+fn start_log_pruning(state: &AppState) {
+    crate::jobs::log_retention::spawn(state.db.clone(), state.config.staging.log_retention_days);
 }
 
 fn build_stager(config: &Config) -> anyhow::Result<Stager> {

@@ -19,6 +19,7 @@ mod roles;
 mod spaces;
 mod stacks;
 mod stage_package;
+mod staging_logs;
 mod staging_recovery;
 mod tokens;
 mod users;
