@@ -96,6 +96,8 @@ pub async fn serve(
             drop(permit);
         });
     }
+    // Clients still waiting in the backlog are refused now, not after the last response.
+    drop(listener);
     let _ = stop.send(true);
     connections.close();
     connections.wait().await;

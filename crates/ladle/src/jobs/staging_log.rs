@@ -74,12 +74,17 @@ impl DbLogSink {
     }
 
     fn send(&self, phase: Phase, stream: Stream, text: String) {
-        self.backlog.add(text.len());
-        let _ = self.sender.send(Line {
+        let bytes = text.len();
+        // Counted before sending: the writer may store the line before `send` returns.
+        self.backlog.add(bytes);
+        let line = Line {
             phase,
             stream,
             text,
-        });
+        };
+        if self.sender.send(line).is_err() {
+            self.backlog.stored(bytes);
+        }
     }
 }
 
@@ -98,6 +103,10 @@ impl LogSink for DbLogSink {
     }
 
     fn has_room(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
+        if self.sender.is_closed() {
+            // The writer is gone (it panicked): lines are dropped, the staging goes on.
+            return Box::pin(std::future::ready(()));
+        }
         Box::pin(self.backlog.has_room())
     }
 }
