@@ -150,6 +150,30 @@ fn create_mountpoints(root: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// Gives every folder and file of the container's own root the modes a root filesystem has
+/// (folders `rwxr-xr-x`, files `rw-r--r--`, `/tmp` keeps its sticky `rwxrwxrwx`). The root is
+/// built under the server's umask, which keeps the server's own files private; what is in it
+/// is there for the staging user to read. Mountpoints get the modes of what is mounted on them.
+pub(crate) fn open_to_staging_user(dir: &Path) -> io::Result<()> {
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        if kind.is_symlink() {
+            continue;
+        }
+        let path = entry.path();
+        let mode = entry.metadata()?.permissions().mode() & 0o7777;
+        let open = mode | if kind.is_dir() { 0o755 } else { 0o644 };
+        if open != mode {
+            fs::set_permissions(&path, fs::Permissions::from_mode(open))?;
+        }
+        if kind.is_dir() {
+            open_to_staging_user(&path)?;
+        }
+    }
+    Ok(())
+}
+
 /// Takes `name` (a relative path) of `source_root` into the container's root: a folder or
 /// file as a read-only bind on a mountpoint we create, a symlink (merged /usr's `/bin ->
 /// usr/bin`) as a copy of the link. A missing entry is skipped.
@@ -254,6 +278,9 @@ fn config(spec: &BundleSpec) -> Result<Spec, OciSpecError> {
                 .uid(paths::STAGING_UID)
                 .gid(paths::STAGING_GID)
                 .additional_gids(Vec::<u32>::new())
+                // What buildpacks create is readable by others, as on Cloud Foundry, not private
+                // as the server's own files are.
+                .umask(0o022u32)
                 .build()?,
         )
         .args(spec.args.clone())

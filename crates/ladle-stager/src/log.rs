@@ -1,6 +1,8 @@
 //! Staging log: every line the builder and the buildpacks print, tagged with the phase the
 //! builder announced last. Marker lines themselves are consumed here.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
@@ -20,6 +22,14 @@ pub enum Stream {
 /// Receives the staging log as it is produced (Cloud Foundry streams it as `STG` lines).
 pub trait LogSink: Send + Sync {
     fn line(&self, phase: Phase, stream: Stream, text: &str);
+
+    /// Resolves once the sink has room for more lines. The stager waits for it before reading
+    /// more of the builder's output, so a sink that stores lines slower than the buildpacks
+    /// print them slows the buildpacks down (their pipe fills up) instead of queueing the lines
+    /// in memory. By default there is always room.
+    fn has_room(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        Box::pin(std::future::ready(()))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,6 +112,7 @@ pub(crate) async fn pump<R: AsyncRead + Unpin>(
     let mut buf = Vec::new();
     let mut phase = None;
     loop {
+        sink.has_room().await;
         buf.clear();
         match (&mut reader)
             .take(MAX_LINE_BYTES)
@@ -176,6 +187,47 @@ mod tests {
         );
         assert_eq!(lines[2].text.len(), MAX_LINE_BYTES as usize);
         assert_eq!(lines[3].text.len(), 10);
+    }
+
+    /// Has room only after `open` is notified; counts the lines it got.
+    struct GatedSink {
+        open: tokio::sync::Notify,
+        lines: std::sync::atomic::AtomicUsize,
+    }
+
+    impl LogSink for GatedSink {
+        fn line(&self, _: Phase, _: Stream, _: &str) {
+            self.lines.fetch_add(1, Ordering::SeqCst);
+        }
+
+        fn has_room(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+            Box::pin(self.open.notified())
+        }
+    }
+
+    #[tokio::test]
+    async fn output_is_read_only_while_the_sink_has_room() {
+        let sink = GatedSink {
+            open: tokio::sync::Notify::new(),
+            lines: Default::default(),
+        };
+        let tracker = PhaseTracker::new();
+        let out = b"one\ntwo\nthree\n";
+        let mut pumping = std::pin::pin!(pump(Some(&out[..]), Stream::Stdout, &tracker, &sink));
+        for expected in 0..3 {
+            assert!(poll_once(pumping.as_mut()).await.is_pending());
+            assert_eq!(sink.lines.load(Ordering::SeqCst), expected);
+            sink.open.notify_one();
+        }
+        // Room for the end-of-file read too.
+        sink.open.notify_one();
+        pumping.await;
+        assert_eq!(sink.lines.load(Ordering::SeqCst), 3);
+    }
+
+    /// Polls `future` once.
+    async fn poll_once<F: Future + Unpin>(mut future: F) -> std::task::Poll<F::Output> {
+        std::future::poll_fn(|cx| std::task::Poll::Ready(Pin::new(&mut future).poll(cx))).await
     }
 
     #[test]

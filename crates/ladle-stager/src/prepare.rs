@@ -153,6 +153,7 @@ fn write_bundle(
             binds
         }
     };
+    bundle::open_to_staging_user(&root)?;
     let netns = workspace.dir().join(NETNS_FILE);
     let spec = BundleSpec {
         root: &root,

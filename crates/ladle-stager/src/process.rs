@@ -62,7 +62,8 @@ pub(crate) async fn run_process(
 }
 
 /// Between fork and exec, in this order: join the staging's cgroup (so nothing the builder
-/// starts can be outside it), start a new session, set the rlimits, drop to the staging user.
+/// starts can be outside it), start a new session, set the rlimits and the umask Cloud
+/// Foundry's containers have (022, not the server's private 077), drop to the staging user.
 fn enter_sandbox(command: &mut tokio::process::Command, limits: &ProcessLimits, procs: RawFd) {
     let memory = limits.memory_mb * 1024 * 1024;
     // Never ask for more files than the server itself may open.
@@ -73,8 +74,8 @@ fn enter_sandbox(command: &mut tokio::process::Command, limits: &ProcessLimits, 
     let nproc = limits.nproc;
     let uid = Uid::from_raw(paths::STAGING_UID);
     let gid = Gid::from_raw(paths::STAGING_GID);
-    // SAFETY: runs in the forked child before exec; write, setsid, setrlimit, setgroups,
-    // setgid and setuid are plain syscalls that are async-signal-safe, and the closure
+    // SAFETY: runs in the forked child before exec; write, setsid, setrlimit, umask,
+    // setgroups, setgid and setuid are plain syscalls that are async-signal-safe, and the closure
     // allocates nothing.
     #[allow(unsafe_code)]
     unsafe {
@@ -87,6 +88,7 @@ fn enter_sandbox(command: &mut tokio::process::Command, limits: &ProcessLimits, 
             setrlimit(Resource::RLIMIT_DATA, memory, memory)?;
             setrlimit(Resource::RLIMIT_CORE, 0, 0)?;
             setrlimit(Resource::RLIMIT_NPROC, nproc, nproc)?;
+            nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
             nix::unistd::setgroups(&[])?;
             nix::unistd::setgid(gid)?;
             nix::unistd::setuid(uid)?;

@@ -27,6 +27,8 @@ async fn process_executor_stages_the_same_app() {
         droplet_file(&success.droplet, "whoami-uid").unwrap().trim(),
         "2000"
     );
+    // Created under the buildpack's umask (022, as on Cloud Foundry), not the server's (077).
+    assert_eq!(droplet_mode(&success.droplet, "whoami-uid"), Some(0o644));
     let compile = sink
         .lines()
         .into_iter()

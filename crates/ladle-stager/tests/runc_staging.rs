@@ -4,6 +4,7 @@
 
 mod common;
 
+use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
 use common::*;
@@ -77,6 +78,8 @@ async fn buildpacks_run_as_uid_2000_without_capabilities() {
         .droplet;
     assert_eq!(droplet_file(&droplet, "whoami-uid").unwrap().trim(), "2000");
     assert_eq!(droplet_file(&droplet, "whoami-gid").unwrap().trim(), "2000");
+    // Created under the buildpack's umask (022, as on Cloud Foundry), not the server's (077).
+    assert_eq!(droplet_mode(&droplet, "whoami-uid"), Some(0o644));
     assert_eq!(
         droplet_file(&droplet, "whoami-caps").unwrap().trim(),
         "CapEff:\t0000000000000000"
@@ -437,6 +440,10 @@ fn busybox_rootfs(dir: &std::path::Path) -> std::path::PathBuf {
     std::fs::copy(&busybox, bin.join("busybox")).unwrap();
     for tool in ["sh", "echo", "printf", "id", "grep", "cat", "mkdir", "env"] {
         std::os::unix::fs::symlink("busybox", bin.join(tool)).unwrap();
+    }
+    // A stack as an operator unpacks it: open to everyone, whatever the test's umask.
+    for path in [&rootfs, &bin, &rootfs.join("etc"), &bin.join("busybox")] {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
     rootfs
 }

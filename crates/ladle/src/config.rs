@@ -38,7 +38,34 @@ pub struct ServeArgs {
     #[arg(long, env = "LADLE_MAX_PACKAGE_SIZE_MB", default_value_t = 1024)]
     pub max_package_size_mb: u64,
     #[command(flatten)]
+    pub http: HttpArgs,
+    #[command(flatten)]
     pub staging: StagingArgs,
+}
+
+/// How long a client may take, and how many may be connected at once. A request in progress has
+/// no time limit of its own: a followed staging log or a large download runs as long as it needs.
+#[derive(Debug, Clone, Args)]
+pub struct HttpArgs {
+    /// Seconds a client has to send a request's headers: from its first byte, or from connecting
+    /// for a connection's first request. A client that sends half a header and waits is
+    /// disconnected.
+    #[arg(long, env = "LADLE_HEADER_READ_TIMEOUT_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_read_timeout_seconds: u64,
+    /// Seconds a kept-alive connection may wait for its next request before it is closed.
+    #[arg(long, env = "LADLE_IDLE_TIMEOUT_SECONDS", default_value_t = 75, value_parser = clap::value_parser!(u64).range(1..))]
+    pub idle_timeout_seconds: u64,
+    /// Longest pause, in seconds, while a request body arrives: an upload that stalls is cut
+    /// off.
+    #[arg(long, env = "LADLE_BODY_TIMEOUT_SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    pub body_timeout_seconds: u64,
+    /// Longest time, in seconds, a response may wait for the client to read some of it (as
+    /// nginx's `send_timeout`): a download nobody reads is cut off.
+    #[arg(long, env = "LADLE_SEND_TIMEOUT_SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    pub send_timeout_seconds: u64,
+    /// Connections served at once; further clients wait to be accepted until one closes.
+    #[arg(long, env = "LADLE_MAX_CONNECTIONS", default_value_t = 512, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_connections: u64,
 }
 
 /// `ladle worker`: staging slots without the API.
@@ -84,16 +111,38 @@ pub struct StagingArgs {
     /// Allow `file://` buildpack git URLs (tests and local development only).
     #[arg(long, env = "LADLE_ALLOW_FILE_GIT_URLS", default_value_t = false)]
     pub allow_file_git_urls: bool,
+    /// Bytes of log one staging may store; later lines are dropped and one line says so.
+    #[arg(long, env = "LADLE_STAGING_LOG_MAX_BYTES", default_value_t = 16 * 1024 * 1024)]
+    pub staging_log_max_bytes: u64,
+    /// Staging log bytes per second kept when a build does not set
+    /// `staging_log_rate_limit_bytes_per_second`; lines beyond it are dropped, as Cloud Foundry
+    /// drops them. -1: unlimited (Cloud Foundry's default).
+    #[arg(long, env = "LADLE_STAGING_LOG_RATE_LIMIT_BYTES_PER_SECOND", default_value_t = -1, value_parser = clap::value_parser!(i64).range(-1..), allow_negative_numbers = true)]
+    pub staging_log_rate_limit_bytes_per_second: i64,
+    /// Staging logs of droplets created longer ago than this many days are deleted.
+    #[arg(long, env = "LADLE_LOG_RETENTION_DAYS", default_value_t = 30)]
+    pub log_retention_days: u64,
     /// The in-container builder; default `ladle-builder` next to this binary.
     #[arg(long, env = "LADLE_BUILDER_PATH")]
     pub builder_path: Option<PathBuf>,
 }
 
 impl CommonArgs {
-    /// Creates the data dir if needed and checks that we can write to it.
+    /// Creates the data dir if needed (0700: what is in it is the server's alone), narrows one
+    /// an earlier version left open to others, and checks that we can write to it.
     pub fn prepare_data_dir(&self) -> anyhow::Result<()> {
-        std::fs::create_dir_all(&self.data_dir)
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&self.data_dir)
             .with_context(|| format!("cannot create data dir {}", self.data_dir.display()))?;
+        close_to_others(&self.data_dir).with_context(|| {
+            format!(
+                "cannot narrow the modes of data dir {}",
+                self.data_dir.display()
+            )
+        })?;
         let probe = self.data_dir.join(".write-probe");
         std::fs::write(&probe, b"ok")
             .with_context(|| format!("data dir {} is not writable", self.data_dir.display()))?;
@@ -154,6 +203,34 @@ impl CommonArgs {
     fn token_secret_path(&self) -> PathBuf {
         self.data_dir.join("token-secret")
     }
+}
+
+/// Takes group and other permissions away from the data dir and what is directly in it (the
+/// database and its -wal/-shm, the token secret, the blob folders): a data dir made before
+/// ladle kept it private was world-readable. Deeper entries are out of reach once the data
+/// dir is 0700.
+fn close_to_others(data_dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut paths = vec![data_dir.to_path_buf()];
+    for entry in std::fs::read_dir(data_dir)? {
+        paths.push(entry?.path());
+    }
+    for path in paths {
+        let meta = std::fs::symlink_metadata(&path)?;
+        let mode = meta.permissions().mode() & 0o7777;
+        if meta.file_type().is_symlink() || mode & 0o077 == 0 {
+            continue;
+        }
+        let narrowed = mode & !0o077;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(narrowed))?;
+        tracing::warn!(
+            path = %path.display(),
+            was = format!("{mode:04o}"),
+            now = format!("{narrowed:04o}"),
+            "narrowed the mode of a data dir entry that others could read"
+        );
+    }
+    Ok(())
 }
 
 /// The secret kept at `path`; `None` when there is none yet (no file, or an empty one).

@@ -14,6 +14,7 @@ pub mod jobs;
 pub mod messages;
 pub mod presenters;
 pub mod routes;
+pub mod serve;
 pub mod server;
 pub mod state;
 pub mod upload_check;

@@ -47,6 +47,10 @@ struct TokenArgs {
 }
 
 fn main() -> std::process::ExitCode {
+    // Before any file exists: the database (and its -wal/-shm), blobs, uploads and the token
+    // secret are created readable by the server's user only. The stager opens up explicitly
+    // what the staging user must reach.
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
     let cli = Cli::parse();
     init_tracing();
     let runtime = match tokio::runtime::Runtime::new() {

@@ -3,11 +3,11 @@
 use axum::routing::get;
 use axum::Router;
 
-use crate::api::{organizations, request_id, root};
+use crate::api::{organizations, root};
 use crate::state::AppState;
 
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let routes = Router::new()
         .route("/", get(root::root))
         .route("/v3", get(root::v3))
         .route("/v3/info", get(root::v3_info))
@@ -162,7 +162,6 @@ pub fn router(state: AppState) -> Router {
             axum::routing::post(crate::api::droplets::clear_buildpack_cache),
         )
         .fallback(root::not_found)
-        .method_not_allowed_fallback(root::not_found)
-        .layer(axum::middleware::from_fn(request_id::layer))
-        .with_state(state)
+        .method_not_allowed_fallback(root::not_found);
+    crate::api::edge::wrap(routes).with_state(state)
 }

@@ -12,6 +12,7 @@ use crate::config::{CommonArgs, Config, ServeArgs, WorkerArgs};
 use crate::db;
 use crate::jobs::staging::StagingContext;
 use crate::presenters::Links;
+use crate::serve::{serve, ConnectionLimits};
 use crate::state::{AppState, UsersSeen};
 use ladle_stager::{parse_deny_cidrs, Stager, StagerConfig};
 
@@ -19,6 +20,7 @@ use ladle_stager::{parse_deny_cidrs, Stager, StagerConfig};
 pub struct Server {
     pub listener: TcpListener,
     pub state: AppState,
+    pub limits: ConnectionLimits,
 }
 
 impl Server {
@@ -29,15 +31,18 @@ impl Server {
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         let config = Config::from_args(args, listener.local_addr()?);
         let state = open_state(&args.common, args.blobstore.as_deref(), config).await?;
-        Ok(Server { listener, state })
+        Ok(Server {
+            listener,
+            state,
+            limits: ConnectionLimits::from_args(&args.http),
+        })
     }
 
     pub async fn run(self) -> anyhow::Result<()> {
         start_staging_slots(&self.state)?;
+        start_log_pruning(&self.state);
         let app = crate::routes::router(self.state.clone());
-        axum::serve(self.listener, app)
-            .with_graceful_shutdown(shutdown_signal())
-            .await?;
+        serve(self.listener, app, self.limits, shutdown_signal()).await;
         Ok(())
     }
 }
@@ -78,6 +83,7 @@ pub async fn run_worker(args: &WorkerArgs) -> anyhow::Result<()> {
     let config = Config::for_worker(args);
     let state = open_state(&args.common, args.blobstore.as_deref(), config).await?;
     start_staging_slots(&state)?;
+    start_log_pruning(&state);
     shutdown_signal().await;
     Ok(())
 }
@@ -107,6 +113,10 @@ pub fn start_staging_slots(state: &AppState) -> anyhow::Result<()> {
         slots,
     );
     Ok(())
+}
+
+fn start_log_pruning(state: &AppState) {
+    crate::jobs::log_retention::spawn(state.db.clone(), state.config.staging.log_retention_days);
 }
 
 fn build_stager(config: &Config) -> anyhow::Result<Stager> {

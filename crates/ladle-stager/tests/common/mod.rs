@@ -85,6 +85,9 @@ impl Scratch {
             .with_env_filter("ladle_stager=debug")
             .with_test_writer()
             .try_init();
+        // The umask `ladle serve` runs under: whatever the staging user must reach, the stager
+        // has to open up by explicit modes.
+        nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
         // Private, like `mktemp -d` or /root: staging must not need its parent folders open to
         // the staging user (the process executor's builder runs as uid 2000 on the host).
         let dir = tempfile::Builder::new()
@@ -323,6 +326,20 @@ pub fn droplet_file(droplet: &Path, name: &str) -> Option<String> {
             let mut text = String::new();
             entry.read_to_string(&mut text).unwrap();
             return Some(text);
+        }
+    }
+    None
+}
+
+/// The mode bits of `./app/<name>` in a droplet, if present.
+pub fn droplet_mode(droplet: &Path, name: &str) -> Option<u32> {
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(File::open(droplet).unwrap()));
+    let wanted = format!("app/{name}");
+    for entry in archive.entries().unwrap() {
+        let entry = entry.unwrap();
+        let path = entry.path().unwrap().to_string_lossy().into_owned();
+        if path.trim_start_matches("./") == wanted {
+            return Some(entry.header().mode().unwrap() & 0o7777);
         }
     }
     None

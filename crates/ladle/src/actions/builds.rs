@@ -17,6 +17,7 @@ use crate::db::query::Where;
 use crate::db::spaces::SpaceRecord;
 use crate::db::{self, apps, buildpacks, organizations, packages, spaces, stacks, DbPool};
 use crate::domain::{BuildState, BuildpackUrl, DropletState};
+use crate::jobs::staging::StagingJobPayload;
 use crate::messages::build_create::{BuildCreate, BuildUpdate};
 use crate::messages::list::ListParams;
 use crate::state::AppState;
@@ -93,7 +94,10 @@ pub async fn create(
         return Err(BuildError::StagingInProgress);
     }
     let (build, droplet) = prepared?;
-    staging_request::insert_droplet_and_job(&mut tx, &droplet).await?;
+    let job = StagingJobPayload {
+        staging_log_rate_limit_bytes_per_second: input.staging_log_rate_limit_bytes_per_second,
+    };
+    staging_request::insert_droplet_and_job(&mut tx, &droplet, &job).await?;
     builds::insert(&mut tx, &build).await?;
     tx.commit().await?;
     state.staging_wakeup.notify_one();

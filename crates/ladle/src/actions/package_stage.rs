@@ -7,6 +7,7 @@ use crate::auth::{permissions, User};
 use crate::db::droplets::DropletRecord;
 use crate::db::{self, apps, buildpacks, organizations, packages, spaces, stacks};
 use crate::domain::{DropletState, PackageState};
+use crate::jobs::staging::StagingJobPayload;
 use crate::messages::droplet_create::DropletCreate;
 use crate::state::AppState;
 
@@ -123,7 +124,8 @@ pub async fn run(
         updated_at: None,
     };
     let mut tx = db.begin().await?;
-    staging_request::insert_droplet_and_job(&mut tx, &droplet).await?;
+    staging_request::insert_droplet_and_job(&mut tx, &droplet, &StagingJobPayload::default())
+        .await?;
     tx.commit().await?;
     state.staging_wakeup.notify_one();
     Ok(droplet)

@@ -12,6 +12,7 @@ use crate::db::organizations::OrganizationRecord;
 use crate::db::spaces::SpaceRecord;
 use crate::db::DbResult;
 use crate::jobs::queue;
+use crate::jobs::staging::StagingJobPayload;
 
 /// File descriptors a staging may open (CC's `instance_file_descriptor_limit`).
 pub const STAGING_FDS: u64 = 16384;
@@ -118,6 +119,7 @@ pub fn staging_environment(
 pub async fn insert_droplet_and_job(
     tx: &mut Transaction<'_, Any>,
     droplet: &DropletRecord,
+    job: &StagingJobPayload,
 ) -> DbResult<()> {
     droplets::insert(tx, droplet).await?;
     queue::enqueue(
@@ -125,7 +127,7 @@ pub async fn insert_droplet_and_job(
         queue::STAGING,
         "droplet.stage",
         &droplet.guid,
-        &json!({}),
+        &serde_json::to_value(job).expect("a payload serializes"),
     )
     .await?;
     Ok(())

@@ -149,6 +149,18 @@ impl ApiError {
         Self::unprocessable(format!("Request body is larger than the limit of {limit}"))
     }
 
+    /// A request header longer than we read. Cloud Controller has no error of its own for this
+    /// (nginx or the router in front of it refuses such headers), so it is CC's BadRequest with
+    /// HTTP's own status for it.
+    pub fn header_too_large(header: &str, limit: usize) -> Self {
+        Self::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            1004,
+            "BadRequest",
+            format!("Bad request: the {header} header is longer than {limit} bytes"),
+        )
+    }
+
     pub fn stack_not_found(detail: impl std::fmt::Display) -> Self {
         Self::new(
             StatusCode::NOT_FOUND,

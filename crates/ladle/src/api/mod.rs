@@ -5,6 +5,7 @@ pub mod apps;
 pub mod buildpacks;
 pub mod builds;
 pub mod droplets;
+pub mod edge;
 pub mod error;
 pub mod extract;
 pub mod jobs;

@@ -65,12 +65,16 @@ impl Scopes {
 impl User {
     /// The caller a verified token names, as Cloud Controller reads it: `user_id`, else the
     /// `client_id` of a client-credentials token, with the scopes the token carries. A token
-    /// naming neither is refused, as CC refuses a token it finds no user for.
+    /// naming neither is refused, as CC refuses a token it finds no user for; so is an empty
+    /// caller, or one longer than a user guid can be.
     pub fn from_claims(claims: Claims) -> Result<User, TokenError> {
         let guid = claims
             .caller_guid()
             .ok_or(TokenError::NoCaller)?
             .to_string();
+        if guid.is_empty() || guid.chars().count() > token::MAX_CALLER_CHARS {
+            return Err(TokenError::UnusableCaller);
+        }
         Ok(User {
             guid,
             email: claims.email,
@@ -120,5 +124,28 @@ mod tests {
             User::from_claims(claims(None, None)),
             Err(TokenError::NoCaller)
         ));
+    }
+
+    #[test]
+    fn an_empty_or_overlong_caller_is_refused() {
+        // An empty user_id is the caller (CC reads it before client_id), and unusable.
+        for unusable in ["", &"u".repeat(256)] {
+            assert!(matches!(
+                User::from_claims(claims(Some(unusable), Some("cf"))),
+                Err(TokenError::UnusableCaller)
+            ));
+            assert!(matches!(
+                User::from_claims(claims(None, Some(unusable))),
+                Err(TokenError::UnusableCaller)
+            ));
+        }
+        // 255 characters, counted as characters, fit.
+        let longest = "é".repeat(255);
+        assert_eq!(
+            User::from_claims(claims(Some(&longest), None))
+                .unwrap()
+                .guid,
+            longest
+        );
     }
 }

@@ -8,7 +8,7 @@ pub const AUDIENCE: &str = "cloud_controller";
 
 /// The claims Cloud Controller reads. Only the signature, `exp` and an `aud` naming
 /// `cloud_controller` are required (the 2015 spec page's own token has just `user_id`, `email`,
-/// `scope`, `aud` and `exp`); everything else may be missing.
+/// `scope`, `aud` and `exp`); everything else may be missing, and an `nbf` present is honoured.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Claims {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -40,6 +40,14 @@ pub struct Claims {
     pub iat: Option<i64>,
     #[serde(deserialize_with = "numeric_date")]
     pub exp: i64,
+    /// Not valid before this time (checked on verification; a token that is not yet valid is
+    /// refused like an expired one).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "optional_numeric_date"
+    )]
+    pub nbf: Option<i64>,
 }
 
 impl Claims {
@@ -96,7 +104,12 @@ pub enum TokenError {
     RefreshToken,
     #[error("the token names no caller (neither user_id nor client_id)")]
     NoCaller,
+    #[error("the token's caller is empty or longer than {MAX_CALLER_CHARS} characters")]
+    UnusableCaller,
 }
+
+/// Longest caller guid: what Cloud Controller's `users.guid` column (255 characters) holds.
+pub const MAX_CALLER_CHARS: usize = 255;
 
 /// The secret in both forms, built once.
 #[derive(Clone)]
@@ -112,6 +125,7 @@ impl TokenKeys {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_audience(&[AUDIENCE]);
         validation.set_required_spec_claims(&["exp", "aud"]);
+        validation.validate_nbf = true;
         validation.leeway = 0;
         TokenKeys {
             encoding: EncodingKey::from_secret(secret.as_bytes()),
@@ -164,6 +178,7 @@ pub fn claims_for(request: TokenRequest) -> Claims {
         iss: Some(request.issuer),
         iat: Some(now),
         exp: now + request.expires_in_seconds,
+        nbf: None,
     }
 }
 
@@ -293,6 +308,23 @@ mod tests {
         let payload = good.split('.').nth(1).unwrap();
         let none_header = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0"; // {"alg":"none","typ":"JWT"}
         assert!(keys.verify(&format!("{none_header}.{payload}.")).is_err());
+    }
+
+    #[test]
+    fn honours_not_before() {
+        let keys = TokenKeys::new("s3cret");
+        let now = in_an_hour() - 3600;
+        let claims = |nbf: serde_json::Value| serde_json::json!({"user_id": "u1", "aud": "cloud_controller", "exp": now + 600, "nbf": nbf});
+        let valid = keys.verify(&sign_json("s3cret", claims((now - 5).into())));
+        assert_eq!(valid.unwrap().nbf, Some(now - 5));
+        assert!(matches!(
+            keys.verify(&sign_json("s3cret", claims((now + 60).into()))),
+            Err(TokenError::Invalid(_))
+        ));
+        // A not-before that is not a time cannot be honoured.
+        assert!(keys
+            .verify(&sign_json("s3cret", claims("tomorrow".into())))
+            .is_err());
     }
 
     #[test]

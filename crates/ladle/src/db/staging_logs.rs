@@ -1,6 +1,7 @@
-//! The `staging_logs` table (written by `jobs::staging_log`).
+//! The `staging_logs` table (written by `jobs::staging_log`, pruned by `jobs::log_retention`).
 
 use super::{DbPool, DbResult};
+use crate::domain::DropletState;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct LogRow {
@@ -27,4 +28,49 @@ pub async fn after(
     .bind(limit)
     .fetch_all(db)
     .await
+}
+
+/// Droplets in a final state, created before `cutoff` (a stored timestamp), that still have
+/// log lines; at most `limit` of them.
+pub async fn final_droplets_with_logs_created_before(
+    db: &DbPool,
+    cutoff: &str,
+    limit: i64,
+) -> DbResult<Vec<String>> {
+    let final_states: Vec<&str> = DropletState::ALL
+        .iter()
+        .filter(|state| state.is_final())
+        .map(|state| state.as_str())
+        .collect();
+    let placeholders: Vec<String> = (0..final_states.len())
+        .map(|i| format!("${}", i + 3))
+        .collect();
+    let sql = format!(
+        "SELECT d.guid FROM droplets d WHERE d.created_at < $1 AND d.state IN ({}) \
+         AND EXISTS (SELECT 1 FROM staging_logs l WHERE l.droplet_guid = d.guid) LIMIT $2",
+        placeholders.join(", ")
+    );
+    let mut query = sqlx::query_as::<_, (String,)>(&sql)
+        .bind(cutoff)
+        .bind(limit);
+    for state in final_states {
+        query = query.bind(state);
+    }
+    Ok(query
+        .fetch_all(db)
+        .await?
+        .into_iter()
+        .map(|(guid,)| guid)
+        .collect())
+}
+
+/// Removes a droplet's log; the number of lines removed.
+pub async fn delete_of_droplet(db: &DbPool, droplet_guid: &str) -> DbResult<u64> {
+    Ok(
+        sqlx::query("DELETE FROM staging_logs WHERE droplet_guid = $1")
+            .bind(droplet_guid)
+            .execute(db)
+            .await?
+            .rows_affected(),
+    )
 }

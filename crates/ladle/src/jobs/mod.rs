@@ -2,6 +2,7 @@
 //! as the rows they act on, and claimed with a lease so that any number of nodes can share one
 //! database: a node that dies simply lets its lease expire and another node takes the job over.
 
+pub mod log_retention;
 pub mod queue;
 pub mod runner;
 pub mod staging;

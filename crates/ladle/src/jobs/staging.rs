@@ -10,10 +10,11 @@ use ladle_stager::env::{staging_environment, StagingEnvInput};
 use ladle_stager::{
     BuildpackSource, FailureKind, StackRoot, Stager, StagingFailure, StagingRequest, StagingSuccess,
 };
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::queue::ClaimedJob;
-use super::staging_log::DbLogSink;
+use super::staging_log::{DbLogSink, LogLimits};
 use crate::actions::staging_complete::{self, Outcome};
 use crate::blobstore::keys;
 use crate::db::droplets::{self, DropletRecord};
@@ -26,6 +27,22 @@ use crate::state::AppState;
 pub struct StagingContext {
     pub state: AppState,
     pub stager: Arc<Stager>,
+}
+
+/// What a staging job carries besides its droplet's guid.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StagingJobPayload {
+    /// The build's `staging_log_rate_limit_bytes_per_second` (-1: unlimited); absent, the
+    /// node's `LADLE_STAGING_LOG_RATE_LIMIT_BYTES_PER_SECOND`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub staging_log_rate_limit_bytes_per_second: Option<i64>,
+}
+
+impl StagingJobPayload {
+    /// A payload that cannot be read (a job of an older version) asks for nothing special.
+    fn of(job: &ClaimedJob) -> Self {
+        serde_json::from_str(&job.payload).unwrap_or_default()
+    }
 }
 
 /// One attempt at a staging job. An error means the attempt failed and the runner retries it
@@ -48,7 +65,14 @@ pub async fn run(ctx: &StagingContext, job: &ClaimedJob) -> anyhow::Result<()> {
     #[cfg(test)]
     test_hooks::panic_if_asked(droplet_guid);
     let inputs = InputDir::create(&ctx.state.config.data_dir, droplet_guid).await?;
-    let outcome = match stage(ctx, &droplet, &inputs).await {
+    let staging = &ctx.state.config.staging;
+    let log_limits = LogLimits::new(
+        staging.staging_log_max_bytes,
+        StagingJobPayload::of(job)
+            .staging_log_rate_limit_bytes_per_second
+            .unwrap_or(staging.staging_log_rate_limit_bytes_per_second),
+    );
+    let outcome = match stage(ctx, &droplet, &inputs, log_limits).await {
         Ok(success) => store_outputs(ctx, &droplet, success).await,
         Err(failure) => Outcome::Failed(failure),
     };
@@ -94,9 +118,10 @@ async fn stage(
     ctx: &StagingContext,
     droplet: &DropletRecord,
     inputs: &InputDir,
+    log_limits: LogLimits,
 ) -> Result<StagingSuccess, StagingFailure> {
     let request = gather_inputs(&ctx.state, droplet, inputs).await?;
-    let (sink, writer) = DbLogSink::start(ctx.state.db.clone(), droplet.guid.clone());
+    let (sink, writer) = DbLogSink::start(ctx.state.db.clone(), droplet.guid.clone(), log_limits);
     let result = ctx.stager.stage(request, &sink).await;
     drop(sink);
     let _ = writer.await;

@@ -426,3 +426,89 @@ async fn dropping_the_heartbeat_stops_the_lease_renewals() {
         "the lease was renewed after the heartbeat was dropped"
     );
 }
+
+/// A droplet of `app` in `state`, created at `created_at`, with `lines` log lines.
+async fn droplet_with_log(
+    db: &DbPool,
+    app: &str,
+    state: &str,
+    created_at: &str,
+    lines: i64,
+) -> String {
+    let guid = db::new_guid();
+    sqlx::query(
+        "INSERT INTO droplets (guid, app_guid, state, memory_limit_mb, disk_limit_mb, created_at) \
+         VALUES ($1, $2, $3, 1024, 4096, $4)",
+    )
+    .bind(&guid)
+    .bind(app)
+    .bind(state)
+    .bind(created_at)
+    .execute(db)
+    .await
+    .unwrap();
+    for seq in 0..lines {
+        sqlx::query(
+            "INSERT INTO staging_logs (droplet_guid, seq, phase, stream, line, created_at) \
+             VALUES ($1, $2, 'compile', 'stdout', 'a line', $3)",
+        )
+        .bind(&guid)
+        .bind(seq)
+        .bind(created_at)
+        .execute(db)
+        .await
+        .unwrap();
+    }
+    guid
+}
+
+async fn log_lines(db: &DbPool, droplet: &str) -> i64 {
+    sqlx::query_as::<_, (i64,)>("SELECT COUNT(*) FROM staging_logs WHERE droplet_guid = $1")
+        .bind(droplet)
+        .fetch_one(db)
+        .await
+        .unwrap()
+        .0
+}
+
+#[tokio::test]
+async fn logs_of_final_droplets_older_than_the_retention_are_pruned() {
+    use super::log_retention::{cutoff, prune};
+    let node = Node::start().await;
+    let db = node.db();
+    let staging = node.staging_build().await;
+    let (app,): (String,) = sqlx::query_as("SELECT app_guid FROM droplets WHERE guid = $1")
+        .bind(&staging.droplet)
+        .fetch_one(db)
+        .await
+        .unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    let long_ago = cutoff(now, 31);
+    let recently = cutoff(now, 29);
+    let old_staged = droplet_with_log(db, &app, "STAGED", &long_ago, 3).await;
+    let old_failed = droplet_with_log(db, &app, "FAILED", &long_ago, 1).await;
+    // More than one round of the prune's batches.
+    let mut many_old = Vec::new();
+    for _ in 0..120 {
+        many_old.push(droplet_with_log(db, &app, "STAGED", &long_ago, 1).await);
+    }
+    let old_but_staging = droplet_with_log(db, &app, "STAGING", &long_ago, 2).await;
+    let recent = droplet_with_log(db, &app, "STAGED", &recently, 2).await;
+
+    let pruned = prune(db, &cutoff(now, 30)).await.unwrap();
+    assert_eq!(pruned, 122);
+    for droplet in [&old_staged, &old_failed].into_iter().chain(&many_old) {
+        assert_eq!(log_lines(db, droplet).await, 0);
+    }
+    // A staging still running keeps what it wrote, whenever it began; recent logs stay.
+    assert_eq!(log_lines(db, &old_but_staging).await, 2);
+    assert_eq!(log_lines(db, &recent).await, 2);
+    // The droplets themselves stay.
+    let (droplets,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM droplets WHERE app_guid = $1")
+        .bind(&app)
+        .fetch_one(db)
+        .await
+        .unwrap();
+    assert_eq!(droplets, 125);
+    assert_eq!(prune(db, &cutoff(now, 30)).await.unwrap(), 0);
+}

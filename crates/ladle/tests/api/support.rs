@@ -147,7 +147,11 @@ impl TestServer {
     pub async fn start_with_options(options: ServerOptions<'_>) -> TestServer {
         let data_dir = match options.data_dir {
             Some(dir) => dir,
-            None => tempfile::tempdir().expect("temp data dir"),
+            // As `ladle serve` makes a data dir: private (an open one is narrowed, and logged).
+            None => tempfile::Builder::new()
+                .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
+                .tempdir()
+                .expect("temp data dir"),
         };
         let mut command = Command::new(ladle_bin());
         command
@@ -210,6 +214,11 @@ impl TestServer {
             child,
             client,
         }
+    }
+
+    /// The server's process id, to look at its memory and open files in /proc.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     pub fn token(&self, user_id: &str, scopes: &[&str]) -> String {

@@ -168,3 +168,100 @@ async fn a_token_naming_no_caller_or_a_refresh_token_is_refused() {
         .await
         .assert_status(200);
 }
+
+#[tokio::test]
+async fn a_token_not_yet_valid_is_refused() {
+    let server = TestServer::start().await;
+    let mut claims = spec_page_claims("early-bird");
+    claims["nbf"] = json!(unix_time_in(-30));
+    server
+        .get("/v3/organizations", &sign_claims(SECRET, &claims))
+        .await
+        .assert_status(200);
+    claims["nbf"] = json!(unix_time_in(300));
+    assert_refused(&server, &sign_claims(SECRET, &claims)).await;
+}
+
+#[tokio::test]
+async fn an_empty_or_overlong_user_id_is_refused_and_not_recorded() {
+    let server = TestServer::start().await;
+    let admin = server.admin_token();
+    // Empty: refused, even with a client_id beside it (CC reads user_id first).
+    let mut empty = client_claims("helper", &READ_WRITE);
+    empty["user_id"] = json!("");
+    assert_refused(&server, &sign_claims(SECRET, &empty)).await;
+    // Longer than CC's user guid column (255 characters).
+    let longest = "u".repeat(255);
+    server
+        .get(
+            "/v3/organizations",
+            &sign_claims(SECRET, &spec_page_claims(&longest)),
+        )
+        .await
+        .assert_status(200);
+    let overlong = "u".repeat(256);
+    assert_refused(&server, &sign_claims(SECRET, &spec_page_claims(&overlong))).await;
+    // Long, yet under the Authorization header's 16 KiB (user_id and email are in the token).
+    let huge = "u".repeat(5_000);
+    assert_refused(&server, &sign_claims(SECRET, &spec_page_claims(&huge))).await;
+    let users = server.get("/v3/users?per_page=5000", &admin).await;
+    let guids: Vec<usize> = users.body["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|user| user["guid"].as_str().unwrap().len())
+        .collect();
+    assert!(
+        guids.iter().all(|&len| (1..=255).contains(&len)),
+        "{guids:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_authorization_header_longer_than_16_kib_is_refused_with_431() {
+    let server = TestServer::start().await;
+    // A 12,000-character user_id makes a token far longer than any real one.
+    let token = sign_claims(SECRET, &spec_page_claims(&"u".repeat(12_000)));
+    assert!(token.len() > 16 * 1024);
+    let refused = server.get("/v3/organizations", &token).await;
+    refused.assert_status(431);
+    assert_eq!(refused.body["errors"][0]["code"], 1004, "{}", refused.text);
+    assert_eq!(refused.body["errors"][0]["title"], "CF-BadRequest");
+    let detail = refused.body["errors"][0]["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("Authorization header is longer than 16384 bytes"),
+        "{detail}"
+    );
+    // Also where no token is needed, and whatever the header holds.
+    let response = server
+        .client
+        .get(format!("{}/v3/info", server.url))
+        .header("Authorization", "x".repeat(16 * 1024 + 1))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 431);
+    // Exactly 16 KiB is read (and refused as a token only because it is not one).
+    let response = server
+        .client
+        .get(format!("{}/v3/organizations", server.url))
+        .header(
+            "Authorization",
+            format!("bearer {}", "x".repeat(16 * 1024 - 7)),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    // A 100,000-character user_id: the request head passes 64 KiB and is refused by the HTTP
+    // layer itself, still with 431 (and without a body).
+    let token = sign_claims(SECRET, &spec_page_claims(&"u".repeat(100_000)));
+    let response = server
+        .client
+        .get(format!("{}/v3/organizations", server.url))
+        .header("Authorization", format!("bearer {token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 431);
+}
