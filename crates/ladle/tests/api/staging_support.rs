@@ -325,5 +325,13 @@ fn add_netns(name: &str) {
     let _turn = ONE_AT_A_TIME
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
+    // A run that was killed leaves its namespace and host-side link behind; one of the same
+    // name would fail to be made.
+    for stale in [["netns", "del", name], ["link", "del", &format!("h{name}")]] {
+        let _ = std::process::Command::new("ip")
+            .args(stale)
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
     ip(&["netns", "add", name]);
 }
