@@ -57,6 +57,7 @@ const ALWAYS_DENIED: [&str; 10] = [
 pub(crate) struct NetworkTools {
     slirp4netns: PathBuf,
     nft: PathBuf,
+    unshare: PathBuf,
 }
 
 impl NetworkTools {
@@ -72,6 +73,7 @@ impl NetworkTools {
         Ok(NetworkTools {
             slirp4netns: find("slirp4netns", "slirp4netns")?,
             nft: find("nft", "nftables")?,
+            unshare: find("unshare", "util-linux")?,
         })
     }
 }
@@ -168,7 +170,14 @@ fn start_slirp(tools: &NetworkTools, netns_file: &Path, log_file: &Path) -> io::
         fcntl(fd.as_raw_fd(), FcntlArg::F_SETFD(FdFlag::empty()))?;
     }
     let log = fs::File::create(log_file)?;
-    let spawned = Command::new(&tools.slirp4netns)
+    // slirp4netns's sandbox makes only `/` private in the mount namespace it creates, then
+    // detaches the old root: the unmounts of every mount still shared with the host (such as
+    // `/run/netns`, shared since the first `ip netns add`) would reach the host and take its
+    // named network namespaces away. So it starts in a namespace of its own where every mount
+    // is already private.
+    let spawned = Command::new(&tools.unshare)
+        .args(["--mount", "--propagation", "private", "--"])
+        .arg(&tools.slirp4netns)
         .args([
             "--configure",
             "--mtu=65520",

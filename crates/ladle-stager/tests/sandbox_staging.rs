@@ -395,3 +395,48 @@ async fn the_container_sees_none_of_the_hosts_files_nor_their_paths() {
     );
     assert_eq!(file("tmp-seen").trim(), "tmp: writable 1777");
 }
+
+/// A shared mount of the host's with a mount below it, as `/run/netns` is once `ip netns add`
+/// has run: a staging with network must leave both in place. slirp4netns's own sandbox once took
+/// such mounts away from the host (its new mount namespace kept them shared, then detached the
+/// old root).
+#[tokio::test]
+#[ignore = "needs root and runc; scripts/test.sh runs it (--include-ignored)"]
+async fn a_staging_with_network_leaves_the_hosts_shared_mounts_alone() {
+    require_runc();
+    require_network_tools();
+    let scratch = Scratch::new();
+    // Outside the scratch folder, which must hold no mount once the staging is done.
+    let host_folder = tempfile::tempdir().unwrap();
+    let shared = host_folder.path().join("shared");
+    let below = shared.join("below");
+    std::fs::create_dir_all(&below).unwrap();
+    let mount = |args: &[&str]| {
+        let status = std::process::Command::new("mount")
+            .args(args)
+            .status()
+            .unwrap();
+        assert!(status.success(), "mount {args:?}");
+    };
+    let shared_arg = shared.to_str().unwrap();
+    let below_arg = below.to_str().unwrap();
+    mount(&["--bind", shared_arg, shared_arg]);
+    mount(&["--make-shared", shared_arg]);
+    mount(&["-t", "tmpfs", "tmpfs", below_arg]);
+    let mounted = |path: &std::path::Path| {
+        std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap()
+            .lines()
+            .any(|line| line.split(' ').nth(4) == path.to_str())
+    };
+    assert!(mounted(&below), "the test's own mount is not there");
+
+    let stager = scratch.stager(ExecutorChoice::Runc);
+    let request = scratch.request("shared-mounts", "noop");
+    let (outcome, sink) = stage(&scratch, &stager, request).await;
+    let staged = mounted(&below);
+    let _ = nix::mount::umount2(&below, nix::mount::MntFlags::MNT_DETACH);
+    let _ = nix::mount::umount2(&shared, nix::mount::MntFlags::MNT_DETACH);
+    outcome.unwrap_or_else(|f| panic!("{f}\n{}", sink.text()));
+    assert!(staged, "the staging unmounted a mount of the host's");
+}
