@@ -5,7 +5,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{CfJson, CurrentUser};
@@ -208,10 +208,10 @@ pub async fn assign_current(
     let choice = CurrentDropletChoice::parse_relationship(&body)?;
     let guid = choice.droplet_guid.as_deref();
     let app = current_droplet::assign(&state.db, &user, &app_guid, guid, Dialect::Current).await?;
-    Ok(Json(current_relationship_view(
-        &state,
+    Ok(Json(droplet::present_current_relationship(
         &app.guid,
         app.current_droplet_guid.as_deref(),
+        &state.links,
     )))
 }
 
@@ -240,10 +240,10 @@ pub async fn show_current_relationship(
     Path(app_guid): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let (record, _) = current_droplet::current(&state.db, &user, &app_guid).await?;
-    Ok(Json(current_relationship_view(
-        &state,
+    Ok(Json(droplet::present_current_relationship(
         &app_guid,
         Some(&record.guid),
+        &state.links,
     )))
 }
 
@@ -259,20 +259,6 @@ pub async fn show_current(
         &state.links,
         access.read_secrets,
     )))
-}
-
-fn current_relationship_view(
-    state: &AppState,
-    app_guid: &str,
-    droplet_guid: Option<&str>,
-) -> Value {
-    json!({
-        "data": droplet_guid.map(|guid| json!({ "guid": guid })),
-        "links": {
-            "self": state.links.href(&format!("/v3/apps/{app_guid}/relationships/current_droplet")),
-            "related": state.links.href(&format!("/v3/apps/{app_guid}/droplets/current")),
-        },
-    })
 }
 
 /// `POST /v3/apps/:guid/actions/clear_buildpack_cache`: 202 and the job's location.

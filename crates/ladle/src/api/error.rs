@@ -215,6 +215,28 @@ mod tests {
         assert_eq!(body["error_code"], "CF-ResourceNotFound");
     }
 
+    /// The error body of both dialects, as clients receive it.
+    #[test]
+    fn error_bodies() {
+        let bodies = [
+            ("error_not_found", ApiError::not_found("App")),
+            (
+                "error_unprocessable",
+                ApiError::unprocessable("Name can't be blank, Unknown field(s): 'x'"),
+            ),
+            (
+                "error_bad_query",
+                ApiError::bad_query("Page must be a positive integer"),
+            ),
+            ("error_unknown", ApiError::unknown_error()),
+        ];
+        for (name, error) in bodies {
+            insta::with_settings!({ omit_expression => true }, {
+                insta::assert_json_snapshot!(name, error.body());
+            });
+        }
+    }
+
     /// A log sink the test can read back.
     #[derive(Clone, Default)]
     struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);

@@ -80,6 +80,21 @@ pub fn present(d: &DropletRecord, links: &Links, show_secrets: bool) -> Value {
     Value::Object(view)
 }
 
+/// `GET|PATCH /v3/apps/:guid/relationships/current_droplet`
+pub fn present_current_relationship(
+    app_guid: &str,
+    droplet_guid: Option<&str>,
+    links: &Links,
+) -> Value {
+    json!({
+        "data": droplet_guid.map(|guid| json!({ "guid": guid })),
+        "links": {
+            "self": links.href(&format!("/v3/apps/{app_guid}/relationships/current_droplet")),
+            "related": links.href(&format!("/v3/apps/{app_guid}/droplets/current")),
+        },
+    })
+}
+
 fn buildpacks(d: &DropletRecord) -> Value {
     d.buildpacks_metadata
         .as_deref()

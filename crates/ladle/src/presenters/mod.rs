@@ -11,9 +11,13 @@ pub mod package;
 pub mod pagination;
 pub mod process;
 pub mod role;
+pub mod root;
 pub mod space;
 pub mod stack;
 pub mod user;
+
+#[cfg(test)]
+mod tests;
 use serde_json::{json, Value};
 
 pub use crate::db::present_timestamp as timestamp;
