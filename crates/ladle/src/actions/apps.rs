@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 
 use crate::actions::jobs::{self, JobFailure};
 use crate::actions::processes as process_actions;
-use crate::auth::{permissions, Access, RoleType, User};
+use crate::auth::{permissions, Access, User};
 use crate::blobstore::{keys, Blobstore};
 use crate::cause_chain::CauseChain;
 use crate::db::apps::{self, AppRecord, OrphanedBlobs};
@@ -19,7 +19,7 @@ use crate::db::query::Where;
 use crate::db::spaces::{self, SpaceRecord};
 use crate::db::stacks;
 use crate::db::{self, DbPool, DbResult};
-use crate::domain::BuildpackUrl;
+use crate::domain::{BuildpackUrl, RoleType};
 use crate::messages::app_create::{AppCreate, Dialect, LifecycleInput};
 use crate::messages::app_update::AppUpdate;
 use crate::messages::env_vars::EnvVarsPatch;
@@ -230,7 +230,7 @@ pub async fn list(
     if let Some(visible) = permissions::readable_space_guids(db, user).await? {
         filter.any_of("space_guid", &visible);
     }
-    let (records, total) = apps::list(db, &filter, params).await?;
+    let (records, total) = apps::list(db, &filter, &params.page()).await?;
     let guids: Vec<String> = records.iter().map(|a| a.guid.clone()).collect();
     let totals = processes::total_instances(db, &guids).await?;
     let spaces: Vec<String> = records.iter().map(|a| a.space_guid.clone()).collect();

@@ -92,7 +92,7 @@ pub async fn list(
     filter
         .filter("name", params.filter("names"))
         .filter("stack", params.filter("stacks"));
-    Ok(buildpacks::list(db, &filter, params).await?)
+    Ok(buildpacks::list(db, &filter, &params.page()).await?)
 }
 
 #[tracing::instrument(skip_all, fields(buildpack_guid = %guid))]

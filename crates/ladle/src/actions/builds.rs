@@ -308,7 +308,7 @@ pub async fn list(
             &visible,
         );
     }
-    Ok(builds::list(db, &filter, params).await?)
+    Ok(builds::list(db, &filter, &params.page()).await?)
 }
 
 /// `PATCH /v3/builds/:guid`. A state change needs the build-state updater's scope

@@ -145,7 +145,7 @@ pub async fn list_for_app(
         // No current droplet: an empty list, not every droplet.
         filter.any_of("guid", app.current_droplet_guid.as_slice());
     }
-    let (rows, total) = droplets::list(db, &filter, params).await?;
+    let (rows, total) = droplets::list(db, &filter, &params.page()).await?;
     Ok((
         rows.into_iter().map(|d| (d, access.read_secrets)).collect(),
         total,
@@ -166,7 +166,7 @@ pub async fn list_for_package(
     };
     let mut filter = listable(params);
     filter.eq("package_guid", package.guid);
-    let (rows, total) = droplets::list(db, &filter, params).await?;
+    let (rows, total) = droplets::list(db, &filter, &params.page()).await?;
     Ok((
         rows.into_iter().map(|d| (d, access.read_secrets)).collect(),
         total,
@@ -206,7 +206,7 @@ async fn page(
     filter: &Where,
     params: &ListParams,
 ) -> Result<DropletPage, DropletError> {
-    let (rows, total) = droplets::list(db, filter, params).await?;
+    let (rows, total) = droplets::list(db, filter, &params.page()).await?;
     let app_guids: Vec<String> = rows.iter().map(|d| d.app_guid.clone()).collect();
     let space_of = apps::space_guids_of(db, &app_guids).await?;
     let spaces: Vec<String> = space_of.values().cloned().collect();

@@ -182,7 +182,7 @@ pub async fn list(
     if let Some(visible) = permissions::readable_space_guids(db, user).await? {
         filter.in_subquery("app_guid", Some(APPS_IN_SPACES), &visible);
     }
-    Ok(packages::list(db, &filter, params).await?)
+    Ok(packages::list(db, &filter, &params.page()).await?)
 }
 
 const APPS_IN_SPACES: &str = "SELECT guid FROM apps WHERE space_guid";

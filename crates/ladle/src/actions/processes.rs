@@ -205,7 +205,7 @@ async fn page(
     filter: &Where,
     params: &ListParams,
 ) -> Result<(Vec<ProcessDetails>, u64), ProcessError> {
-    let (records, total) = processes::list(db, filter, params).await?;
+    let (records, total) = processes::list(db, filter, &params.page()).await?;
     let app_guids: Vec<String> = records.iter().map(|p| p.app_guid.clone()).collect();
     let space_of: HashMap<String, String> = apps::space_guids_of(db, &app_guids).await?;
     let spaces: Vec<String> = space_of.values().cloned().collect();

@@ -2,12 +2,13 @@
 //! organization and of its spaces; space managers the roles of their space. A role is visible
 //! to whoever can read its organization (organization roles) or its space (space roles).
 
-use crate::auth::{permissions, RoleType, User};
+use crate::auth::{permissions, User};
 use crate::db::organizations::{self, OrganizationRecord};
 use crate::db::roles::{self, RoleRecord};
 use crate::db::spaces::{self, SpaceRecord};
 use crate::db::users::{self, UserRecord};
 use crate::db::{self, DbPool, DbResult};
+use crate::domain::RoleType;
 use crate::messages::role_create::{RoleCreate, RoleTarget};
 
 #[derive(Debug, thiserror::Error)]

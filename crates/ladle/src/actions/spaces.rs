@@ -1,10 +1,11 @@
 //! Space verbs: create (admin or a manager of the organization), delete (only when it has no
 //! apps), and the read check other resources use.
 
-use crate::auth::{permissions, RoleType, User};
+use crate::auth::{permissions, User};
 use crate::db::organizations;
 use crate::db::spaces::{self, SpaceRecord};
 use crate::db::{self, DbPool};
+use crate::domain::RoleType;
 use crate::messages::space_create::SpaceCreate;
 
 #[derive(Debug, thiserror::Error)]

@@ -8,6 +8,7 @@ use axum::Json;
 use serde_json::json;
 
 use crate::cause_chain::CauseChain;
+use crate::messages::{MessageError, MessageErrorKind};
 
 /// The name of CC's answer to a failure that is not the client's, shown without `CF-`.
 pub const UNKNOWN_ERROR: &str = "UnknownError";
@@ -188,6 +189,16 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         (self.status, Json(self.body())).into_response()
+    }
+}
+
+/// A refused body is a 422 and a refused query string a 400, each listing every problem.
+impl From<MessageError> for ApiError {
+    fn from(err: MessageError) -> Self {
+        match err.kind {
+            MessageErrorKind::Unprocessable => ApiError::unprocessable(err.detail()),
+            MessageErrorKind::BadQuery => ApiError::bad_query(err.detail()),
+        }
     }
 }
 

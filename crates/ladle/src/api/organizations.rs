@@ -63,7 +63,7 @@ pub async fn list(
         .filter("name", params.filter("names"))
         .filter("guid", params.filter("guids"))
         .filter("guid", visible.as_deref());
-    let (orgs, total) = organizations::list(&state.db, &filter, &params).await?;
+    let (orgs, total) = organizations::list(&state.db, &filter, &params.page()).await?;
     let resources = orgs
         .iter()
         .map(|o| organization::present(o, &state.links))

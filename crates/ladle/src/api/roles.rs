@@ -76,7 +76,7 @@ pub async fn list(
         .filter("space_guid", params.filter("space_guids"))
         .filter("organization_guid", params.filter("organization_guids"))
         .filter(roles::TARGET_COLUMN, visible.as_deref());
-    let (found, total) = roles::list(&state.db, &filter, &params).await?;
+    let (found, total) = roles::list(&state.db, &filter, &params.page()).await?;
     let resources = found
         .iter()
         .map(|r| role::present(r, &state.links))

@@ -64,7 +64,7 @@ pub async fn list(
         .filter("guid", params.filter("guids"))
         .filter("organization_guid", params.filter("organization_guids"))
         .filter("guid", visible.as_deref());
-    let (found, total) = spaces::list(&state.db, &filter, &params).await?;
+    let (found, total) = spaces::list(&state.db, &filter, &params.page()).await?;
     let resources = found
         .iter()
         .map(|s| space::present(s, &state.links))

@@ -62,7 +62,7 @@ pub async fn list(
     filter
         .filter("name", params.filter("names"))
         .filter("guid", params.filter("guids"));
-    let (found, total) = stacks::list(&state.db, &filter, &params).await?;
+    let (found, total) = stacks::list(&state.db, &filter, &params.page()).await?;
     let default_stack = &state.config.default_stack;
     let resources = found
         .iter()

@@ -60,7 +60,7 @@ pub async fn list(
         .filter("guid", params.filter("guids"))
         .filter("username", params.filter("usernames"))
         .filter("guid", visible.as_deref());
-    let (found, total) = users::list(&state.db, &filter, &params).await?;
+    let (found, total) = users::list(&state.db, &filter, &params.page()).await?;
     let resources = found
         .iter()
         .map(|u| user::present(u, &state.links))

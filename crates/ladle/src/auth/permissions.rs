@@ -1,75 +1,9 @@
 //! Roles and what they allow, as Cloud Controller decides it: a resource the caller cannot read
 //! is "not found" (404), one it can read but not change is "not authorized" (403).
 
-use std::fmt;
-use std::str::FromStr;
-
 use crate::auth::User;
 use crate::db::{DbPool, DbResult};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum RoleType {
-    OrganizationUser,
-    OrganizationAuditor,
-    OrganizationManager,
-    OrganizationBillingManager,
-    SpaceDeveloper,
-    SpaceManager,
-    SpaceAuditor,
-    SpaceSupporter,
-}
-
-impl RoleType {
-    pub const ALL: [RoleType; 8] = [
-        RoleType::OrganizationUser,
-        RoleType::OrganizationAuditor,
-        RoleType::OrganizationManager,
-        RoleType::OrganizationBillingManager,
-        RoleType::SpaceDeveloper,
-        RoleType::SpaceManager,
-        RoleType::SpaceAuditor,
-        RoleType::SpaceSupporter,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RoleType::OrganizationUser => "organization_user",
-            RoleType::OrganizationAuditor => "organization_auditor",
-            RoleType::OrganizationManager => "organization_manager",
-            RoleType::OrganizationBillingManager => "organization_billing_manager",
-            RoleType::SpaceDeveloper => "space_developer",
-            RoleType::SpaceManager => "space_manager",
-            RoleType::SpaceAuditor => "space_auditor",
-            RoleType::SpaceSupporter => "space_supporter",
-        }
-    }
-
-    pub fn is_space_role(self) -> bool {
-        matches!(
-            self,
-            RoleType::SpaceDeveloper
-                | RoleType::SpaceManager
-                | RoleType::SpaceAuditor
-                | RoleType::SpaceSupporter
-        )
-    }
-}
-
-impl fmt::Display for RoleType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for RoleType {
-    type Err = ();
-    fn from_str(s: &str) -> Result<Self, ()> {
-        RoleType::ALL
-            .into_iter()
-            .find(|r| r.as_str() == s)
-            .ok_or(())
-    }
-}
+use crate::domain::RoleType;
 
 /// What one user may do with the resources of one space.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

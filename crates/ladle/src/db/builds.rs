@@ -5,7 +5,7 @@ use sqlx::{Any, Transaction};
 use super::query::{fetch_page, Where};
 use super::{DbPool, DbResult};
 use crate::domain::BuildState;
-use crate::messages::list::ListParams;
+use crate::domain::Page;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct BuildRecord {
@@ -61,12 +61,8 @@ pub async fn find(db: &DbPool, guid: &str) -> DbResult<Option<BuildRecord>> {
         .await
 }
 
-pub async fn list(
-    db: &DbPool,
-    filter: &Where,
-    params: &ListParams,
-) -> DbResult<(Vec<BuildRecord>, u64)> {
-    fetch_page(db, "builds", filter, params).await
+pub async fn list(db: &DbPool, filter: &Where, page: &Page) -> DbResult<(Vec<BuildRecord>, u64)> {
+    fetch_page(db, "builds", filter, page).await
 }
 
 /// True when the app has a build still STAGING (CC allows one at a time).

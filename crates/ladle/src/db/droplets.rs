@@ -5,7 +5,7 @@ use sqlx::{Any, Transaction};
 use super::query::{fetch_page, Where};
 use super::{DbPool, DbResult};
 use crate::domain::DropletState;
-use crate::messages::list::ListParams;
+use crate::domain::Page;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct DropletRecord {
@@ -89,12 +89,8 @@ pub async fn find(db: &DbPool, guid: &str) -> DbResult<Option<DropletRecord>> {
         .await
 }
 
-pub async fn list(
-    db: &DbPool,
-    filter: &Where,
-    params: &ListParams,
-) -> DbResult<(Vec<DropletRecord>, u64)> {
-    fetch_page(db, "droplets", filter, params).await
+pub async fn list(db: &DbPool, filter: &Where, page: &Page) -> DbResult<(Vec<DropletRecord>, u64)> {
+    fetch_page(db, "droplets", filter, page).await
 }
 
 /// PENDING → STAGING; `false` when the droplet is not PENDING any more.

@@ -2,10 +2,10 @@
 
 use serde_json::{Map, Value};
 
-use super::app_create::MetadataPatch;
 use super::buildpack_create::{checked_name, checked_position, checked_stack};
 use super::fields::Fields;
-use crate::api::error::ApiError;
+use super::MessageError;
+use crate::domain::MetadataPatch;
 
 /// Only the fields sent are changed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -20,7 +20,7 @@ pub struct BuildpackUpdate {
 }
 
 impl BuildpackUpdate {
-    pub fn parse(body: &Map<String, Value>) -> Result<Self, ApiError> {
+    pub fn parse(body: &Map<String, Value>) -> Result<Self, MessageError> {
         let mut fields = Fields::new(body);
         let name = match fields.raw("name") {
             None => None,
@@ -59,7 +59,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn parse(body: Value) -> Result<BuildpackUpdate, ApiError> {
+    fn parse(body: Value) -> Result<BuildpackUpdate, MessageError> {
         BuildpackUpdate::parse(body.as_object().unwrap())
     }
 
@@ -78,11 +78,11 @@ mod tests {
         assert_eq!(
             parse(json!({"name": "", "position": -1}))
                 .unwrap_err()
-                .detail,
+                .detail(),
             "Name can't be blank, Position must be greater than or equal to 1"
         );
         assert_eq!(
-            parse(json!({"name": 3})).unwrap_err().detail,
+            parse(json!({"name": 3})).unwrap_err().detail(),
             "Name must be a string"
         );
     }
