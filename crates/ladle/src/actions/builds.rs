@@ -3,14 +3,14 @@
 //! build-state updater). Checks run in Cloud Controller's order; bad input writes nothing.
 
 use ladle_stager::FailureKind;
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use crate::actions::apps::{self as app_actions, AppError};
+use crate::actions::access;
 use crate::actions::staging_complete::describe;
 use crate::actions::staging_request::{self, AppPlace, LimitError};
 use crate::auth::{permissions, Access, User};
 use crate::db::apps::AppRecord;
-use crate::db::builds::{self, BuildRecord};
+use crate::db::builds::{self, BuildRecord, CreatedBy, Lifecycle};
 use crate::db::droplets::{self, DropletRecord};
 use crate::db::packages::{PackageRecord, PackageState, PackageType};
 use crate::db::query::Where;
@@ -250,12 +250,17 @@ async fn new_records(
         droplet_guid: Some(droplet.guid.clone()),
         state: BuildState::Staging.as_str().to_string(),
         error: None,
-        lifecycle: json!({"type": "buildpack", "data": {"buildpacks": requested, "stack": stack}})
-            .to_string(),
+        lifecycle: db::json_text(&Lifecycle::Buildpack {
+            buildpacks: requested,
+            stack: stack.to_string(),
+        }),
         staging_memory_in_mb: limits.memory_mb as i64,
         staging_disk_in_mb: limits.disk_mb as i64,
-        created_by: json!({"guid": user.guid, "name": user.username, "email": user.email})
-            .to_string(),
+        created_by: db::json_text(&CreatedBy {
+            guid: user.guid.clone(),
+            name: user.username.clone(),
+            email: user.email.clone(),
+        }),
         metadata: input.metadata.apply("{}"),
         created_at: now,
         updated_at: None,
@@ -270,13 +275,9 @@ pub async fn find_readable(
     guid: &str,
 ) -> Result<(BuildRecord, Access), BuildError> {
     let build = builds::find(db, guid).await?.ok_or(BuildError::NotFound)?;
-    let app = apps::find(db, &build.app_guid)
+    let access = access::app_access(db, user, &build.app_guid)
         .await?
         .ok_or(BuildError::NotFound)?;
-    let access = permissions::space_access(db, user, &app.space_guid).await?;
-    if !access.read {
-        return Err(BuildError::NotFound);
-    }
     Ok((build, access))
 }
 
@@ -289,11 +290,9 @@ pub async fn list(
 ) -> Result<(Vec<BuildRecord>, u64), BuildError> {
     let mut filter = Where::new();
     if let Some(app_guid) = app_guid {
-        match app_actions::find_readable(db, user, app_guid).await {
-            Ok(_) => {}
-            Err(AppError::Db(err)) => return Err(err.into()),
-            Err(_) => return Err(BuildError::AppNotFound),
-        }
+        access::readable_app(db, user, app_guid)
+            .await?
+            .ok_or(BuildError::AppNotFound)?;
         filter.eq("app_guid", app_guid);
     }
     filter

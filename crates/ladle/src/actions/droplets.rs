@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use futures::stream::BoxStream;
 
-use crate::actions::apps::{self as app_actions, AppError};
+use crate::actions::access;
 use crate::actions::jobs::{self, JobFailure};
 use crate::actions::packages::{self as package_actions, PackageError};
 use crate::auth::{permissions, Access, User};
@@ -70,13 +70,9 @@ pub async fn find_readable(
     let droplet = droplets::find(db, guid)
         .await?
         .ok_or(DropletError::NotFound)?;
-    let app = apps::find(db, &droplet.app_guid)
+    let access = access::app_access(db, user, &droplet.app_guid)
         .await?
         .ok_or(DropletError::NotFound)?;
-    let access = permissions::space_access(db, user, &app.space_guid).await?;
-    if !access.read {
-        return Err(DropletError::NotFound);
-    }
     Ok((droplet, access))
 }
 
@@ -136,9 +132,9 @@ pub async fn list_for_app(
         Some(values) if values.iter().all(|v| v == "true") => true,
         Some(_) => return Err(DropletError::BadCurrentFilter),
     };
-    let (app, _, access) = app_actions::find_readable(db, user, app_guid)
-        .await
-        .map_err(app_missing)?;
+    let access::ReadableApp { app, access, .. } = access::readable_app(db, user, app_guid)
+        .await?
+        .ok_or(DropletError::AppNotFound)?;
     let mut filter = listable(params);
     filter.eq("app_guid", app.guid.clone());
     if current_only {
@@ -173,13 +169,6 @@ pub async fn list_for_package(
     ))
 }
 
-fn app_missing(err: AppError) -> DropletError {
-    match err {
-        AppError::Db(err) => DropletError::Db(err),
-        _ => DropletError::AppNotFound,
-    }
-}
-
 /// The states a list may show: those asked for (all by default), never STAGING.
 fn listable(params: &ListParams) -> Where {
     let states: Vec<String> = match params.filter("states") {
@@ -210,7 +199,7 @@ async fn page(
     let app_guids: Vec<String> = rows.iter().map(|d| d.app_guid.clone()).collect();
     let space_of = apps::space_guids_of(db, &app_guids).await?;
     let spaces: Vec<String> = space_of.values().cloned().collect();
-    let secret_spaces = app_actions::spaces_with_secrets(db, user, &spaces).await?;
+    let secret_spaces = access::spaces_with_secrets(db, user, &spaces).await?;
     let shown = rows
         .into_iter()
         .map(|d| {

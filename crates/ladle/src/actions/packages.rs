@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use futures::stream::BoxStream;
 
-use crate::actions::apps::{self, AppError};
+use crate::actions::access::{self, ReadableApp};
 use crate::actions::jobs::{self, JobFailure};
 use crate::archive::ArchiveError;
 use crate::auth::{permissions, Access, User};
@@ -38,9 +38,6 @@ pub enum PackageError {
     InvalidZip(#[from] ArchiveError),
     #[error(transparent)]
     Blob(#[from] BlobError),
-    /// The app look-up failed in a way that is no fault of the caller.
-    #[error("app look-up: {0}")]
-    AppLookup(#[source] AppError),
     #[error(transparent)]
     Db(#[from] sqlx::Error),
 }
@@ -63,10 +60,10 @@ pub async fn create(
     user: &User,
     input: PackageCreate,
 ) -> Result<PackageRecord, PackageError> {
-    let access = app_access(db, user, &input.app_guid)
+    let app = access::readable_app(db, user, &input.app_guid)
         .await?
         .ok_or(PackageError::AppInvalid)?;
-    if !access.write {
+    if !app.access.write {
         return Err(PackageError::NotAuthorized);
     }
     let package = new_record(input);
@@ -125,33 +122,29 @@ fn new_record(input: PackageCreate) -> PackageRecord {
     }
 }
 
-/// The caller's access to the app's space; `None` when the app is missing or unreadable.
-async fn app_access(
-    db: &DbPool,
-    user: &User,
-    app_guid: &str,
-) -> Result<Option<Access>, PackageError> {
-    match apps::find_readable(db, user, app_guid).await {
-        Ok((_, _, access)) => Ok(Some(access)),
-        Err(AppError::NotFound) => Ok(None),
-        Err(AppError::Db(err)) => Err(err.into()),
-        Err(other) => Err(PackageError::AppLookup(other)),
-    }
-}
-
 /// The package and what the caller may do with it, if it exists and the caller can see it.
 pub async fn find_readable(
     db: &DbPool,
     user: &User,
     guid: &str,
 ) -> Result<(PackageRecord, Access), PackageError> {
+    let (package, app) = find_readable_with_app(db, user, guid).await?;
+    Ok((package, app.access))
+}
+
+/// `find_readable` with the package's app and space, for what is listed under a package.
+pub async fn find_readable_with_app(
+    db: &DbPool,
+    user: &User,
+    guid: &str,
+) -> Result<(PackageRecord, ReadableApp), PackageError> {
     let package = packages::find(db, guid)
         .await?
         .ok_or(PackageError::NotFound)?;
-    let access = app_access(db, user, &package.app_guid)
+    let app = access::readable_app(db, user, &package.app_guid)
         .await?
         .ok_or(PackageError::NotFound)?;
-    Ok((package, access))
+    Ok((package, app))
 }
 
 /// One page of the packages the caller can see; `app_guid` scopes it to one readable app.
@@ -163,7 +156,7 @@ pub async fn list(
 ) -> Result<(Vec<PackageRecord>, u64), PackageError> {
     let mut filter = Where::new();
     if let Some(app_guid) = app_guid {
-        app_access(db, user, app_guid)
+        access::readable_app(db, user, app_guid)
             .await?
             .ok_or(PackageError::AppNotFound)?;
         filter.eq("app_guid", app_guid);

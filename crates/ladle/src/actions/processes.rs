@@ -5,16 +5,13 @@ use std::collections::{BTreeMap, HashMap};
 
 use sqlx::{Any, Transaction};
 
-use crate::actions::apps::{self as app_actions, AppError};
+use crate::actions::access;
 use crate::auth::{permissions, User};
 use crate::db::processes::{self, ProcessRecord};
 use crate::db::query::Where;
 use crate::db::{self, apps, DbPool, DbResult};
+use crate::domain::process::{DEFAULT_DISK_MB, DEFAULT_MEMORY_MB, WEB};
 use crate::messages::list::ListParams;
-
-pub const WEB: &str = "web";
-pub const DEFAULT_MEMORY_MB: i64 = 1024;
-pub const DEFAULT_DISK_MB: i64 = 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProcessError {
@@ -24,15 +21,6 @@ pub enum ProcessError {
     AppNotFound,
     #[error(transparent)]
     Db(#[from] sqlx::Error),
-}
-
-impl From<AppError> for ProcessError {
-    fn from(err: AppError) -> Self {
-        match err {
-            AppError::Db(err) => ProcessError::Db(err),
-            _ => ProcessError::AppNotFound,
-        }
-    }
 }
 
 /// A process with what its view needs beside the row.
@@ -128,15 +116,13 @@ pub async fn find_readable(
     let process = processes::find(db, guid)
         .await?
         .ok_or(ProcessError::NotFound)?;
-    let (_, space, access) = match app_actions::find_readable(db, user, &process.app_guid).await {
-        Ok(found) => found,
-        Err(AppError::Db(err)) => return Err(err.into()),
-        Err(_) => return Err(ProcessError::NotFound),
-    };
+    let app = access::readable_app(db, user, &process.app_guid)
+        .await?
+        .ok_or(ProcessError::NotFound)?;
     Ok(ProcessDetails {
         process,
-        space_guid: space.guid,
-        show_command: access.read_secrets,
+        space_guid: app.space.guid,
+        show_command: app.access.read_secrets,
     })
 }
 
@@ -147,15 +133,25 @@ pub async fn find_by_type(
     app_guid: &str,
     process_type: &str,
 ) -> Result<ProcessDetails, ProcessError> {
-    let (app, space, access) = app_actions::find_readable(db, user, app_guid).await?;
-    let process = processes::find_by_type(db, &app.guid, process_type)
+    let app = readable_app(db, user, app_guid).await?;
+    let process = processes::find_by_type(db, &app.app.guid, process_type)
         .await?
         .ok_or(ProcessError::NotFound)?;
     Ok(ProcessDetails {
         process,
-        space_guid: space.guid,
-        show_command: access.read_secrets,
+        space_guid: app.space.guid,
+        show_command: app.access.read_secrets,
     })
+}
+
+async fn readable_app(
+    db: &DbPool,
+    user: &User,
+    app_guid: &str,
+) -> Result<access::ReadableApp, ProcessError> {
+    access::readable_app(db, user, app_guid)
+        .await?
+        .ok_or(ProcessError::AppNotFound)
 }
 
 /// `GET /v3/processes`: filters `types`, `app_guids`, `space_guids`, `guids`; only processes of
@@ -185,9 +181,9 @@ pub async fn list_for_app(
     app_guid: &str,
     params: &ListParams,
 ) -> Result<(Vec<ProcessDetails>, u64), ProcessError> {
-    let (app, _, _) = app_actions::find_readable(db, user, app_guid).await?;
+    let app = readable_app(db, user, app_guid).await?;
     let mut filter = common_filter(params);
-    filter.eq("app_guid", app.guid);
+    filter.eq("app_guid", app.app.guid);
     page(db, user, &filter, params).await
 }
 
@@ -209,7 +205,7 @@ async fn page(
     let app_guids: Vec<String> = records.iter().map(|p| p.app_guid.clone()).collect();
     let space_of: HashMap<String, String> = apps::space_guids_of(db, &app_guids).await?;
     let spaces: Vec<String> = space_of.values().cloned().collect();
-    let secret_spaces = app_actions::spaces_with_secrets(db, user, &spaces).await?;
+    let secret_spaces = access::spaces_with_secrets(db, user, &spaces).await?;
     let details = records
         .into_iter()
         .map(|process| {

@@ -8,10 +8,10 @@ use sqlx::{Any, Transaction};
 use crate::config::StagingArgs;
 use crate::db::apps::AppRecord;
 use crate::db::droplets::{self, DropletRecord};
+use crate::db::job_queue as queue;
 use crate::db::organizations::OrganizationRecord;
 use crate::db::spaces::SpaceRecord;
 use crate::db::DbResult;
-use crate::jobs::queue;
 
 /// File descriptors a staging may open (CC's `instance_file_descriptor_limit`).
 pub const STAGING_FDS: u64 = 16384;

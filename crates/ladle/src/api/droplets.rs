@@ -5,6 +5,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use futures::TryStreamExt;
 use serde_json::Value;
 
 use super::error::{ApiError, ApiResult};
@@ -16,7 +17,7 @@ use crate::actions::package_stage::{self, PackageStageError};
 use crate::messages::current_droplet::CurrentDropletChoice;
 use crate::messages::droplet_create::DropletCreate;
 use crate::messages::list::ListParams;
-use crate::presenters::{app, droplet, pagination};
+use crate::presenters::{droplet, pagination, staging_log};
 use crate::state::AppState;
 
 impl From<PackageStageError> for ApiError {
@@ -226,11 +227,7 @@ pub async fn assign_current_2015(
     let guid = choice.droplet_guid.as_deref();
     current_droplet::assign(&state.db, &user, &app_guid, guid, Dialect::Experimental2015).await?;
     let details = crate::actions::apps::show(&state.db, &user, &app_guid).await?;
-    Ok(Json(app::present(
-        &details,
-        &state.config.default_stack,
-        &state.links,
-    )))
+    Ok(Json(super::apps::view(&state, &details)))
 }
 
 /// `GET /v3/apps/:guid/relationships/current_droplet`
@@ -280,10 +277,11 @@ pub async fn logs(
     RawQuery(query): RawQuery,
 ) -> ApiResult<Response> {
     let follow = follow_param(query.as_deref())?;
-    let stream = crate::actions::staging_logs::stream_log(&state.db, &user, &guid, follow).await?;
+    let batches = crate::actions::staging_logs::stream_log(&state.db, &user, &guid, follow).await?;
+    let text = batches.map_ok(|rows| staging_log::present(&rows));
     Ok((
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        Body::from_stream(stream),
+        Body::from_stream(text),
     )
         .into_response())
 }

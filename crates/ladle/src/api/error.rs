@@ -8,10 +8,8 @@ use axum::Json;
 use serde_json::json;
 
 use crate::cause_chain::CauseChain;
+use crate::domain::unknown_error;
 use crate::messages::{MessageError, MessageErrorKind};
-
-/// The name of CC's answer to a failure that is not the client's, shown without `CF-`.
-pub const UNKNOWN_ERROR: &str = "UnknownError";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
@@ -71,9 +69,9 @@ impl ApiError {
     pub fn unknown_error() -> Self {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
-            10001,
-            UNKNOWN_ERROR,
-            "An unknown error occurred.",
+            unknown_error::CODE,
+            unknown_error::NAME,
+            unknown_error::DETAIL,
         )
     }
 
@@ -170,7 +168,7 @@ impl ApiError {
     /// client with the bare name (`UNKNOWN_ERROR_HASH` in its error hashers).
     pub fn title(&self) -> String {
         match self.name {
-            UNKNOWN_ERROR => UNKNOWN_ERROR.to_string(),
+            unknown_error::NAME => unknown_error::NAME.to_string(),
             name => format!("CF-{name}"),
         }
     }

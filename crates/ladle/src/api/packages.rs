@@ -36,7 +36,7 @@ impl From<PackageError> for ApiError {
             | PackageError::NotBits
             | PackageError::NoBitsToDownload
             | PackageError::InvalidZip(_) => ApiError::unprocessable(err.to_string()),
-            PackageError::Blob(_) | PackageError::AppLookup(_) => ApiError::internal(&err),
+            PackageError::Blob(_) => ApiError::internal(&err),
             PackageError::Db(err) => err.into(),
         }
     }

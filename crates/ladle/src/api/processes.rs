@@ -27,7 +27,7 @@ pub async fn show(
     Path(guid): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let details = actions::find_readable(&state.db, &user, &guid).await?;
-    Ok(Json(process::present(&details, &state.links)))
+    Ok(Json(view(&state, &details)))
 }
 
 pub async fn show_for_app(
@@ -36,7 +36,7 @@ pub async fn show_for_app(
     Path((app_guid, process_type)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
     let details = actions::find_by_type(&state.db, &user, &app_guid, &process_type).await?;
-    Ok(Json(process::present(&details, &state.links)))
+    Ok(Json(view(&state, &details)))
 }
 
 pub async fn list(
@@ -69,9 +69,15 @@ fn page(
     params: &ListParams,
     path: &str,
 ) -> Value {
-    let resources = found
-        .iter()
-        .map(|details| process::present(details, &state.links))
-        .collect();
+    let resources = found.iter().map(|details| view(state, details)).collect();
     pagination::present(resources, total, params, path, &state.links)
+}
+
+fn view(state: &AppState, details: &ProcessDetails) -> Value {
+    process::present(
+        &details.process,
+        &details.space_guid,
+        details.show_command,
+        &state.links,
+    )
 }

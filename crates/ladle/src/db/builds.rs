@@ -1,5 +1,6 @@
 //! The `builds` table.
 
+use serde::Serialize;
 use sqlx::{Any, Transaction};
 
 use super::query::{fetch_page, Where};
@@ -25,6 +26,24 @@ pub struct BuildRecord {
     pub metadata: String,
     pub created_at: String,
     pub updated_at: Option<String>,
+}
+
+/// A build's `lifecycle` column: `{"type":"buildpack","data":{"buildpacks":[…],"stack":"…"}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", content = "data", rename_all = "lowercase")]
+pub enum Lifecycle {
+    Buildpack {
+        buildpacks: Vec<String>,
+        stack: String,
+    },
+}
+
+/// A build's `created_by` column: who asked for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CreatedBy {
+    pub guid: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
 }
 
 impl BuildRecord {

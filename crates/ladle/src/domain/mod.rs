@@ -3,8 +3,10 @@
 pub mod buildpack_url;
 pub mod metadata;
 pub mod page;
+pub mod process;
 pub mod roles;
 pub mod states;
+pub mod unknown_error;
 
 pub use buildpack_url::BuildpackUrl;
 pub use metadata::MetadataPatch;

@@ -2,7 +2,6 @@
 //! as the rows they act on, and claimed with a lease so that any number of nodes can share one
 //! database: a node that dies simply lets its lease expire and another node takes the job over.
 
-pub mod queue;
 pub mod runner;
 pub mod staging;
 pub mod staging_log;

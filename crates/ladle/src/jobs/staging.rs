@@ -12,11 +12,11 @@ use ladle_stager::{
 };
 use serde_json::{Map, Value};
 
-use super::queue::ClaimedJob;
 use super::staging_log::DbLogSink;
 use crate::actions::staging_complete::{self, Outcome};
 use crate::blobstore::keys;
 use crate::db::droplets::{self, DropletRecord};
+use crate::db::job_queue::ClaimedJob;
 use crate::db::{build_caches, buildpacks, stacks};
 use crate::domain::BuildpackUrl;
 use crate::state::AppState;
@@ -171,7 +171,7 @@ async fn buildpack_sources(
         return Ok((sources, false));
     }
     for (index, entry) in requested.iter().enumerate() {
-        if is_url(entry) {
+        if BuildpackUrl::is_url(entry) {
             sources.push(BuildpackSource::Url(entry.clone()));
             continue;
         }
@@ -208,12 +208,6 @@ async fn admin_source(
         key: record.name.clone(),
         zip,
     })
-}
-
-/// A requested buildpack is a URL (fetched by the builder) rather than an admin buildpack
-/// name; entries were checked with `BuildpackUrl` when the staging was requested.
-pub fn is_url(entry: &str) -> bool {
-    BuildpackUrl::parse(entry, true).is_ok()
 }
 
 async fn stack_root(state: &AppState, stack: &str) -> Result<StackRoot, StagingFailure> {

@@ -2,10 +2,11 @@
 //! `error`, …) and the 2015 fields of our spec page (`_links`, `hash`, `failure_reason`,
 //! `procfile`, `detected_start_command`, `environment_variables`) side by side.
 
+use std::collections::BTreeMap;
+
 use serde_json::{json, Map, Value};
 
 use super::{empty_metadata, timestamp, to_one, Links};
-use crate::actions::staging_complete::procfile_yaml;
 use crate::db::droplets::DropletRecord;
 use crate::domain::DropletState;
 
@@ -93,6 +94,11 @@ pub fn present_current_relationship(
             "related": links.href(&format!("/v3/apps/{app_guid}/droplets/current")),
         },
     })
+}
+
+/// The Procfile text CC's 2015 API shows: process types as YAML.
+fn procfile_yaml(process_types: &BTreeMap<String, String>) -> String {
+    serde_yaml::to_string(process_types).unwrap_or_default()
 }
 
 fn buildpacks(d: &DropletRecord) -> Value {

@@ -6,9 +6,6 @@
 use serde_json::Value;
 
 use super::*;
-use crate::actions::apps::{AppDetails, AppEnv};
-use crate::actions::processes::ProcessDetails;
-use crate::actions::staging_logs::format_line;
 use crate::db::apps::AppRecord;
 use crate::db::buildpacks::BuildpackRecord;
 use crate::db::builds::BuildRecord;
@@ -283,29 +280,20 @@ fn stack_views() {
 
 #[test]
 fn app_views() {
-    let developer = AppDetails {
-        app: app(Some(DROPLET)),
-        total_desired_instances: 3,
-        show_secrets: true,
-    };
     snapshot(
         "app_for_developer",
-        app::present(&developer, "cflinuxfs4", &links()),
+        app::present(&app(Some(DROPLET)), 3, true, "cflinuxfs4", &links()),
     );
-    let auditor = AppDetails {
-        app: AppRecord {
-            lifecycle_stack: None,
-            lifecycle_buildpacks: "[]".into(),
-            updated_at: None,
-            metadata: "{}".into(),
-            ..app(None)
-        },
-        total_desired_instances: 0,
-        show_secrets: false,
+    let auditor = AppRecord {
+        lifecycle_stack: None,
+        lifecycle_buildpacks: "[]".into(),
+        updated_at: None,
+        metadata: "{}".into(),
+        ..app(None)
     };
     snapshot(
         "app_for_auditor",
-        app::present(&auditor, "cflinuxfs4", &links()),
+        app::present(&auditor, 0, false, "cflinuxfs4", &links()),
     );
 }
 
@@ -315,39 +303,38 @@ fn app_variable_views() {
         "app_environment_variables",
         app::present_env_vars(&app(None), &links()),
     );
-    let env = AppEnv {
-        app: app(Some(DROPLET)),
-        space: space(),
-        organization: Some(org()),
-        web: Some(ProcessRecord {
-            memory_in_mb: 256,
-            disk_in_mb: 512,
-            ..web(Some("./server"))
-        }),
+    let web = ProcessRecord {
+        memory_in_mb: 256,
+        disk_in_mb: 512,
+        ..web(Some("./server"))
     };
-    snapshot("app_env", app::present_env(&env, &links()));
+    snapshot(
+        "app_env",
+        app::present_env(
+            &app(Some(DROPLET)),
+            &space(),
+            Some(&org()),
+            Some(&web),
+            &links(),
+        ),
+    );
 }
 
 #[test]
 fn process_views() {
-    let shown = ProcessDetails {
-        process: web(Some("bundle exec rackup")),
-        space_guid: SPACE.into(),
-        show_command: true,
+    let shown = web(Some("bundle exec rackup"));
+    snapshot("process", process::present(&shown, SPACE, true, &links()));
+    let hidden = ProcessRecord {
+        guid: WORKER.into(),
+        process_type: "worker".into(),
+        instances: 0,
+        updated_at: Some(UPDATED.into()),
+        ..web(Some("bundle exec sidekiq"))
     };
-    snapshot("process", process::present(&shown, &links()));
-    let hidden = ProcessDetails {
-        process: ProcessRecord {
-            guid: WORKER.into(),
-            process_type: "worker".into(),
-            instances: 0,
-            updated_at: Some(UPDATED.into()),
-            ..web(Some("bundle exec sidekiq"))
-        },
-        space_guid: SPACE.into(),
-        show_command: false,
-    };
-    snapshot("process_redacted", process::present(&hidden, &links()));
+    snapshot(
+        "process_redacted",
+        process::present(&hidden, SPACE, false, &links()),
+    );
 }
 
 #[test]
@@ -488,13 +475,11 @@ fn staging_log_lines() {
         line: text.into(),
         created_at: CREATED.into(),
     };
-    let text: String = [
+    let chunk = staging_log::present(&[
         line(0, "detect", "stdout", "-----> ruby 3.3"),
         line(1, "compile", "stderr", "warning: no Gemfile.lock"),
-    ]
-    .iter()
-    .map(format_line)
-    .collect();
+    ]);
+    let text = String::from_utf8(chunk.to_vec()).unwrap();
     insta::with_settings!({ omit_expression => true }, {
         insta::assert_snapshot!("staging_log", text);
     });

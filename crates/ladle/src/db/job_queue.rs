@@ -1,4 +1,5 @@
-//! Enqueue, claim (with a lease), renew, release (for a retry), finish.
+//! The `jobs` table as a durable queue (staging jobs): enqueue, claim (with a lease), renew,
+//! release (for a retry), finish.
 //!
 //! A job is QUEUED, RUNNING under a lease, then COMPLETE or FAILED. An attempt that fails gives
 //! its lease back at once: the job is QUEUED again, and its `lease_expires_at` becomes the end of
