@@ -14,16 +14,16 @@ use crate::cause_chain::CauseChain;
 use crate::db::apps::{self, AppRecord, OrphanedBlobs};
 use crate::db::organizations::{self, OrganizationRecord};
 use crate::db::processes::{self, ProcessRecord};
-use crate::db::query::Where;
 use crate::db::spaces::{self, SpaceRecord};
 use crate::db::stacks;
 use crate::db::{self, DbPool};
 use crate::domain::process::WEB;
-use crate::domain::{BuildpackUrl, RoleType};
+use crate::domain::{BuildpackUrl, Page, RoleType};
+use crate::fetchers;
 use crate::messages::app_create::{AppCreate, Dialect, LifecycleInput};
 use crate::messages::app_update::AppUpdate;
 use crate::messages::env_vars::EnvVarsPatch;
-use crate::messages::list::ListParams;
+use crate::messages::filters::AppFilter;
 
 pub const STOPPED: &str = "STOPPED";
 
@@ -194,29 +194,15 @@ async fn details(db: &DbPool, app: AppRecord, access: Access) -> Result<AppDetai
     })
 }
 
-/// One page of the apps the caller can read, filtered by the list's parameters.
+/// One page of the apps the caller can read.
 pub async fn list(
     db: &DbPool,
     user: &User,
-    params: &ListParams,
+    filter: &AppFilter,
+    page: &Page,
 ) -> Result<(Vec<AppDetails>, u64), AppError> {
-    let mut filter = Where::new();
-    filter
-        .filter("name", params.filter("names"))
-        .filter("guid", params.filter("guids"))
-        .filter("space_guid", params.filter("space_guids"))
-        .filter("lifecycle_stack", params.filter("stacks"));
-    if let Some(orgs) = params.filter("organization_guids") {
-        filter.in_subquery(
-            "space_guid",
-            Some("SELECT guid FROM spaces WHERE organization_guid"),
-            orgs,
-        );
-    }
-    if let Some(visible) = permissions::readable_space_guids(db, user).await? {
-        filter.any_of("space_guid", &visible);
-    }
-    let (records, total) = apps::list(db, &filter, &params.page()).await?;
+    let spaces = permissions::readable_spaces(db, user).await?;
+    let (records, total) = fetchers::apps::list(db, &spaces, filter, page).await?;
     let guids: Vec<String> = records.iter().map(|a| a.guid.clone()).collect();
     let totals = processes::total_instances(db, &guids).await?;
     let spaces: Vec<String> = records.iter().map(|a| a.space_guid.clone()).collect();

@@ -6,12 +6,14 @@ use std::collections::{BTreeMap, HashMap};
 use sqlx::{Any, Transaction};
 
 use crate::actions::access;
-use crate::auth::{permissions, User};
+use crate::auth::permissions::{self, Visible};
+use crate::auth::User;
 use crate::db::processes::{self, ProcessRecord};
-use crate::db::query::Where;
 use crate::db::{self, apps, DbPool, DbResult};
 use crate::domain::process::{DEFAULT_DISK_MB, DEFAULT_MEMORY_MB, WEB};
-use crate::messages::list::ListParams;
+use crate::domain::Page;
+use crate::fetchers;
+use crate::messages::filters::ProcessFilter;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProcessError {
@@ -154,54 +156,43 @@ async fn readable_app(
         .ok_or(ProcessError::AppNotFound)
 }
 
-/// `GET /v3/processes`: filters `types`, `app_guids`, `space_guids`, `guids`; only processes of
-/// apps in spaces the caller can read.
+/// `GET /v3/processes`: processes of apps in spaces the caller can read.
 pub async fn list(
     db: &DbPool,
     user: &User,
-    params: &ListParams,
+    filter: &ProcessFilter,
+    page: &Page,
 ) -> Result<(Vec<ProcessDetails>, u64), ProcessError> {
-    let mut filter = common_filter(params);
-    filter.filter("app_guid", params.filter("app_guids"));
-    if let Some(spaces) = params.filter("space_guids") {
-        filter.in_subquery("app_guid", Some(APPS_IN_SPACES), spaces);
-    }
-    if let Some(visible) = permissions::readable_space_guids(db, user).await? {
-        filter.in_subquery("app_guid", Some(APPS_IN_SPACES), &visible);
-    }
-    page(db, user, &filter, params).await
+    let spaces = permissions::readable_spaces(db, user).await?;
+    with_details(db, user, &spaces, filter, page).await
 }
 
-const APPS_IN_SPACES: &str = "SELECT guid FROM apps WHERE space_guid";
-
-/// `GET /v3/apps/:guid/processes`: filters `types`, `guids`.
+/// `GET /v3/apps/:guid/processes`: "App not found" unless the caller can read the app.
 pub async fn list_for_app(
     db: &DbPool,
     user: &User,
     app_guid: &str,
-    params: &ListParams,
+    filter: &ProcessFilter,
+    page: &Page,
 ) -> Result<(Vec<ProcessDetails>, u64), ProcessError> {
     let app = readable_app(db, user, app_guid).await?;
-    let mut filter = common_filter(params);
-    filter.eq("app_guid", app.app.guid);
-    page(db, user, &filter, params).await
+    let filter = ProcessFilter {
+        app_guids: Some(vec![app.app.guid]),
+        ..filter.clone()
+    };
+    let spaces = Visible::Only(vec![app.space.guid]);
+    with_details(db, user, &spaces, &filter, page).await
 }
 
-fn common_filter(params: &ListParams) -> Where {
-    let mut filter = Where::new();
-    filter
-        .filter("process_type", params.filter("types"))
-        .filter("guid", params.filter("guids"));
-    filter
-}
-
-async fn page(
+/// One page, each process with its app's space and whether the caller may see its command.
+async fn with_details(
     db: &DbPool,
     user: &User,
-    filter: &Where,
-    params: &ListParams,
+    spaces: &Visible,
+    filter: &ProcessFilter,
+    page: &Page,
 ) -> Result<(Vec<ProcessDetails>, u64), ProcessError> {
-    let (records, total) = processes::list(db, filter, &params.page()).await?;
+    let (records, total) = fetchers::processes::list(db, spaces, filter, page).await?;
     let app_guids: Vec<String> = records.iter().map(|p| p.app_guid.clone()).collect();
     let space_of: HashMap<String, String> = apps::space_guids_of(db, &app_guids).await?;
     let spaces: Vec<String> = space_of.values().cloned().collect();

@@ -11,17 +11,10 @@ use crate::actions::apps::{self as actions, AppDetails, AppError};
 use crate::messages::app_create::AppCreate;
 use crate::messages::app_update::AppUpdate;
 use crate::messages::env_vars::EnvVarsPatch;
+use crate::messages::filters::AppFilter;
 use crate::messages::list::ListParams;
 use crate::presenters::{app, pagination};
 use crate::state::AppState;
-
-const LIST_FILTERS: &[&str] = &[
-    "names",
-    "guids",
-    "space_guids",
-    "organization_guids",
-    "stacks",
-];
 
 impl From<AppError> for ApiError {
     fn from(err: AppError) -> Self {
@@ -63,8 +56,9 @@ pub async fn list(
     CurrentUser(user): CurrentUser,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    let params = ListParams::parse(query.as_deref(), LIST_FILTERS)?;
-    let (apps, total) = actions::list(&state.db, &user, &params).await?;
+    let params = ListParams::parse(query.as_deref(), AppFilter::NAMES)?;
+    let filter = AppFilter::from_params(&params);
+    let (apps, total) = actions::list(&state.db, &user, &filter, &params.page()).await?;
     let resources = apps.iter().map(|details| view(&state, details)).collect();
     Ok(Json(pagination::present(
         resources,

@@ -16,6 +16,7 @@ use crate::actions::droplets::{self as actions, DropletError, DropletPage};
 use crate::actions::package_stage::{self, PackageStageError};
 use crate::messages::current_droplet::CurrentDropletChoice;
 use crate::messages::droplet_create::DropletCreate;
+use crate::messages::filters::DropletFilter;
 use crate::messages::list::ListParams;
 use crate::presenters::{droplet, pagination, staging_log};
 use crate::state::AppState;
@@ -42,7 +43,6 @@ impl From<DropletError> for ApiError {
             DropletError::NotFound => ApiError::not_found("Droplet"),
             DropletError::AppNotFound => ApiError::not_found("App"),
             DropletError::PackageNotFound => ApiError::not_found("Package"),
-            DropletError::BadCurrentFilter => ApiError::bad_query(err),
             DropletError::CurrentlyUsed(_) => ApiError::unprocessable(err.to_string()),
             DropletError::NotAuthorized => ApiError::not_authorized(),
             DropletError::NotStaged => ApiError::unprocessable(err.to_string()),
@@ -136,8 +136,9 @@ pub async fn list(
     CurrentUser(user): CurrentUser,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    let params = ListParams::parse(query.as_deref(), actions::LIST_FILTERS)?;
-    let found = actions::list(&state.db, &user, &params).await?;
+    let params = ListParams::parse(query.as_deref(), DropletFilter::NAMES)?;
+    let filter = DropletFilter::from_params(&params)?;
+    let found = actions::list(&state.db, &user, &filter, &params.page()).await?;
     Ok(Json(present_page(&state, found, &params, "/v3/droplets")))
 }
 
@@ -148,8 +149,10 @@ pub async fn list_for_app(
     Path(app_guid): Path<String>,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    let params = ListParams::parse(query.as_deref(), actions::APP_LIST_FILTERS)?;
-    let found = actions::list_for_app(&state.db, &user, &app_guid, &params).await?;
+    let params = ListParams::parse(query.as_deref(), DropletFilter::APP_NAMES)?;
+    let filter = DropletFilter::from_params(&params)?;
+    let page = params.page();
+    let found = actions::list_for_app(&state.db, &user, &app_guid, &filter, &page).await?;
     let path = format!("/v3/apps/{app_guid}/droplets");
     Ok(Json(present_page(&state, found, &params, &path)))
 }
@@ -161,8 +164,10 @@ pub async fn list_for_package(
     Path(package_guid): Path<String>,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    let params = ListParams::parse(query.as_deref(), actions::PACKAGE_LIST_FILTERS)?;
-    let found = actions::list_for_package(&state.db, &user, &package_guid, &params).await?;
+    let params = ListParams::parse(query.as_deref(), DropletFilter::PACKAGE_NAMES)?;
+    let filter = DropletFilter::from_params(&params)?;
+    let page = params.page();
+    let found = actions::list_for_package(&state.db, &user, &package_guid, &filter, &page).await?;
     let path = format!("/v3/packages/{package_guid}/droplets");
     Ok(Json(present_page(&state, found, &params, &path)))
 }

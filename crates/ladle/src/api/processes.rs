@@ -7,6 +7,7 @@ use serde_json::Value;
 use super::error::{ApiError, ApiResult};
 use super::extract::CurrentUser;
 use crate::actions::processes::{self as actions, ProcessDetails, ProcessError};
+use crate::messages::filters::ProcessFilter;
 use crate::messages::list::ListParams;
 use crate::presenters::{pagination, process};
 use crate::state::AppState;
@@ -44,9 +45,9 @@ pub async fn list(
     CurrentUser(user): CurrentUser,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    let filters = ["types", "app_guids", "space_guids", "guids"];
-    let params = ListParams::parse(query.as_deref(), &filters)?;
-    let (found, total) = actions::list(&state.db, &user, &params).await?;
+    let params = ListParams::parse(query.as_deref(), ProcessFilter::NAMES)?;
+    let filter = ProcessFilter::from_params(&params);
+    let (found, total) = actions::list(&state.db, &user, &filter, &params.page()).await?;
     Ok(Json(page(&state, &found, total, &params, "/v3/processes")))
 }
 
@@ -56,8 +57,10 @@ pub async fn list_for_app(
     Path(app_guid): Path<String>,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    let params = ListParams::parse(query.as_deref(), &["types", "guids"])?;
-    let (found, total) = actions::list_for_app(&state.db, &user, &app_guid, &params).await?;
+    let params = ListParams::parse(query.as_deref(), ProcessFilter::APP_NAMES)?;
+    let filter = ProcessFilter::from_params(&params);
+    let (found, total) =
+        actions::list_for_app(&state.db, &user, &app_guid, &filter, &params.page()).await?;
     let path = format!("/v3/apps/{app_guid}/processes");
     Ok(Json(page(&state, &found, total, &params, &path)))
 }

@@ -40,6 +40,13 @@ impl RoleType {
         }
     }
 
+    /// Opens a space's resources (apps, packages, droplets, builds, processes) to reading: any
+    /// space role in the space, or managing its organization. The one rule both the access check
+    /// of a single space and the list of readable spaces follow.
+    pub fn reads_space(self) -> bool {
+        self.is_space_role() || self == RoleType::OrganizationManager
+    }
+
     pub fn is_space_role(self) -> bool {
         matches!(
             self,

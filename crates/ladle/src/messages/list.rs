@@ -97,6 +97,11 @@ impl ListParams {
         self.filters.get(name).map(Vec::as_slice)
     }
 
+    /// The values of a filter the client sent, for a list's filter struct.
+    pub fn values(&self, name: &str) -> Option<Vec<String>> {
+        self.filters.get(name).cloned()
+    }
+
     pub fn offset(&self) -> u64 {
         (self.page - 1).saturating_mul(self.per_page)
     }

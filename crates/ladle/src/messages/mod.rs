@@ -11,6 +11,7 @@ pub mod droplet_create;
 pub mod env_vars;
 pub mod error;
 pub mod fields;
+pub mod filters;
 pub mod list;
 pub mod organization_create;
 pub mod package_create;
