@@ -127,6 +127,15 @@ fn the_check_finds_cycles_and_forbidden_edges() {
         "{forbidden}"
     );
 
+    let facade = check(&tree(&[
+        ("db", "pub mod apps;\npub use apps::AppRecord;"),
+        ("db::apps", "use super::DbPool;"),
+    ]));
+    assert!(
+        facade.contains("cycle between modules: db -> db::apps -> db"),
+        "{facade}"
+    );
+
     let in_tests = check(&tree(&[(
         "db::apps",
         "#[cfg(test)]\nmod tests {\n    use crate::api::error::ApiError;\n}",
@@ -366,7 +375,8 @@ fn ident_before(chars: &[char], i: usize) -> bool {
     i > 0 && (chars[i - 1].is_alphanumeric() || chars[i - 1] == '_')
 }
 
-/// Module → the modules it names (re-exports of its own children left out).
+/// Module → the modules it names. A `pub use` re-export counts like any use: a parent that
+/// re-exports a child which uses the parent is a cycle (as `cargo modules` sees it too).
 fn edges(modules: &Modules) -> BTreeMap<String, BTreeSet<String>> {
     let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for (module, code) in modules {
@@ -375,7 +385,6 @@ fn edges(modules: &Modules) -> BTreeMap<String, BTreeSet<String>> {
         let mut rest = code.clone();
         for decl in &decls {
             rest.replace_range(decl.span.clone(), &" ".repeat(decl.span.len()));
-            let public = decl.public;
             for path in expand(&decl.tree) {
                 let relative_child = path
                     .first()
@@ -384,20 +393,16 @@ fn edges(modules: &Modules) -> BTreeMap<String, BTreeSet<String>> {
                     .first()
                     .is_some_and(|first| ["crate", "super", "self"].contains(&first.as_str()));
                 if absolute || relative_child {
-                    named.push((path, public));
+                    named.push(path);
                 }
             }
         }
-        for path in inline_paths(&rest) {
-            named.push((path, false));
-        }
-        for (path, public) in named {
+        named.extend(inline_paths(&rest));
+        for path in named {
             let Some(target) = resolve(modules, module, &path) else {
                 continue;
             };
-            // A parent re-exporting its child's items is the child's facade, not a use of it.
-            let facade = public && target.starts_with(&format!("{module}::"));
-            if target != *module && !facade {
+            if target != *module {
                 graph.entry(module.clone()).or_default().insert(target);
             }
         }
@@ -405,10 +410,9 @@ fn edges(modules: &Modules) -> BTreeMap<String, BTreeSet<String>> {
     graph
 }
 
-/// A `use` declaration: its tree, whether it is a `pub`/`pub(…)` re-export, and where it stands.
+/// A `use` declaration (`pub` or not): its tree and where it stands.
 struct UseDecl {
     tree: String,
-    public: bool,
     span: std::ops::Range<usize>,
 }
 
@@ -427,7 +431,6 @@ fn use_decls(code: &str) -> Vec<UseDecl> {
         let statement_start = code[..at].rfind([';', '{', '}', '\n']).map_or(0, |n| n + 1);
         decls.push(UseDecl {
             tree: code[at + 4..at + end].trim().to_string(),
-            public: code[statement_start..at].trim().starts_with("pub"),
             span: statement_start..at + end + 1,
         });
         from = at + end;

@@ -4,7 +4,8 @@
 
 use std::collections::HashSet;
 
-use crate::auth::{permissions, Access, User};
+use crate::auth::permissions::{self, Access};
+use crate::auth::User;
 use crate::db::apps::{self, AppRecord};
 use crate::db::spaces::{self, SpaceRecord};
 use crate::db::{DbPool, DbResult};

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 
 use crate::actions::access::{self, ReadableApp};
 use crate::actions::processes as process_actions;
-use crate::auth::{Access, User};
+use crate::auth::permissions::Access;
+use crate::auth::User;
 use crate::db::apps::{self, AppRecord};
 use crate::db::droplets::{self, DropletRecord};
 use crate::db::DbPool;

@@ -42,7 +42,7 @@ impl AppCreate {
             .and_then(|value| parse_lifecycle(value, &mut fields));
         let metadata = fields
             .raw("metadata")
-            .and_then(|value| MetadataPatch::parse(value, &mut fields));
+            .and_then(|value| parse_metadata(value, &mut fields));
         fields.finish()?;
         let (space_guid, dialect) = space.expect("validated above");
         Ok(AppCreate {
@@ -218,22 +218,19 @@ fn parse_lifecycle_data(data: &Map<String, Value>, fields: &mut Fields<'_>) -> L
 const MAX_LABEL_LENGTH: usize = 63;
 const MAX_ANNOTATION_VALUE_LENGTH: usize = 5000;
 
-/// Reading a patch from a body lives here with the other messages; the merge rule lives with
-/// the type in `domain::metadata`.
-impl MetadataPatch {
-    pub fn parse(value: &Value, fields: &mut Fields<'_>) -> Option<Self> {
-        let Value::Object(metadata) = value else {
-            fields.error("Metadata must be an object");
-            return None;
-        };
-        fields.reject_unknown_keys(metadata, &["labels", "annotations"], "Metadata");
-        let labels = parse_pairs(metadata.get("labels"), Kind::Label, fields);
-        let annotations = parse_pairs(metadata.get("annotations"), Kind::Annotation, fields);
-        Some(MetadataPatch {
-            labels,
-            annotations,
-        })
-    }
+/// A `metadata` body as a patch (the merge rule lives with the type, in `domain::metadata`).
+pub fn parse_metadata(value: &Value, fields: &mut Fields<'_>) -> Option<MetadataPatch> {
+    let Value::Object(metadata) = value else {
+        fields.error("Metadata must be an object");
+        return None;
+    };
+    fields.reject_unknown_keys(metadata, &["labels", "annotations"], "Metadata");
+    let labels = parse_pairs(metadata.get("labels"), Kind::Label, fields);
+    let annotations = parse_pairs(metadata.get("annotations"), Kind::Annotation, fields);
+    Some(MetadataPatch {
+        labels,
+        annotations,
+    })
 }
 
 #[derive(Clone, Copy)]

@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value};
 
-use super::app_create::{parse_lifecycle, parse_name, LifecycleInput};
+use super::app_create::{parse_lifecycle, parse_metadata, parse_name, LifecycleInput};
 use super::env_vars;
 use super::fields::Fields;
 use super::MessageError;
@@ -26,7 +26,7 @@ impl AppUpdate {
             .and_then(|value| parse_lifecycle(value, &mut fields));
         let metadata = fields
             .raw("metadata")
-            .and_then(|value| MetadataPatch::parse(value, &mut fields));
+            .and_then(|value| parse_metadata(value, &mut fields));
         let environment_variables = env_vars::optional_env_object(&mut fields);
         fields.finish()?;
         Ok(AppUpdate {

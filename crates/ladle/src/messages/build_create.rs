@@ -2,6 +2,7 @@
 
 use serde_json::{Map, Value};
 
+use super::app_create::parse_metadata;
 use super::env_vars;
 use super::fields::Fields;
 use super::MessageError;
@@ -41,7 +42,7 @@ impl BuildCreate {
         let environment_variables = env_vars::optional_env_object(&mut fields).unwrap_or_default();
         let metadata = fields
             .raw("metadata")
-            .and_then(|value| MetadataPatch::parse(value, &mut fields))
+            .and_then(|value| parse_metadata(value, &mut fields))
             .unwrap_or_default();
         fields.finish()?;
         Ok(BuildCreate {
@@ -204,7 +205,7 @@ impl BuildUpdate {
         let mut fields = Fields::new(body);
         let metadata = fields
             .raw("metadata")
-            .and_then(|value| MetadataPatch::parse(value, &mut fields));
+            .and_then(|value| parse_metadata(value, &mut fields));
         let state = fields.optional_string("state");
         let error = fields.optional_string("error");
         if fields.raw("lifecycle").is_some() && state.as_deref() != Some("STAGED") {

@@ -2,6 +2,7 @@
 
 use serde_json::{Map, Value};
 
+use super::app_create::parse_metadata;
 use super::fields::Fields;
 use super::MessageError;
 use crate::domain::MetadataPatch;
@@ -34,7 +35,7 @@ impl BuildpackCreate {
         let locked = fields.optional_bool("locked").unwrap_or(false);
         let metadata = fields
             .raw("metadata")
-            .and_then(|value| MetadataPatch::parse(value, &mut fields));
+            .and_then(|value| parse_metadata(value, &mut fields));
         fields.finish()?;
         Ok(BuildpackCreate {
             name: name.expect("validated above"),

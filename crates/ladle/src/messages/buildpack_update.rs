@@ -2,6 +2,7 @@
 
 use serde_json::{Map, Value};
 
+use super::app_create::parse_metadata;
 use super::buildpack_create::{checked_name, checked_position, checked_stack};
 use super::fields::Fields;
 use super::MessageError;
@@ -41,7 +42,7 @@ impl BuildpackUpdate {
         let locked = fields.optional_bool("locked");
         let metadata = fields
             .raw("metadata")
-            .and_then(|value| MetadataPatch::parse(value, &mut fields));
+            .and_then(|value| parse_metadata(value, &mut fields));
         fields.finish()?;
         Ok(BuildpackUpdate {
             name,

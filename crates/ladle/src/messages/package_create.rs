@@ -4,6 +4,7 @@
 
 use serde_json::{Map, Value};
 
+use super::app_create::parse_metadata;
 use super::fields::Fields;
 use super::MessageError;
 use crate::domain::MetadataPatch;
@@ -44,7 +45,7 @@ impl PackageCreate {
         let content = kind.and_then(|kind| data_content(&mut fields, kind, data));
         let metadata = fields
             .raw("metadata")
-            .and_then(|value| MetadataPatch::parse(value, &mut fields));
+            .and_then(|value| parse_metadata(value, &mut fields));
         fields.finish()?;
         Ok(PackageCreate {
             app_guid: app_guid.expect("validated above"),
