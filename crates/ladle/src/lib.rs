@@ -10,6 +10,7 @@ pub mod config;
 pub mod db;
 pub mod digest;
 pub mod domain;
+pub mod fetchers;
 pub mod jobs;
 pub mod messages;
 pub mod presenters;

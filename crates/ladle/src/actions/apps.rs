@@ -3,27 +3,28 @@
 //! in the space (else "not found"), changing needs SpaceDeveloper (else "not authorized"),
 //! variables are secrets.
 
-use std::collections::HashSet;
-
 use serde_json::{Map, Value};
 
+use crate::actions::access::{self, ReadableApp};
 use crate::actions::jobs::{self, JobFailure};
 use crate::actions::processes as process_actions;
-use crate::auth::{permissions, Access, RoleType, User};
+use crate::auth::permissions::{self, Access};
+use crate::auth::User;
 use crate::blobstore::{keys, Blobstore};
 use crate::cause_chain::CauseChain;
 use crate::db::apps::{self, AppRecord, OrphanedBlobs};
 use crate::db::organizations::{self, OrganizationRecord};
 use crate::db::processes::{self, ProcessRecord};
-use crate::db::query::Where;
 use crate::db::spaces::{self, SpaceRecord};
 use crate::db::stacks;
-use crate::db::{self, DbPool, DbResult};
-use crate::domain::BuildpackUrl;
+use crate::db::{self, DbPool};
+use crate::domain::process::WEB;
+use crate::domain::{BuildpackUrl, Page, RoleType};
+use crate::fetchers;
 use crate::messages::app_create::{AppCreate, Dialect, LifecycleInput};
 use crate::messages::app_update::AppUpdate;
 use crate::messages::env_vars::EnvVarsPatch;
-use crate::messages::list::ListParams;
+use crate::messages::filters::AppFilter;
 
 pub const STOPPED: &str = "STOPPED";
 
@@ -143,7 +144,9 @@ async fn check_lifecycle(db: &DbPool, lifecycle: &LifecycleInput) -> Result<(), 
         }
     }
     for buildpack in lifecycle.buildpacks.iter().flatten() {
-        if !is_buildpack_url(buildpack) && !apps::buildpack_name_exists(db, buildpack).await? {
+        // `file://` is accepted here because an app only records its buildpacks; whether
+        // `file://` may be cloned is decided when staging.
+        if !BuildpackUrl::is_url(buildpack) && !apps::buildpack_name_exists(db, buildpack).await? {
             problems.push(format!(
                 "Buildpack \"{buildpack}\" must be an existing admin buildpack or a valid git URI"
             ));
@@ -156,28 +159,12 @@ async fn check_lifecycle(db: &DbPool, lifecycle: &LifecycleInput) -> Result<(), 
     }
 }
 
-/// The same URL rule as builds and the stage endpoint. `file://` is accepted here because an
-/// app only records its buildpacks; whether `file://` may be cloned is decided when staging.
-fn is_buildpack_url(value: &str) -> bool {
-    BuildpackUrl::parse(value, true).is_ok()
-}
-
 /// The app with its space and the caller's access to it; "not found" when the caller cannot
-/// read it. Other resources (packages, droplets, builds) use this for their app look-ups.
-pub async fn find_readable(
-    db: &DbPool,
-    user: &User,
-    guid: &str,
-) -> Result<(AppRecord, SpaceRecord, Access), AppError> {
-    let app = apps::find(db, guid).await?.ok_or(AppError::NotFound)?;
-    let space = spaces::find(db, &app.space_guid)
+/// read it.
+async fn find_readable(db: &DbPool, user: &User, guid: &str) -> Result<ReadableApp, AppError> {
+    access::readable_app(db, user, guid)
         .await?
-        .ok_or(AppError::NotFound)?;
-    let access = permissions::space_access(db, user, &space.guid).await?;
-    if !access.read {
-        return Err(AppError::NotFound);
-    }
-    Ok((app, space, access))
+        .ok_or(AppError::NotFound)
 }
 
 /// One query (see `db::apps::find_with_roles`): this is the endpoint clients poll.
@@ -208,33 +195,19 @@ async fn details(db: &DbPool, app: AppRecord, access: Access) -> Result<AppDetai
     })
 }
 
-/// One page of the apps the caller can read, filtered by the list's parameters.
+/// One page of the apps the caller can read.
 pub async fn list(
     db: &DbPool,
     user: &User,
-    params: &ListParams,
+    filter: &AppFilter,
+    page: &Page,
 ) -> Result<(Vec<AppDetails>, u64), AppError> {
-    let mut filter = Where::new();
-    filter
-        .filter("name", params.filter("names"))
-        .filter("guid", params.filter("guids"))
-        .filter("space_guid", params.filter("space_guids"))
-        .filter("lifecycle_stack", params.filter("stacks"));
-    if let Some(orgs) = params.filter("organization_guids") {
-        filter.in_subquery(
-            "space_guid",
-            Some("SELECT guid FROM spaces WHERE organization_guid"),
-            orgs,
-        );
-    }
-    if let Some(visible) = permissions::readable_space_guids(db, user).await? {
-        filter.any_of("space_guid", &visible);
-    }
-    let (records, total) = apps::list(db, &filter, params).await?;
+    let spaces = permissions::readable_spaces(db, user).await?;
+    let (records, total) = fetchers::apps::list(db, &spaces, filter, page).await?;
     let guids: Vec<String> = records.iter().map(|a| a.guid.clone()).collect();
     let totals = processes::total_instances(db, &guids).await?;
     let spaces: Vec<String> = records.iter().map(|a| a.space_guid.clone()).collect();
-    let secret_spaces = spaces_with_secrets(db, user, &spaces).await?;
+    let secret_spaces = access::spaces_with_secrets(db, user, &spaces).await?;
     let details = records
         .into_iter()
         .map(|app| AppDetails {
@@ -244,26 +217,6 @@ pub async fn list(
         })
         .collect();
     Ok((details, total))
-}
-
-/// Of `space_guids`, those whose secrets (env vars, commands) the caller may see.
-pub async fn spaces_with_secrets(
-    db: &DbPool,
-    user: &User,
-    space_guids: &[String],
-) -> DbResult<HashSet<String>> {
-    let mut checked = HashSet::new();
-    let mut allowed = HashSet::new();
-    for space_guid in space_guids {
-        if checked.insert(space_guid.as_str())
-            && permissions::space_access(db, user, space_guid)
-                .await?
-                .read_secrets
-        {
-            allowed.insert(space_guid.clone());
-        }
-    }
-    Ok(allowed)
 }
 
 #[tracing::instrument(skip_all, fields(app_guid = %guid))]
@@ -304,11 +257,11 @@ fn apply_update(app: &mut AppRecord, input: &AppUpdate) {
 
 /// Access of a caller who must be able to change the app (404 unreadable, 403 read-only).
 async fn writable_access(db: &DbPool, user: &User, guid: &str) -> Result<Access, AppError> {
-    let (_, _, access) = find_readable(db, user, guid).await?;
-    if !access.write {
+    let found = find_readable(db, user, guid).await?;
+    if !found.access.write {
         return Err(AppError::NotAuthorized);
     }
-    Ok(access)
+    Ok(found.access)
 }
 
 /// Reads the app, applies `change`, and writes it back unless someone else wrote first (then
@@ -335,11 +288,11 @@ async fn modify(
 
 /// The app's variables, for callers who may read secrets (403 for other readers).
 pub async fn env_vars(db: &DbPool, user: &User, guid: &str) -> Result<AppRecord, AppError> {
-    let (app, _, access) = find_readable(db, user, guid).await?;
-    if !access.read_secrets {
+    let found = find_readable(db, user, guid).await?;
+    if !found.access.read_secrets {
         return Err(AppError::NotAuthorized);
     }
-    Ok(app)
+    Ok(found.app)
 }
 
 #[tracing::instrument(skip_all, fields(app_guid = %guid))]
@@ -358,12 +311,12 @@ pub async fn patch_env_vars(
 }
 
 pub async fn env(db: &DbPool, user: &User, guid: &str) -> Result<AppEnv, AppError> {
-    let (app, space, access) = find_readable(db, user, guid).await?;
+    let ReadableApp { app, space, access } = find_readable(db, user, guid).await?;
     if !access.read_secrets {
         return Err(AppError::NotAuthorized);
     }
     let organization = organizations::find(db, &space.organization_guid).await?;
-    let web = processes::find_by_type(db, &app.guid, process_actions::WEB).await?;
+    let web = processes::find_by_type(db, &app.guid, WEB).await?;
     Ok(AppEnv {
         app,
         space,

@@ -1,7 +1,7 @@
 //! `POST /v3/apps/:guid/actions/clear_buildpack_cache`: forget the app's build cache so that
 //! its next staging starts without one.
 
-use crate::actions::apps::{self as app_actions, AppError};
+use crate::actions::access;
 use crate::actions::jobs::{self, JobFailure};
 use crate::auth::User;
 use crate::blobstore::{keys, Blobstore};
@@ -18,15 +18,6 @@ pub enum BuildCacheError {
     Db(#[from] sqlx::Error),
 }
 
-impl From<AppError> for BuildCacheError {
-    fn from(err: AppError) -> Self {
-        match err {
-            AppError::Db(err) => BuildCacheError::Db(err),
-            _ => BuildCacheError::AppNotFound,
-        }
-    }
-}
-
 /// SpaceDeveloper only. The row goes first (staging reads the cache only when the row says it
 /// exists), then the blob; recorded as a user job whose guid is returned, already finished.
 #[tracing::instrument(skip_all, fields(app_guid = %app_guid))]
@@ -36,7 +27,9 @@ pub async fn clear(
     user: &User,
     app_guid: &str,
 ) -> Result<String, BuildCacheError> {
-    let (app, _, access) = app_actions::find_readable(db, user, app_guid).await?;
+    let access::ReadableApp { app, access, .. } = access::readable_app(db, user, app_guid)
+        .await?
+        .ok_or(BuildCacheError::AppNotFound)?;
     if !access.write {
         return Err(BuildCacheError::NotAuthorized);
     }

@@ -6,12 +6,10 @@ use crate::auth::User;
 use crate::blobstore::{keys, BlobError, Blobstore};
 use crate::cause_chain::CauseChain;
 use crate::db::buildpacks::{self, BuildpackChanges, BuildpackRecord, BuildpackState};
-use crate::db::query::Where;
 use crate::db::stacks;
 use crate::db::{self, DbPool};
 use crate::messages::buildpack_create::BuildpackCreate;
 use crate::messages::buildpack_update::BuildpackUpdate;
-use crate::messages::list::ListParams;
 use crate::upload_check::ArchiveError;
 
 #[derive(Debug, thiserror::Error)]
@@ -44,8 +42,6 @@ fn stack_phrase(stack: &Option<String>) -> String {
         None => "an unassigned stack".to_string(),
     }
 }
-
-pub const LIST_FILTERS: &[&str] = &["names", "stacks"];
 
 #[tracing::instrument(skip_all, fields(name = %input.name))]
 pub async fn create(
@@ -82,17 +78,6 @@ pub async fn find(db: &DbPool, guid: &str) -> Result<BuildpackRecord, BuildpackE
     buildpacks::find(db, guid)
         .await?
         .ok_or(BuildpackError::NotFound)
-}
-
-pub async fn list(
-    db: &DbPool,
-    params: &ListParams,
-) -> Result<(Vec<BuildpackRecord>, u64), BuildpackError> {
-    let mut filter = Where::new();
-    filter
-        .filter("name", params.filter("names"))
-        .filter("stack", params.filter("stacks"));
-    Ok(buildpacks::list(db, &filter, params).await?)
 }
 
 #[tracing::instrument(skip_all, fields(buildpack_guid = %guid))]

@@ -3,23 +3,25 @@
 //! build-state updater). Checks run in Cloud Controller's order; bad input writes nothing.
 
 use ladle_stager::FailureKind;
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use crate::actions::apps::{self as app_actions, AppError};
+use crate::actions::access;
 use crate::actions::staging_complete::describe;
 use crate::actions::staging_request::{self, AppPlace, LimitError};
-use crate::auth::{permissions, Access, User};
+use crate::auth::permissions::Access;
+use crate::auth::permissions::{self, Visible};
+use crate::auth::User;
 use crate::db::apps::AppRecord;
-use crate::db::builds::{self, BuildRecord};
+use crate::db::builds::{self, BuildRecord, CreatedBy, Lifecycle};
 use crate::db::droplets::{self, DropletRecord};
+use crate::db::job_queue::StagingJobPayload;
 use crate::db::packages::{PackageRecord, PackageState, PackageType};
-use crate::db::query::Where;
 use crate::db::spaces::SpaceRecord;
 use crate::db::{self, apps, buildpacks, organizations, packages, spaces, stacks, DbPool};
-use crate::domain::{BuildState, BuildpackUrl, DropletState};
-use crate::jobs::staging::StagingJobPayload;
+use crate::domain::{BuildState, BuildpackUrl, DropletState, Page};
+use crate::fetchers;
 use crate::messages::build_create::{BuildCreate, BuildUpdate};
-use crate::messages::list::ListParams;
+use crate::messages::filters::BuildFilter;
 use crate::state::AppState;
 
 #[derive(Debug, thiserror::Error)]
@@ -50,10 +52,6 @@ pub enum BuildError {
     #[error(transparent)]
     Db(#[from] sqlx::Error),
 }
-
-/// Filters of `GET /v3/builds`; `GET /v3/apps/:guid/builds` allows `states` only.
-pub const LIST_FILTERS: &[&str] = &["guids", "states", "app_guids", "package_guids"];
-pub const APP_LIST_FILTERS: &[&str] = &["states"];
 
 /// The package a build stages, with where it lives.
 struct Target {
@@ -254,12 +252,17 @@ async fn new_records(
         droplet_guid: Some(droplet.guid.clone()),
         state: BuildState::Staging.as_str().to_string(),
         error: None,
-        lifecycle: json!({"type": "buildpack", "data": {"buildpacks": requested, "stack": stack}})
-            .to_string(),
+        lifecycle: db::json_text(&Lifecycle::Buildpack {
+            buildpacks: requested,
+            stack: stack.to_string(),
+        }),
         staging_memory_in_mb: limits.memory_mb as i64,
         staging_disk_in_mb: limits.disk_mb as i64,
-        created_by: json!({"guid": user.guid, "name": user.username, "email": user.email})
-            .to_string(),
+        created_by: db::json_text(&CreatedBy {
+            guid: user.guid.clone(),
+            name: user.username.clone(),
+            email: user.email.clone(),
+        }),
         metadata: input.metadata.apply("{}"),
         created_at: now,
         updated_at: None,
@@ -274,45 +277,36 @@ pub async fn find_readable(
     guid: &str,
 ) -> Result<(BuildRecord, Access), BuildError> {
     let build = builds::find(db, guid).await?.ok_or(BuildError::NotFound)?;
-    let app = apps::find(db, &build.app_guid)
+    let access = access::app_access(db, user, &build.app_guid)
         .await?
         .ok_or(BuildError::NotFound)?;
-    let access = permissions::space_access(db, user, &app.space_guid).await?;
-    if !access.read {
-        return Err(BuildError::NotFound);
-    }
     Ok((build, access))
 }
+
+/// A page of builds and the total.
+pub type BuildPage = (Vec<BuildRecord>, u64);
 
 /// One page of the builds the caller can see; `app_guid` scopes it to one readable app.
 pub async fn list(
     db: &DbPool,
     user: &User,
-    params: &ListParams,
+    filter: &BuildFilter,
+    page: &Page,
     app_guid: Option<&str>,
-) -> Result<(Vec<BuildRecord>, u64), BuildError> {
-    let mut filter = Where::new();
-    if let Some(app_guid) = app_guid {
-        match app_actions::find_readable(db, user, app_guid).await {
-            Ok(_) => {}
-            Err(AppError::Db(err)) => return Err(err.into()),
-            Err(_) => return Err(BuildError::AppNotFound),
-        }
-        filter.eq("app_guid", app_guid);
-    }
-    filter
-        .filter("guid", params.filter("guids"))
-        .filter("state", params.filter("states"))
-        .filter("app_guid", params.filter("app_guids"))
-        .filter("package_guid", params.filter("package_guids"));
-    if let Some(visible) = permissions::readable_space_guids(db, user).await? {
-        filter.in_subquery(
-            "app_guid",
-            Some("SELECT guid FROM apps WHERE space_guid"),
-            &visible,
-        );
-    }
-    Ok(builds::list(db, &filter, params).await?)
+) -> Result<BuildPage, BuildError> {
+    let Some(app_guid) = app_guid else {
+        let spaces = permissions::readable_spaces(db, user).await?;
+        return Ok(fetchers::builds::list(db, &spaces, filter, page).await?);
+    };
+    let app = access::readable_app(db, user, app_guid)
+        .await?
+        .ok_or(BuildError::AppNotFound)?;
+    let filter = BuildFilter {
+        app_guids: Some(vec![app.app.guid]),
+        ..filter.clone()
+    };
+    let spaces = Visible::Only(vec![app.space.guid]);
+    Ok(fetchers::builds::list(db, &spaces, &filter, page).await?)
 }
 
 /// `PATCH /v3/builds/:guid`. A state change needs the build-state updater's scope

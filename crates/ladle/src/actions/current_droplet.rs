@@ -4,12 +4,14 @@
 
 use std::collections::BTreeMap;
 
-use crate::actions::apps::{self as app_actions, AppError};
-use crate::actions::processes::{self as process_actions, WEB};
-use crate::auth::{Access, User};
+use crate::actions::access::{self, ReadableApp};
+use crate::actions::processes as process_actions;
+use crate::auth::permissions::Access;
+use crate::auth::User;
 use crate::db::apps::{self, AppRecord};
 use crate::db::droplets::{self, DropletRecord};
 use crate::db::DbPool;
+use crate::domain::process::WEB;
 use crate::domain::DropletState;
 
 /// Which era's request chose the droplet: they answer differently when it is not usable.
@@ -37,13 +39,15 @@ pub enum CurrentDropletError {
     Db(#[from] sqlx::Error),
 }
 
-impl From<AppError> for CurrentDropletError {
-    fn from(err: AppError) -> Self {
-        match err {
-            AppError::Db(err) => CurrentDropletError::Db(err),
-            _ => CurrentDropletError::AppNotFound,
-        }
-    }
+/// The app, if the caller can read it.
+async fn readable_app(
+    db: &DbPool,
+    user: &User,
+    app_guid: &str,
+) -> Result<ReadableApp, CurrentDropletError> {
+    access::readable_app(db, user, app_guid)
+        .await?
+        .ok_or(CurrentDropletError::AppNotFound)
 }
 
 /// Makes `droplet_guid` the app's current droplet and syncs its processes. The droplet must be
@@ -57,7 +61,7 @@ pub async fn assign(
     droplet_guid: Option<&str>,
     dialect: Dialect,
 ) -> Result<AppRecord, CurrentDropletError> {
-    let (app, _, access) = app_actions::find_readable(db, user, app_guid).await?;
+    let ReadableApp { app, access, .. } = readable_app(db, user, app_guid).await?;
     if !access.manage_apps {
         return Err(CurrentDropletError::NotAuthorized);
     }
@@ -114,7 +118,7 @@ pub async fn current(
     user: &User,
     app_guid: &str,
 ) -> Result<(DropletRecord, Access), CurrentDropletError> {
-    let (app, _, access) = app_actions::find_readable(db, user, app_guid).await?;
+    let ReadableApp { app, access, .. } = readable_app(db, user, app_guid).await?;
     let Some(guid) = app.current_droplet_guid else {
         return Err(CurrentDropletError::DropletNotFound);
     };

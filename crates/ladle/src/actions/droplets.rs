@@ -1,37 +1,22 @@
-//! Droplet verbs: the read check, the three lists, download and delete. Lists never show
-//! droplets in STAGING, as CC's list fetcher does; PENDING ones (2015) are listed.
+//! Droplet verbs: the read check, the three lists (scope and secrets; the rows come from
+//! `fetchers::droplets`), download and delete.
 
 use bytes::Bytes;
 use futures::stream::BoxStream;
 
-use crate::actions::apps::{self as app_actions, AppError};
+use crate::actions::access;
 use crate::actions::jobs::{self, JobFailure};
 use crate::actions::packages::{self as package_actions, PackageError};
-use crate::auth::{permissions, Access, User};
+use crate::auth::permissions::Access;
+use crate::auth::permissions::{self, Visible};
+use crate::auth::User;
 use crate::blobstore::{keys, BlobError, Blobstore};
 use crate::cause_chain::CauseChain;
 use crate::db::droplets::{self, DropletRecord};
-use crate::db::query::Where;
 use crate::db::{apps, DbPool};
-use crate::domain::DropletState;
-use crate::messages::list::ListParams;
-
-/// Filters of `GET /v3/droplets`.
-pub const LIST_FILTERS: &[&str] = &[
-    "guids",
-    "states",
-    "app_guids",
-    "space_guids",
-    "organization_guids",
-];
-/// Filters of `GET /v3/apps/:guid/droplets`.
-pub const APP_LIST_FILTERS: &[&str] = &["states", "current"];
-/// Filters of `GET /v3/packages/:guid/droplets`.
-pub const PACKAGE_LIST_FILTERS: &[&str] = &["states"];
-
-const APPS_IN_SPACES: &str = "SELECT guid FROM apps WHERE space_guid";
-const APPS_IN_ORGS: &str =
-    "SELECT a.guid FROM apps a JOIN spaces s ON s.guid = a.space_guid WHERE s.organization_guid";
+use crate::domain::{DropletState, Page};
+use crate::fetchers;
+use crate::messages::filters::DropletFilter;
 
 /// A page of droplets, each with whether the caller may see its secrets.
 pub type DropletPage = (Vec<(DropletRecord, bool)>, u64);
@@ -44,8 +29,6 @@ pub enum DropletError {
     AppNotFound,
     #[error("Package not found")]
     PackageNotFound,
-    #[error("Current only accepts the value 'true'")]
-    BadCurrentFilter,
     #[error("The droplet is currently used by app with guid \"{0}\".")]
     CurrentlyUsed(String),
     #[error("not authorized")]
@@ -70,13 +53,9 @@ pub async fn find_readable(
     let droplet = droplets::find(db, guid)
         .await?
         .ok_or(DropletError::NotFound)?;
-    let app = apps::find(db, &droplet.app_guid)
+    let access = access::app_access(db, user, &droplet.app_guid)
         .await?
         .ok_or(DropletError::NotFound)?;
-    let access = permissions::space_access(db, user, &app.space_guid).await?;
-    if !access.read {
-        return Err(DropletError::NotFound);
-    }
     Ok((droplet, access))
 }
 
@@ -106,22 +85,25 @@ pub async fn download(
 pub async fn list(
     db: &DbPool,
     user: &User,
-    params: &ListParams,
+    filter: &DropletFilter,
+    page: &Page,
 ) -> Result<DropletPage, DropletError> {
-    let mut filter = listable(params);
-    filter
-        .filter("guid", params.filter("guids"))
-        .filter("app_guid", params.filter("app_guids"));
-    if let Some(spaces) = params.filter("space_guids") {
-        filter.in_subquery("app_guid", Some(APPS_IN_SPACES), spaces);
-    }
-    if let Some(orgs) = params.filter("organization_guids") {
-        filter.in_subquery("app_guid", Some(APPS_IN_ORGS), orgs);
-    }
-    if let Some(visible) = permissions::readable_space_guids(db, user).await? {
-        filter.in_subquery("app_guid", Some(APPS_IN_SPACES), &visible);
-    }
-    page(db, user, &filter, params).await
+    let spaces = permissions::readable_spaces(db, user).await?;
+    let (rows, total) = fetchers::droplets::list(db, &spaces, filter, page).await?;
+    let app_guids: Vec<String> = rows.iter().map(|d| d.app_guid.clone()).collect();
+    let space_of = apps::space_guids_of(db, &app_guids).await?;
+    let spaces: Vec<String> = space_of.values().cloned().collect();
+    let secret_spaces = access::spaces_with_secrets(db, user, &spaces).await?;
+    let shown = rows
+        .into_iter()
+        .map(|d| {
+            let secrets = space_of
+                .get(&d.app_guid)
+                .is_some_and(|space| secret_spaces.contains(space));
+            (d, secrets)
+        })
+        .collect();
+    Ok((shown, total))
 }
 
 /// `GET /v3/apps/:guid/droplets`; `current=true` keeps only the app's current droplet.
@@ -129,23 +111,22 @@ pub async fn list_for_app(
     db: &DbPool,
     user: &User,
     app_guid: &str,
-    params: &ListParams,
+    filter: &DropletFilter,
+    page: &Page,
 ) -> Result<DropletPage, DropletError> {
-    let current_only = match params.filter("current") {
-        None => false,
-        Some(values) if values.iter().all(|v| v == "true") => true,
-        Some(_) => return Err(DropletError::BadCurrentFilter),
-    };
-    let (app, _, access) = app_actions::find_readable(db, user, app_guid)
-        .await
-        .map_err(app_missing)?;
-    let mut filter = listable(params);
-    filter.eq("app_guid", app.guid.clone());
-    if current_only {
+    let access::ReadableApp { app, space, access } = access::readable_app(db, user, app_guid)
+        .await?
+        .ok_or(DropletError::AppNotFound)?;
+    let filter = DropletFilter {
         // No current droplet: an empty list, not every droplet.
-        filter.any_of("guid", app.current_droplet_guid.as_slice());
-    }
-    let (rows, total) = droplets::list(db, &filter, params).await?;
+        guids: filter
+            .current
+            .then(|| app.current_droplet_guid.iter().cloned().collect()),
+        app_guids: Some(vec![app.guid]),
+        ..filter.clone()
+    };
+    let spaces = Visible::Only(vec![space.guid]);
+    let (rows, total) = fetchers::droplets::list(db, &spaces, &filter, page).await?;
     Ok((
         rows.into_iter().map(|d| (d, access.read_secrets)).collect(),
         total,
@@ -157,70 +138,27 @@ pub async fn list_for_package(
     db: &DbPool,
     user: &User,
     package_guid: &str,
-    params: &ListParams,
+    filter: &DropletFilter,
+    page: &Page,
 ) -> Result<DropletPage, DropletError> {
-    let (package, access) = match package_actions::find_readable(db, user, package_guid).await {
+    let found = package_actions::find_readable_with_app(db, user, package_guid).await;
+    let (package, app) = match found {
         Ok(found) => found,
         Err(PackageError::Db(err)) => return Err(err.into()),
         Err(_) => return Err(DropletError::PackageNotFound),
     };
-    let mut filter = listable(params);
-    filter.eq("package_guid", package.guid);
-    let (rows, total) = droplets::list(db, &filter, params).await?;
+    let filter = DropletFilter {
+        package_guids: Some(vec![package.guid]),
+        ..filter.clone()
+    };
+    let spaces = Visible::Only(vec![app.space.guid]);
+    let (rows, total) = fetchers::droplets::list(db, &spaces, &filter, page).await?;
     Ok((
-        rows.into_iter().map(|d| (d, access.read_secrets)).collect(),
+        rows.into_iter()
+            .map(|d| (d, app.access.read_secrets))
+            .collect(),
         total,
     ))
-}
-
-fn app_missing(err: AppError) -> DropletError {
-    match err {
-        AppError::Db(err) => DropletError::Db(err),
-        _ => DropletError::AppNotFound,
-    }
-}
-
-/// The states a list may show: those asked for (all by default), never STAGING.
-fn listable(params: &ListParams) -> Where {
-    let states: Vec<String> = match params.filter("states") {
-        Some(asked) => asked
-            .iter()
-            .filter(|s| s.as_str() != DropletState::Staging.as_str())
-            .cloned()
-            .collect(),
-        None => DropletState::ALL
-            .iter()
-            .filter(|s| **s != DropletState::Staging)
-            .map(|s| s.as_str().to_string())
-            .collect(),
-    };
-    let mut filter = Where::new();
-    filter.any_of("state", &states);
-    filter
-}
-
-/// One page, with each droplet's secrets shown only to those who may read its space's.
-async fn page(
-    db: &DbPool,
-    user: &User,
-    filter: &Where,
-    params: &ListParams,
-) -> Result<DropletPage, DropletError> {
-    let (rows, total) = droplets::list(db, filter, params).await?;
-    let app_guids: Vec<String> = rows.iter().map(|d| d.app_guid.clone()).collect();
-    let space_of = apps::space_guids_of(db, &app_guids).await?;
-    let spaces: Vec<String> = space_of.values().cloned().collect();
-    let secret_spaces = app_actions::spaces_with_secrets(db, user, &spaces).await?;
-    let shown = rows
-        .into_iter()
-        .map(|d| {
-            let secrets = space_of
-                .get(&d.app_guid)
-                .is_some_and(|space| secret_spaces.contains(space));
-            (d, secrets)
-        })
-        .collect();
-    Ok((shown, total))
 }
 
 /// `DELETE /v3/droplets/:guid`: SpaceDeveloper only; never an app's current droplet. The row

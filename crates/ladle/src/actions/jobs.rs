@@ -7,6 +7,7 @@ use serde_json::json;
 use crate::auth::User;
 use crate::db::jobs::{self, JobRecord};
 use crate::db::{self, DbPool, DbResult};
+use crate::domain::unknown_error;
 
 /// Kind of the jobs users may see; other kinds (the staging queue) are internal.
 pub const KIND_USER: &str = "user";
@@ -41,9 +42,9 @@ impl JobFailure {
     pub fn unknown(cause: impl std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "job failed");
         JobFailure {
-            code: 10001,
-            title: crate::api::error::UNKNOWN_ERROR.to_string(),
-            detail: "An unknown error occurred.".to_string(),
+            code: unknown_error::CODE,
+            title: unknown_error::NAME.to_string(),
+            detail: unknown_error::DETAIL.to_string(),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! One business verb per file. No axum types here: actions take validated input and return
 //! records or a thiserror enum that the handler maps to an `ApiError`.
 
+pub mod access;
 pub mod apps;
 pub mod build_cache;
 pub mod buildpack_upload;

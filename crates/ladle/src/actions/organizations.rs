@@ -55,9 +55,13 @@ pub async fn find_readable(
     let org = organizations::find(db, guid)
         .await?
         .ok_or(OrganizationError::NotFound)?;
-    match permissions::readable_org_guids(db, user).await? {
-        Some(visible) if !visible.contains(&org.guid) => Err(OrganizationError::NotFound),
-        _ => Ok(org),
+    if permissions::readable_orgs(db, user)
+        .await?
+        .contains(&org.guid)
+    {
+        Ok(org)
+    } else {
+        Err(OrganizationError::NotFound)
     }
 }
 

@@ -5,9 +5,9 @@
 use crate::actions::staging_request::{self, AppPlace, LimitError};
 use crate::auth::{permissions, User};
 use crate::db::droplets::DropletRecord;
+use crate::db::job_queue::StagingJobPayload;
 use crate::db::{self, apps, buildpacks, organizations, packages, spaces, stacks};
 use crate::domain::{DropletState, PackageState};
-use crate::jobs::staging::StagingJobPayload;
 use crate::messages::droplet_create::DropletCreate;
 use crate::state::AppState;
 

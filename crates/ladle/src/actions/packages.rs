@@ -4,15 +4,18 @@
 use bytes::Bytes;
 use futures::stream::BoxStream;
 
-use crate::actions::apps::{self, AppError};
+use crate::actions::access::{self, ReadableApp};
 use crate::actions::jobs::{self, JobFailure};
-use crate::auth::{permissions, Access, User};
+use crate::auth::permissions::Access;
+use crate::auth::permissions::{self, Visible};
+use crate::auth::User;
 use crate::blobstore::{keys, BlobError, Blobstore};
 use crate::cause_chain::CauseChain;
 use crate::db::packages::{self, PackageRecord, PackageState, PackageType};
-use crate::db::query::Where;
 use crate::db::{self, DbPool};
-use crate::messages::list::ListParams;
+use crate::domain::Page;
+use crate::fetchers;
+use crate::messages::filters::PackageFilter;
 use crate::messages::package_create::{PackageContent, PackageCreate};
 use crate::upload_check::ArchiveError;
 
@@ -38,23 +41,9 @@ pub enum PackageError {
     InvalidZip(#[from] ArchiveError),
     #[error(transparent)]
     Blob(#[from] BlobError),
-    /// The app look-up failed in a way that is no fault of the caller.
-    #[error("app look-up: {0}")]
-    AppLookup(#[source] AppError),
     #[error(transparent)]
     Db(#[from] sqlx::Error),
 }
-
-/// Filters of `GET /v3/packages`; `GET /v3/apps/:guid/packages` allows the first three.
-pub const LIST_FILTERS: &[&str] = &[
-    "guids",
-    "states",
-    "types",
-    "app_guids",
-    "space_guids",
-    "organization_guids",
-];
-pub const APP_LIST_FILTERS: &[&str] = &["guids", "states", "types"];
 
 /// Today's `POST /v3/packages`: a missing or unreadable app is a 422.
 #[tracing::instrument(skip_all, fields(app_guid = %input.app_guid))]
@@ -63,10 +52,10 @@ pub async fn create(
     user: &User,
     input: PackageCreate,
 ) -> Result<PackageRecord, PackageError> {
-    let access = app_access(db, user, &input.app_guid)
+    let app = access::readable_app(db, user, &input.app_guid)
         .await?
         .ok_or(PackageError::AppInvalid)?;
-    if !access.write {
+    if !app.access.write {
         return Err(PackageError::NotAuthorized);
     }
     let package = new_record(input);
@@ -125,69 +114,56 @@ fn new_record(input: PackageCreate) -> PackageRecord {
     }
 }
 
-/// The caller's access to the app's space; `None` when the app is missing or unreadable.
-async fn app_access(
-    db: &DbPool,
-    user: &User,
-    app_guid: &str,
-) -> Result<Option<Access>, PackageError> {
-    match apps::find_readable(db, user, app_guid).await {
-        Ok((_, _, access)) => Ok(Some(access)),
-        Err(AppError::NotFound) => Ok(None),
-        Err(AppError::Db(err)) => Err(err.into()),
-        Err(other) => Err(PackageError::AppLookup(other)),
-    }
-}
-
 /// The package and what the caller may do with it, if it exists and the caller can see it.
 pub async fn find_readable(
     db: &DbPool,
     user: &User,
     guid: &str,
 ) -> Result<(PackageRecord, Access), PackageError> {
+    let (package, app) = find_readable_with_app(db, user, guid).await?;
+    Ok((package, app.access))
+}
+
+/// `find_readable` with the package's app and space, for what is listed under a package.
+pub async fn find_readable_with_app(
+    db: &DbPool,
+    user: &User,
+    guid: &str,
+) -> Result<(PackageRecord, ReadableApp), PackageError> {
     let package = packages::find(db, guid)
         .await?
         .ok_or(PackageError::NotFound)?;
-    let access = app_access(db, user, &package.app_guid)
+    let app = access::readable_app(db, user, &package.app_guid)
         .await?
         .ok_or(PackageError::NotFound)?;
-    Ok((package, access))
+    Ok((package, app))
 }
+
+/// A page of packages and the total.
+pub type PackagePage = (Vec<PackageRecord>, u64);
 
 /// One page of the packages the caller can see; `app_guid` scopes it to one readable app.
 pub async fn list(
     db: &DbPool,
     user: &User,
-    params: &ListParams,
+    filter: &PackageFilter,
+    page: &Page,
     app_guid: Option<&str>,
-) -> Result<(Vec<PackageRecord>, u64), PackageError> {
-    let mut filter = Where::new();
-    if let Some(app_guid) = app_guid {
-        app_access(db, user, app_guid)
-            .await?
-            .ok_or(PackageError::AppNotFound)?;
-        filter.eq("app_guid", app_guid);
-    }
-    filter
-        .filter("guid", params.filter("guids"))
-        .filter("state", params.filter("states"))
-        .filter("package_type", params.filter("types"))
-        .filter("app_guid", params.filter("app_guids"));
-    if let Some(spaces) = params.filter("space_guids") {
-        filter.in_subquery("app_guid", Some(APPS_IN_SPACES), spaces);
-    }
-    if let Some(orgs) = params.filter("organization_guids") {
-        filter.in_subquery("app_guid", Some(APPS_IN_ORGS), orgs);
-    }
-    if let Some(visible) = permissions::readable_space_guids(db, user).await? {
-        filter.in_subquery("app_guid", Some(APPS_IN_SPACES), &visible);
-    }
-    Ok(packages::list(db, &filter, params).await?)
+) -> Result<PackagePage, PackageError> {
+    let Some(app_guid) = app_guid else {
+        let spaces = permissions::readable_spaces(db, user).await?;
+        return Ok(fetchers::packages::list(db, &spaces, filter, page).await?);
+    };
+    let app = access::readable_app(db, user, app_guid)
+        .await?
+        .ok_or(PackageError::AppNotFound)?;
+    let filter = PackageFilter {
+        app_guids: Some(vec![app.app.guid]),
+        ..filter.clone()
+    };
+    let spaces = Visible::Only(vec![app.space.guid]);
+    Ok(fetchers::packages::list(db, &spaces, &filter, page).await?)
 }
-
-const APPS_IN_SPACES: &str = "SELECT guid FROM apps WHERE space_guid";
-const APPS_IN_ORGS: &str =
-    "SELECT a.guid FROM apps a JOIN spaces s ON s.guid = a.space_guid WHERE s.organization_guid";
 
 /// The package's zip as a stream, for callers allowed to read the space's secrets.
 #[tracing::instrument(skip_all, fields(package_guid = %guid))]

@@ -5,16 +5,15 @@ use std::collections::{BTreeMap, HashMap};
 
 use sqlx::{Any, Transaction};
 
-use crate::actions::apps::{self as app_actions, AppError};
-use crate::auth::{permissions, User};
+use crate::actions::access;
+use crate::auth::permissions::{self, Visible};
+use crate::auth::User;
 use crate::db::processes::{self, ProcessRecord};
-use crate::db::query::Where;
 use crate::db::{self, apps, DbPool, DbResult};
-use crate::messages::list::ListParams;
-
-pub const WEB: &str = "web";
-pub const DEFAULT_MEMORY_MB: i64 = 1024;
-pub const DEFAULT_DISK_MB: i64 = 1024;
+use crate::domain::process::{DEFAULT_DISK_MB, DEFAULT_MEMORY_MB, WEB};
+use crate::domain::Page;
+use crate::fetchers;
+use crate::messages::filters::ProcessFilter;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProcessError {
@@ -24,15 +23,6 @@ pub enum ProcessError {
     AppNotFound,
     #[error(transparent)]
     Db(#[from] sqlx::Error),
-}
-
-impl From<AppError> for ProcessError {
-    fn from(err: AppError) -> Self {
-        match err {
-            AppError::Db(err) => ProcessError::Db(err),
-            _ => ProcessError::AppNotFound,
-        }
-    }
 }
 
 /// A process with what its view needs beside the row.
@@ -128,15 +118,13 @@ pub async fn find_readable(
     let process = processes::find(db, guid)
         .await?
         .ok_or(ProcessError::NotFound)?;
-    let (_, space, access) = match app_actions::find_readable(db, user, &process.app_guid).await {
-        Ok(found) => found,
-        Err(AppError::Db(err)) => return Err(err.into()),
-        Err(_) => return Err(ProcessError::NotFound),
-    };
+    let app = access::readable_app(db, user, &process.app_guid)
+        .await?
+        .ok_or(ProcessError::NotFound)?;
     Ok(ProcessDetails {
         process,
-        space_guid: space.guid,
-        show_command: access.read_secrets,
+        space_guid: app.space.guid,
+        show_command: app.access.read_secrets,
     })
 }
 
@@ -147,69 +135,68 @@ pub async fn find_by_type(
     app_guid: &str,
     process_type: &str,
 ) -> Result<ProcessDetails, ProcessError> {
-    let (app, space, access) = app_actions::find_readable(db, user, app_guid).await?;
-    let process = processes::find_by_type(db, &app.guid, process_type)
+    let app = readable_app(db, user, app_guid).await?;
+    let process = processes::find_by_type(db, &app.app.guid, process_type)
         .await?
         .ok_or(ProcessError::NotFound)?;
     Ok(ProcessDetails {
         process,
-        space_guid: space.guid,
-        show_command: access.read_secrets,
+        space_guid: app.space.guid,
+        show_command: app.access.read_secrets,
     })
 }
 
-/// `GET /v3/processes`: filters `types`, `app_guids`, `space_guids`, `guids`; only processes of
-/// apps in spaces the caller can read.
+async fn readable_app(
+    db: &DbPool,
+    user: &User,
+    app_guid: &str,
+) -> Result<access::ReadableApp, ProcessError> {
+    access::readable_app(db, user, app_guid)
+        .await?
+        .ok_or(ProcessError::AppNotFound)
+}
+
+/// `GET /v3/processes`: processes of apps in spaces the caller can read.
 pub async fn list(
     db: &DbPool,
     user: &User,
-    params: &ListParams,
+    filter: &ProcessFilter,
+    page: &Page,
 ) -> Result<(Vec<ProcessDetails>, u64), ProcessError> {
-    let mut filter = common_filter(params);
-    filter.filter("app_guid", params.filter("app_guids"));
-    if let Some(spaces) = params.filter("space_guids") {
-        filter.in_subquery("app_guid", Some(APPS_IN_SPACES), spaces);
-    }
-    if let Some(visible) = permissions::readable_space_guids(db, user).await? {
-        filter.in_subquery("app_guid", Some(APPS_IN_SPACES), &visible);
-    }
-    page(db, user, &filter, params).await
+    let spaces = permissions::readable_spaces(db, user).await?;
+    with_details(db, user, &spaces, filter, page).await
 }
 
-const APPS_IN_SPACES: &str = "SELECT guid FROM apps WHERE space_guid";
-
-/// `GET /v3/apps/:guid/processes`: filters `types`, `guids`.
+/// `GET /v3/apps/:guid/processes`: "App not found" unless the caller can read the app.
 pub async fn list_for_app(
     db: &DbPool,
     user: &User,
     app_guid: &str,
-    params: &ListParams,
+    filter: &ProcessFilter,
+    page: &Page,
 ) -> Result<(Vec<ProcessDetails>, u64), ProcessError> {
-    let (app, _, _) = app_actions::find_readable(db, user, app_guid).await?;
-    let mut filter = common_filter(params);
-    filter.eq("app_guid", app.guid);
-    page(db, user, &filter, params).await
+    let app = readable_app(db, user, app_guid).await?;
+    let filter = ProcessFilter {
+        app_guids: Some(vec![app.app.guid]),
+        ..filter.clone()
+    };
+    let spaces = Visible::Only(vec![app.space.guid]);
+    with_details(db, user, &spaces, &filter, page).await
 }
 
-fn common_filter(params: &ListParams) -> Where {
-    let mut filter = Where::new();
-    filter
-        .filter("process_type", params.filter("types"))
-        .filter("guid", params.filter("guids"));
-    filter
-}
-
-async fn page(
+/// One page, each process with its app's space and whether the caller may see its command.
+async fn with_details(
     db: &DbPool,
     user: &User,
-    filter: &Where,
-    params: &ListParams,
+    spaces: &Visible,
+    filter: &ProcessFilter,
+    page: &Page,
 ) -> Result<(Vec<ProcessDetails>, u64), ProcessError> {
-    let (records, total) = processes::list(db, filter, params).await?;
+    let (records, total) = fetchers::processes::list(db, spaces, filter, page).await?;
     let app_guids: Vec<String> = records.iter().map(|p| p.app_guid.clone()).collect();
     let space_of: HashMap<String, String> = apps::space_guids_of(db, &app_guids).await?;
     let spaces: Vec<String> = space_of.values().cloned().collect();
-    let secret_spaces = app_actions::spaces_with_secrets(db, user, &spaces).await?;
+    let secret_spaces = access::spaces_with_secrets(db, user, &spaces).await?;
     let details = records
         .into_iter()
         .map(|process| {

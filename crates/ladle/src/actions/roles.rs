@@ -2,12 +2,13 @@
 //! organization and of its spaces; space managers the roles of their space. A role is visible
 //! to whoever can read its organization (organization roles) or its space (space roles).
 
-use crate::auth::{permissions, RoleType, User};
+use crate::auth::{permissions, User};
 use crate::db::organizations::{self, OrganizationRecord};
 use crate::db::roles::{self, RoleRecord};
 use crate::db::spaces::{self, SpaceRecord};
 use crate::db::users::{self, UserRecord};
 use crate::db::{self, DbPool, DbResult};
+use crate::domain::RoleType;
 use crate::messages::role_create::{RoleCreate, RoleTarget};
 
 #[derive(Debug, thiserror::Error)]
@@ -134,10 +135,9 @@ async fn find_target(db: &DbPool, user: &User, target: &RoleTarget) -> Result<Ta
 }
 
 async fn org_is_readable(db: &DbPool, user: &User, org_guid: &str) -> DbResult<bool> {
-    Ok(match permissions::readable_org_guids(db, user).await? {
-        None => true,
-        Some(visible) => visible.iter().any(|g| g == org_guid),
-    })
+    Ok(permissions::readable_orgs(db, user)
+        .await?
+        .contains(org_guid))
 }
 
 async fn manages_org(db: &DbPool, user: &User, org_guid: &str) -> DbResult<bool> {
@@ -154,19 +154,6 @@ async fn manages_space(db: &DbPool, user: &User, space: &SpaceRecord) -> DbResul
     }
     let manager = RoleType::SpaceManager.as_str();
     roles::has_space_role(db, &user.guid, &space.guid, manager).await
-}
-
-/// Organizations and spaces whose roles the caller may see; `None` means all of them.
-pub async fn visible_targets(db: &DbPool, user: &User) -> DbResult<Option<Vec<String>>> {
-    let orgs = permissions::readable_org_guids(db, user).await?;
-    let spaces = permissions::readable_space_guids(db, user).await?;
-    Ok(match (orgs, spaces) {
-        (Some(mut orgs), Some(spaces)) => {
-            orgs.extend(spaces);
-            Some(orgs)
-        }
-        _ => None,
-    })
 }
 
 /// The role, if it exists and the caller can read its organization or space.

@@ -1,10 +1,11 @@
 //! Space verbs: create (admin or a manager of the organization), delete (only when it has no
 //! apps), and the read check other resources use.
 
-use crate::auth::{permissions, RoleType, User};
+use crate::auth::{permissions, User};
 use crate::db::organizations;
 use crate::db::spaces::{self, SpaceRecord};
 use crate::db::{self, DbPool};
+use crate::domain::RoleType;
 use crate::messages::space_create::SpaceCreate;
 
 #[derive(Debug, thiserror::Error)]
@@ -52,10 +53,9 @@ async fn org_is_readable(db: &DbPool, user: &User, org_guid: &str) -> Result<boo
     if organizations::find(db, org_guid).await?.is_none() {
         return Ok(false);
     }
-    Ok(match permissions::readable_org_guids(db, user).await? {
-        None => true,
-        Some(visible) => visible.iter().any(|g| g == org_guid),
-    })
+    Ok(permissions::readable_orgs(db, user)
+        .await?
+        .contains(org_guid))
 }
 
 #[tracing::instrument(skip_all, fields(name = %input.name, org_guid = %input.organization_guid))]

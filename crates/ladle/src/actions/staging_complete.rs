@@ -2,14 +2,11 @@
 //! only a droplet still PENDING/STAGING changes, so a staging completed twice (a lost lease, a
 //! retried job) cannot flip a final state.
 
-use std::collections::BTreeMap;
-
 use ladle_stager::{FailureKind, StagingFailure, StagingSuccess};
-use serde_json::{json, Value};
 
-use crate::db::droplets::{self, DropletRecord, StagedFields};
+use crate::db::droplets::{self, DropletRecord, StagedBuildpack, StagedFields};
 use crate::db::{buildpacks, builds, DbResult};
-use crate::domain::BuildState;
+use crate::domain::{BuildState, BuildpackUrl};
 use crate::state::AppState;
 
 pub enum Outcome {
@@ -47,8 +44,8 @@ async fn succeed(
         sha1,
         sha256,
         detected_start_command: result.process_types.get("web").cloned().unwrap_or_default(),
-        process_types: serde_json::to_string(&result.process_types).unwrap_or_else(|_| "{}".into()),
-        buildpacks_metadata: buildpacks_metadata(success).to_string(),
+        process_types: result.process_types.clone(),
+        buildpacks: staged_buildpacks(success),
         execution_metadata: result.execution_metadata.clone(),
         buildpack_guid,
     };
@@ -121,40 +118,35 @@ pub fn describe(kind: FailureKind, detail: &str) -> String {
     }
 }
 
-/// The droplet's `buildpacks` list: admin name or URL, what detect printed (from
-/// ladle-staging.json), and the name and version the buildpack reported about itself.
-fn buildpacks_metadata(success: &StagingSuccess) -> Value {
-    let list: Vec<Value> = success
+/// The buildpacks that ran: admin name or URL, what detect printed (from ladle-staging.json),
+/// and the name and version the buildpack reported about itself.
+fn staged_buildpacks(success: &StagingSuccess) -> Vec<StagedBuildpack> {
+    success
         .result
         .lifecycle_metadata
         .buildpacks
         .iter()
         .enumerate()
-        .map(|(index, bp)| {
-            json!({
-                "name": bp.key,
-                "detect_output": success.details.detect_output(index, &bp.key),
-                "buildpack_name": if bp.name.is_empty() { Value::Null } else { Value::String(bp.name.clone()) },
-                "version": bp.version,
-            })
+        .map(|(index, bp)| StagedBuildpack {
+            name: bp.key.clone(),
+            detect_output: success
+                .details
+                .detect_output(index, &bp.key)
+                .map(str::to_string),
+            buildpack_name: Some(bp.name.clone()).filter(|name| !name.is_empty()),
+            version: bp.version.clone(),
         })
-        .collect();
-    Value::Array(list)
+        .collect()
 }
 
 /// The admin buildpack a key names (CC records `buildpack_guid` from the buildpack key).
 async fn admin_buildpack_guid(state: &AppState, key: &str) -> DbResult<Option<String>> {
-    if key.is_empty() || crate::jobs::staging::is_url(key) {
+    if key.is_empty() || BuildpackUrl::is_url(key) {
         return Ok(None);
     }
     Ok(buildpacks::find_by_name(&state.db, key, None)
         .await?
         .map(|b| b.guid))
-}
-
-/// The Procfile text CC's 2015 API shows: process types as YAML.
-pub fn procfile_yaml(process_types: &BTreeMap<String, String>) -> String {
-    serde_yaml::to_string(process_types).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use bytes::Bytes;
 use futures::stream::{self, Stream};
 
 use crate::actions::droplets::{find_readable, DropletError};
@@ -15,22 +14,13 @@ use crate::db::{droplets, DbPool};
 const PAGE: i64 = 500;
 const POLL: Duration = Duration::from_millis(250);
 
-/// `2026-11-27T12:00:00.123456Z [STG/compile] OUT -----> compiling`
-pub fn format_line(row: &LogRow) -> String {
-    let stream = if row.stream == "stderr" { "ERR" } else { "OUT" };
-    format!(
-        "{} [STG/{}] {stream} {}\n",
-        row.created_at, row.phase, row.line
-    )
-}
-
-/// The log of a droplet the caller can read, as a stream of text chunks.
+/// The log of a droplet the caller can read, as a stream of batches of lines.
 pub async fn stream_log(
     db: &DbPool,
     user: &User,
     droplet_guid: &str,
     follow: bool,
-) -> Result<impl Stream<Item = Result<Bytes, sqlx::Error>> + Send + 'static, DropletError> {
+) -> Result<impl Stream<Item = Result<Vec<LogRow>, sqlx::Error>> + Send + 'static, DropletError> {
     find_readable(db, user, droplet_guid).await?;
     let state = Reader {
         db: db.clone(),
@@ -52,7 +42,7 @@ struct Reader {
 
 /// The next batch of lines; when following, waits for more until the droplet is final and
 /// every line written before that has been sent.
-async fn next_chunk(mut reader: Reader) -> Result<Option<(Bytes, Reader)>, sqlx::Error> {
+async fn next_chunk(mut reader: Reader) -> Result<Option<(Vec<LogRow>, Reader)>, sqlx::Error> {
     loop {
         if reader.done {
             return Ok(None);
@@ -64,8 +54,7 @@ async fn next_chunk(mut reader: Reader) -> Result<Option<(Bytes, Reader)>, sqlx:
             staging_logs::after(&reader.db, &reader.droplet_guid, reader.last_seq, PAGE).await?;
         if let Some(last) = rows.last() {
             reader.last_seq = last.seq;
-            let text: String = rows.iter().map(format_line).collect();
-            return Ok(Some((Bytes::from(text), reader)));
+            return Ok(Some((rows, reader)));
         }
         if finished {
             reader.done = true;

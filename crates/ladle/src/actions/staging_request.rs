@@ -8,11 +8,11 @@ use sqlx::{Any, Transaction};
 use crate::config::StagingArgs;
 use crate::db::apps::AppRecord;
 use crate::db::droplets::{self, DropletRecord};
+use crate::db::job_queue as queue;
+use crate::db::job_queue::StagingJobPayload;
 use crate::db::organizations::OrganizationRecord;
 use crate::db::spaces::SpaceRecord;
 use crate::db::DbResult;
-use crate::jobs::queue;
-use crate::jobs::staging::StagingJobPayload;
 
 /// File descriptors a staging may open (CC's `instance_file_descriptor_limit`).
 pub const STAGING_FDS: u64 = 16384;

@@ -2,9 +2,9 @@
 //! hold a role in an organization they also hold a role in (directly or through a space);
 //! admins and global readers see every user.
 
-use crate::auth::User;
+use crate::auth::{permissions, User};
 use crate::db::users::{self, UserRecord};
-use crate::db::{self, DbPool, DbResult};
+use crate::db::{self, DbPool};
 use crate::messages::user_create::UserCreate;
 
 #[derive(Debug, thiserror::Error)]
@@ -19,20 +19,16 @@ pub enum UserError {
     Db(#[from] sqlx::Error),
 }
 
-/// Guids of the users the caller may see; `None` means every user.
-pub async fn visible_user_guids(db: &DbPool, user: &User) -> DbResult<Option<Vec<String>>> {
-    if user.scopes.reads_everything() {
-        return Ok(None);
-    }
-    users::sharing_an_org_with(db, &user.guid).await.map(Some)
-}
-
 /// The user, if it exists and the caller may see it.
 pub async fn find_readable(db: &DbPool, user: &User, guid: &str) -> Result<UserRecord, UserError> {
     let found = users::find(db, guid).await?.ok_or(UserError::NotFound)?;
-    match visible_user_guids(db, user).await? {
-        Some(visible) if !visible.contains(&found.guid) => Err(UserError::NotFound),
-        _ => Ok(found),
+    if permissions::visible_users(db, user)
+        .await?
+        .contains(&found.guid)
+    {
+        Ok(found)
+    } else {
+        Err(UserError::NotFound)
     }
 }
 

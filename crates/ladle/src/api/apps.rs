@@ -7,21 +7,14 @@ use serde_json::Value;
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{CfJson, CurrentUser};
-use crate::actions::apps::{self as actions, AppError};
+use crate::actions::apps::{self as actions, AppDetails, AppError};
 use crate::messages::app_create::AppCreate;
 use crate::messages::app_update::AppUpdate;
 use crate::messages::env_vars::EnvVarsPatch;
+use crate::messages::filters::AppFilter;
 use crate::messages::list::ListParams;
 use crate::presenters::{app, pagination};
 use crate::state::AppState;
-
-const LIST_FILTERS: &[&str] = &[
-    "names",
-    "guids",
-    "space_guids",
-    "organization_guids",
-    "stacks",
-];
 
 impl From<AppError> for ApiError {
     fn from(err: AppError) -> Self {
@@ -45,12 +38,8 @@ pub async fn create(
     CfJson(body): CfJson,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let input = AppCreate::parse(&body)?;
-    let stack = &state.config.default_stack;
-    let details = actions::create(&state.db, &user, stack, input).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(app::present(&details, stack, &state.links)),
-    ))
+    let details = actions::create(&state.db, &user, &state.config.default_stack, input).await?;
+    Ok((StatusCode::CREATED, Json(view(&state, &details))))
 }
 
 pub async fn show(
@@ -59,8 +48,7 @@ pub async fn show(
     Path(guid): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let details = actions::show(&state.db, &user, &guid).await?;
-    let stack = &state.config.default_stack;
-    Ok(Json(app::present(&details, stack, &state.links)))
+    Ok(Json(view(&state, &details)))
 }
 
 pub async fn list(
@@ -68,13 +56,10 @@ pub async fn list(
     CurrentUser(user): CurrentUser,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    let params = ListParams::parse(query.as_deref(), LIST_FILTERS)?;
-    let (apps, total) = actions::list(&state.db, &user, &params).await?;
-    let stack = &state.config.default_stack;
-    let resources = apps
-        .iter()
-        .map(|details| app::present(details, stack, &state.links))
-        .collect();
+    let params = ListParams::parse(query.as_deref(), AppFilter::NAMES)?;
+    let filter = AppFilter::from_params(&params);
+    let (apps, total) = actions::list(&state.db, &user, &filter, &params.page()).await?;
+    let resources = apps.iter().map(|details| view(&state, details)).collect();
     Ok(Json(pagination::present(
         resources,
         total,
@@ -92,8 +77,18 @@ pub async fn update(
 ) -> ApiResult<Json<Value>> {
     let input = AppUpdate::parse(&body)?;
     let details = actions::update(&state.db, &user, &guid, input).await?;
-    let stack = &state.config.default_stack;
-    Ok(Json(app::present(&details, stack, &state.links)))
+    Ok(Json(view(&state, &details)))
+}
+
+/// The app's view, both dialects (also the answer to 2015's `PUT /current_droplet`).
+pub(super) fn view(state: &AppState, details: &AppDetails) -> Value {
+    app::present(
+        &details.app,
+        details.total_desired_instances,
+        details.show_secrets,
+        &state.config.default_stack,
+        &state.links,
+    )
 }
 
 /// 202 with the job's address; the job is already finished (see `actions::apps::delete`).
@@ -133,5 +128,11 @@ pub async fn env(
     Path(guid): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let env = actions::env(&state.db, &user, &guid).await?;
-    Ok(Json(app::present_env(&env, &state.links)))
+    Ok(Json(app::present_env(
+        &env.app,
+        &env.space,
+        env.organization.as_ref(),
+        env.web.as_ref(),
+        &state.links,
+    )))
 }

@@ -11,8 +11,10 @@ use super::extract::{CfJson, CurrentUser};
 use super::packages::{upload_dir, UploadForm};
 use crate::actions::buildpack_upload::{self, ZIP_LIMITS};
 use crate::actions::buildpacks::{self as actions, BuildpackError};
+use crate::fetchers::buildpacks;
 use crate::messages::buildpack_create::BuildpackCreate;
 use crate::messages::buildpack_update::BuildpackUpdate;
+use crate::messages::filters::BuildpackFilter;
 use crate::messages::list::ListParams;
 use crate::presenters::{buildpack, pagination};
 use crate::state::AppState;
@@ -65,8 +67,9 @@ pub async fn list(
     CurrentUser(_user): CurrentUser,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    let params = ListParams::parse(query.as_deref(), actions::LIST_FILTERS)?;
-    let (found, total) = actions::list(&state.db, &params).await?;
+    let params = ListParams::parse(query.as_deref(), BuildpackFilter::NAMES)?;
+    let filter = BuildpackFilter::from_params(&params);
+    let (found, total) = buildpacks::list(&state.db, &filter, &params.page()).await?;
     let resources = found
         .iter()
         .map(|b| buildpack::present(b, &state.links))

@@ -7,9 +7,9 @@ use serde_json::Value;
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{CfJson, CurrentUser};
-use crate::actions::builds::{self as actions, BuildError};
-use crate::db::builds::BuildRecord;
+use crate::actions::builds::{self as actions, BuildError, BuildPage};
 use crate::messages::build_create::{BuildCreate, BuildUpdate};
+use crate::messages::filters::BuildFilter;
 use crate::messages::list::ListParams;
 use crate::presenters::{build, pagination};
 use crate::state::AppState;
@@ -70,15 +70,10 @@ pub async fn list(
     CurrentUser(user): CurrentUser,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    let params = ListParams::parse(query.as_deref(), actions::LIST_FILTERS)?;
-    let (found, total) = actions::list(&state.db, &user, &params, None).await?;
-    Ok(Json(present_page(
-        &state,
-        &found,
-        total,
-        &params,
-        "/v3/builds",
-    )))
+    let params = ListParams::parse(query.as_deref(), BuildFilter::NAMES)?;
+    let filter = BuildFilter::from_params(&params);
+    let found = actions::list(&state.db, &user, &filter, &params.page(), None).await?;
+    Ok(Json(present_page(&state, found, &params, "/v3/builds")))
 }
 
 pub async fn list_for_app(
@@ -87,16 +82,17 @@ pub async fn list_for_app(
     Path(app_guid): Path<String>,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    let params = ListParams::parse(query.as_deref(), actions::APP_LIST_FILTERS)?;
-    let (found, total) = actions::list(&state.db, &user, &params, Some(&app_guid)).await?;
+    let params = ListParams::parse(query.as_deref(), BuildFilter::APP_NAMES)?;
+    let filter = BuildFilter::from_params(&params);
+    let page = params.page();
+    let found = actions::list(&state.db, &user, &filter, &page, Some(&app_guid)).await?;
     let path = format!("/v3/apps/{app_guid}/builds");
-    Ok(Json(present_page(&state, &found, total, &params, &path)))
+    Ok(Json(present_page(&state, found, &params, &path)))
 }
 
 fn present_page(
     state: &AppState,
-    found: &[BuildRecord],
-    total: u64,
+    (found, total): BuildPage,
     params: &ListParams,
     path: &str,
 ) -> Value {

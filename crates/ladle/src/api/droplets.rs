@@ -5,7 +5,8 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::{json, Value};
+use futures::TryStreamExt;
+use serde_json::Value;
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{CfJson, CurrentUser};
@@ -15,8 +16,9 @@ use crate::actions::droplets::{self as actions, DropletError, DropletPage};
 use crate::actions::package_stage::{self, PackageStageError};
 use crate::messages::current_droplet::CurrentDropletChoice;
 use crate::messages::droplet_create::DropletCreate;
+use crate::messages::filters::DropletFilter;
 use crate::messages::list::ListParams;
-use crate::presenters::{app, droplet, pagination};
+use crate::presenters::{droplet, pagination, staging_log};
 use crate::state::AppState;
 
 impl From<PackageStageError> for ApiError {
@@ -41,7 +43,6 @@ impl From<DropletError> for ApiError {
             DropletError::NotFound => ApiError::not_found("Droplet"),
             DropletError::AppNotFound => ApiError::not_found("App"),
             DropletError::PackageNotFound => ApiError::not_found("Package"),
-            DropletError::BadCurrentFilter => ApiError::bad_query(err),
             DropletError::CurrentlyUsed(_) => ApiError::unprocessable(err.to_string()),
             DropletError::NotAuthorized => ApiError::not_authorized(),
             DropletError::NotStaged => ApiError::unprocessable(err.to_string()),
@@ -135,8 +136,9 @@ pub async fn list(
     CurrentUser(user): CurrentUser,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    let params = ListParams::parse(query.as_deref(), actions::LIST_FILTERS)?;
-    let found = actions::list(&state.db, &user, &params).await?;
+    let params = ListParams::parse(query.as_deref(), DropletFilter::NAMES)?;
+    let filter = DropletFilter::from_params(&params)?;
+    let found = actions::list(&state.db, &user, &filter, &params.page()).await?;
     Ok(Json(present_page(&state, found, &params, "/v3/droplets")))
 }
 
@@ -147,8 +149,10 @@ pub async fn list_for_app(
     Path(app_guid): Path<String>,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    let params = ListParams::parse(query.as_deref(), actions::APP_LIST_FILTERS)?;
-    let found = actions::list_for_app(&state.db, &user, &app_guid, &params).await?;
+    let params = ListParams::parse(query.as_deref(), DropletFilter::APP_NAMES)?;
+    let filter = DropletFilter::from_params(&params)?;
+    let page = params.page();
+    let found = actions::list_for_app(&state.db, &user, &app_guid, &filter, &page).await?;
     let path = format!("/v3/apps/{app_guid}/droplets");
     Ok(Json(present_page(&state, found, &params, &path)))
 }
@@ -160,8 +164,10 @@ pub async fn list_for_package(
     Path(package_guid): Path<String>,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    let params = ListParams::parse(query.as_deref(), actions::PACKAGE_LIST_FILTERS)?;
-    let found = actions::list_for_package(&state.db, &user, &package_guid, &params).await?;
+    let params = ListParams::parse(query.as_deref(), DropletFilter::PACKAGE_NAMES)?;
+    let filter = DropletFilter::from_params(&params)?;
+    let page = params.page();
+    let found = actions::list_for_package(&state.db, &user, &package_guid, &filter, &page).await?;
     let path = format!("/v3/packages/{package_guid}/droplets");
     Ok(Json(present_page(&state, found, &params, &path)))
 }
@@ -208,10 +214,10 @@ pub async fn assign_current(
     let choice = CurrentDropletChoice::parse_relationship(&body)?;
     let guid = choice.droplet_guid.as_deref();
     let app = current_droplet::assign(&state.db, &user, &app_guid, guid, Dialect::Current).await?;
-    Ok(Json(current_relationship_view(
-        &state,
+    Ok(Json(droplet::present_current_relationship(
         &app.guid,
         app.current_droplet_guid.as_deref(),
+        &state.links,
     )))
 }
 
@@ -226,11 +232,7 @@ pub async fn assign_current_2015(
     let guid = choice.droplet_guid.as_deref();
     current_droplet::assign(&state.db, &user, &app_guid, guid, Dialect::Experimental2015).await?;
     let details = crate::actions::apps::show(&state.db, &user, &app_guid).await?;
-    Ok(Json(app::present(
-        &details,
-        &state.config.default_stack,
-        &state.links,
-    )))
+    Ok(Json(super::apps::view(&state, &details)))
 }
 
 /// `GET /v3/apps/:guid/relationships/current_droplet`
@@ -240,10 +242,10 @@ pub async fn show_current_relationship(
     Path(app_guid): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let (record, _) = current_droplet::current(&state.db, &user, &app_guid).await?;
-    Ok(Json(current_relationship_view(
-        &state,
+    Ok(Json(droplet::present_current_relationship(
         &app_guid,
         Some(&record.guid),
+        &state.links,
     )))
 }
 
@@ -259,20 +261,6 @@ pub async fn show_current(
         &state.links,
         access.read_secrets,
     )))
-}
-
-fn current_relationship_view(
-    state: &AppState,
-    app_guid: &str,
-    droplet_guid: Option<&str>,
-) -> Value {
-    json!({
-        "data": droplet_guid.map(|guid| json!({ "guid": guid })),
-        "links": {
-            "self": state.links.href(&format!("/v3/apps/{app_guid}/relationships/current_droplet")),
-            "related": state.links.href(&format!("/v3/apps/{app_guid}/droplets/current")),
-        },
-    })
 }
 
 /// `POST /v3/apps/:guid/actions/clear_buildpack_cache`: 202 and the job's location.
@@ -294,10 +282,11 @@ pub async fn logs(
     RawQuery(query): RawQuery,
 ) -> ApiResult<Response> {
     let follow = follow_param(query.as_deref())?;
-    let stream = crate::actions::staging_logs::stream_log(&state.db, &user, &guid, follow).await?;
+    let batches = crate::actions::staging_logs::stream_log(&state.db, &user, &guid, follow).await?;
+    let text = batches.map_ok(|rows| staging_log::present(&rows));
     Ok((
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        Body::from_stream(stream),
+        Body::from_stream(text),
     )
         .into_response())
 }

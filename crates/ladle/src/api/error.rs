@@ -8,9 +8,8 @@ use axum::Json;
 use serde_json::json;
 
 use crate::cause_chain::CauseChain;
-
-/// The name of CC's answer to a failure that is not the client's, shown without `CF-`.
-pub const UNKNOWN_ERROR: &str = "UnknownError";
+use crate::domain::unknown_error;
+use crate::messages::{MessageError, MessageErrorKind};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
@@ -70,9 +69,9 @@ impl ApiError {
     pub fn unknown_error() -> Self {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
-            10001,
-            UNKNOWN_ERROR,
-            "An unknown error occurred.",
+            unknown_error::CODE,
+            unknown_error::NAME,
+            unknown_error::DETAIL,
         )
     }
 
@@ -181,7 +180,7 @@ impl ApiError {
     /// client with the bare name (`UNKNOWN_ERROR_HASH` in its error hashers).
     pub fn title(&self) -> String {
         match self.name {
-            UNKNOWN_ERROR => UNKNOWN_ERROR.to_string(),
+            unknown_error::NAME => unknown_error::NAME.to_string(),
             name => format!("CF-{name}"),
         }
     }
@@ -200,6 +199,16 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         (self.status, Json(self.body())).into_response()
+    }
+}
+
+/// A refused body is a 422 and a refused query string a 400, each listing every problem.
+impl From<MessageError> for ApiError {
+    fn from(err: MessageError) -> Self {
+        match err.kind {
+            MessageErrorKind::Unprocessable => ApiError::unprocessable(err.detail()),
+            MessageErrorKind::BadQuery => ApiError::bad_query(err.detail()),
+        }
     }
 }
 
@@ -225,6 +234,28 @@ mod tests {
         assert_eq!(body["code"], 10010);
         assert_eq!(body["description"], "App not found");
         assert_eq!(body["error_code"], "CF-ResourceNotFound");
+    }
+
+    /// The error body of both dialects, as clients receive it.
+    #[test]
+    fn error_bodies() {
+        let bodies = [
+            ("error_not_found", ApiError::not_found("App")),
+            (
+                "error_unprocessable",
+                ApiError::unprocessable("Name can't be blank, Unknown field(s): 'x'"),
+            ),
+            (
+                "error_bad_query",
+                ApiError::bad_query("Page must be a positive integer"),
+            ),
+            ("error_unknown", ApiError::unknown_error()),
+        ];
+        for (name, error) in bodies {
+            insta::with_settings!({ omit_expression => true }, {
+                insta::assert_json_snapshot!(name, error.body());
+            });
+        }
     }
 
     /// A log sink the test can read back.

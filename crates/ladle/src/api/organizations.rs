@@ -9,8 +9,8 @@ use super::error::{ApiError, ApiResult};
 use super::extract::{CfJson, CurrentUser};
 use crate::actions::organizations::{self as actions, OrganizationError};
 use crate::auth::permissions;
-use crate::db::organizations;
-use crate::db::query::Where;
+use crate::fetchers::organizations;
+use crate::messages::filters::OrganizationFilter;
 use crate::messages::list::ListParams;
 use crate::messages::organization_create::OrganizationCreate;
 use crate::presenters::{organization, pagination};
@@ -56,14 +56,10 @@ pub async fn list(
     CurrentUser(user): CurrentUser,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    let params = ListParams::parse(query.as_deref(), &["names", "guids"])?;
-    let visible = permissions::readable_org_guids(&state.db, &user).await?;
-    let mut filter = Where::new();
-    filter
-        .filter("name", params.filter("names"))
-        .filter("guid", params.filter("guids"))
-        .filter("guid", visible.as_deref());
-    let (orgs, total) = organizations::list(&state.db, &filter, &params).await?;
+    let params = ListParams::parse(query.as_deref(), OrganizationFilter::NAMES)?;
+    let filter = OrganizationFilter::from_params(&params);
+    let visible = permissions::readable_orgs(&state.db, &user).await?;
+    let (orgs, total) = organizations::list(&state.db, &visible, &filter, &params.page()).await?;
     let resources = orgs
         .iter()
         .map(|o| organization::present(o, &state.links))

@@ -13,7 +13,8 @@ use serde_json::Value;
 use super::error::{ApiError, ApiResult};
 use super::extract::{CfJson, CurrentUser};
 use crate::actions::package_upload;
-use crate::actions::packages::{self as actions, PackageError};
+use crate::actions::packages::{self as actions, PackageError, PackagePage};
+use crate::messages::filters::PackageFilter;
 use crate::messages::list::ListParams;
 use crate::messages::package_create::PackageCreate;
 use crate::presenters::{package, pagination};
@@ -36,7 +37,7 @@ impl From<PackageError> for ApiError {
             | PackageError::NotBits
             | PackageError::NoBitsToDownload
             | PackageError::InvalidZip(_) => ApiError::unprocessable(err.to_string()),
-            PackageError::Blob(_) | PackageError::AppLookup(_) => ApiError::internal(&err),
+            PackageError::Blob(_) => ApiError::internal(&err),
             PackageError::Db(err) => err.into(),
         }
     }
@@ -84,15 +85,10 @@ pub async fn list(
     CurrentUser(user): CurrentUser,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    let params = ListParams::parse(query.as_deref(), actions::LIST_FILTERS)?;
-    let (found, total) = actions::list(&state.db, &user, &params, None).await?;
-    Ok(Json(present_page(
-        &state,
-        &found,
-        total,
-        &params,
-        "/v3/packages",
-    )))
+    let params = ListParams::parse(query.as_deref(), PackageFilter::NAMES)?;
+    let filter = PackageFilter::from_params(&params);
+    let found = actions::list(&state.db, &user, &filter, &params.page(), None).await?;
+    Ok(Json(present_page(&state, found, &params, "/v3/packages")))
 }
 
 pub async fn list_for_app(
@@ -101,16 +97,17 @@ pub async fn list_for_app(
     Path(app_guid): Path<String>,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    let params = ListParams::parse(query.as_deref(), actions::APP_LIST_FILTERS)?;
-    let (found, total) = actions::list(&state.db, &user, &params, Some(&app_guid)).await?;
+    let params = ListParams::parse(query.as_deref(), PackageFilter::APP_NAMES)?;
+    let filter = PackageFilter::from_params(&params);
+    let page = params.page();
+    let found = actions::list(&state.db, &user, &filter, &page, Some(&app_guid)).await?;
     let path = format!("/v3/apps/{app_guid}/packages");
-    Ok(Json(present_page(&state, &found, total, &params, &path)))
+    Ok(Json(present_page(&state, found, &params, &path)))
 }
 
 fn present_page(
     state: &AppState,
-    found: &[crate::db::packages::PackageRecord],
-    total: u64,
+    (found, total): PackagePage,
     params: &ListParams,
     path: &str,
 ) -> Value {

@@ -7,6 +7,7 @@ use serde_json::Value;
 use super::error::{ApiError, ApiResult};
 use super::extract::CurrentUser;
 use crate::actions::processes::{self as actions, ProcessDetails, ProcessError};
+use crate::messages::filters::ProcessFilter;
 use crate::messages::list::ListParams;
 use crate::presenters::{pagination, process};
 use crate::state::AppState;
@@ -27,7 +28,7 @@ pub async fn show(
     Path(guid): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let details = actions::find_readable(&state.db, &user, &guid).await?;
-    Ok(Json(process::present(&details, &state.links)))
+    Ok(Json(view(&state, &details)))
 }
 
 pub async fn show_for_app(
@@ -36,7 +37,7 @@ pub async fn show_for_app(
     Path((app_guid, process_type)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
     let details = actions::find_by_type(&state.db, &user, &app_guid, &process_type).await?;
-    Ok(Json(process::present(&details, &state.links)))
+    Ok(Json(view(&state, &details)))
 }
 
 pub async fn list(
@@ -44,9 +45,9 @@ pub async fn list(
     CurrentUser(user): CurrentUser,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    let filters = ["types", "app_guids", "space_guids", "guids"];
-    let params = ListParams::parse(query.as_deref(), &filters)?;
-    let (found, total) = actions::list(&state.db, &user, &params).await?;
+    let params = ListParams::parse(query.as_deref(), ProcessFilter::NAMES)?;
+    let filter = ProcessFilter::from_params(&params);
+    let (found, total) = actions::list(&state.db, &user, &filter, &params.page()).await?;
     Ok(Json(page(&state, &found, total, &params, "/v3/processes")))
 }
 
@@ -56,8 +57,10 @@ pub async fn list_for_app(
     Path(app_guid): Path<String>,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    let params = ListParams::parse(query.as_deref(), &["types", "guids"])?;
-    let (found, total) = actions::list_for_app(&state.db, &user, &app_guid, &params).await?;
+    let params = ListParams::parse(query.as_deref(), ProcessFilter::APP_NAMES)?;
+    let filter = ProcessFilter::from_params(&params);
+    let (found, total) =
+        actions::list_for_app(&state.db, &user, &app_guid, &filter, &params.page()).await?;
     let path = format!("/v3/apps/{app_guid}/processes");
     Ok(Json(page(&state, &found, total, &params, &path)))
 }
@@ -69,9 +72,15 @@ fn page(
     params: &ListParams,
     path: &str,
 ) -> Value {
-    let resources = found
-        .iter()
-        .map(|details| process::present(details, &state.links))
-        .collect();
+    let resources = found.iter().map(|details| view(state, details)).collect();
     pagination::present(resources, total, params, path, &state.links)
+}
+
+fn view(state: &AppState, details: &ProcessDetails) -> Value {
+    process::present(
+        &details.process,
+        &details.space_guid,
+        details.show_command,
+        &state.links,
+    )
 }

@@ -8,8 +8,9 @@ use serde_json::Value;
 use super::error::{ApiError, ApiResult};
 use super::extract::{CfJson, CurrentUser};
 use crate::actions::roles::{self as actions, RoleError};
-use crate::db::query::Where;
-use crate::db::roles;
+use crate::auth::permissions;
+use crate::fetchers::roles;
+use crate::messages::filters::RoleFilter;
 use crate::messages::list::ListParams;
 use crate::messages::role_create::RoleCreate;
 use crate::presenters::{pagination, role};
@@ -57,26 +58,12 @@ pub async fn list(
     CurrentUser(user): CurrentUser,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    let params = ListParams::parse(
-        query.as_deref(),
-        &[
-            "guids",
-            "types",
-            "user_guids",
-            "space_guids",
-            "organization_guids",
-        ],
-    )?;
-    let visible = actions::visible_targets(&state.db, &user).await?;
-    let mut filter = Where::new();
-    filter
-        .filter("guid", params.filter("guids"))
-        .filter("role_type", params.filter("types"))
-        .filter("user_guid", params.filter("user_guids"))
-        .filter("space_guid", params.filter("space_guids"))
-        .filter("organization_guid", params.filter("organization_guids"))
-        .filter(roles::TARGET_COLUMN, visible.as_deref());
-    let (found, total) = roles::list(&state.db, &filter, &params).await?;
+    let params = ListParams::parse(query.as_deref(), RoleFilter::NAMES)?;
+    let filter = RoleFilter::from_params(&params);
+    let orgs = permissions::readable_orgs(&state.db, &user).await?;
+    let spaces = permissions::readable_spaces(&state.db, &user).await?;
+    let page = params.page();
+    let (found, total) = roles::list(&state.db, &orgs, &spaces, &filter, &page).await?;
     let resources = found
         .iter()
         .map(|r| role::present(r, &state.links))

@@ -2,103 +2,29 @@
 
 use axum::extract::State;
 use axum::Json;
-use serde_json::{json, Map, Value};
+use serde_json::Value;
 
+use super::error::ApiError;
+use crate::presenters::root as views;
 use crate::state::AppState;
 
-pub const API_VERSION_V3: &str = "3.228.0";
-pub const API_VERSION_V2: &str = "2.293.0";
-
-/// Resources listed by `GET /v3`, all of which we serve.
-const V3_RESOURCES: &[&str] = &[
-    "apps",
-    "buildpacks",
-    "builds",
-    "droplets",
-    "organizations",
-    "packages",
-    "processes",
-    "roles",
-    "spaces",
-    "stacks",
-    "users",
-];
-
-/// The one document whose links may be `null`: there a null link is CC's way of saying a
-/// feature is off, and clients switch it off. We serve no login or UAA yet (tokens come from
-/// `ladle token`), so `login` and `uaa` are null rather than pointing at routes nobody answers;
-/// clients that need a token endpoint fall back to `self` (the PyPI client) or report that
-/// there is none.
 pub async fn root(State(state): State<AppState>) -> Json<Value> {
-    let links = &state.links;
-    Json(json!({
-        "links": {
-            "self": links.href(""),
-            "cloud_controller_v2": Value::Null,
-            "cloud_controller_v3": { "href": links.url("/v3"), "meta": { "version": API_VERSION_V3 } },
-            "network_policy_v0": Value::Null,
-            "network_policy_v1": Value::Null,
-            "login": Value::Null,
-            "uaa": Value::Null,
-            "credhub": Value::Null,
-            "routing": Value::Null,
-            "logging": Value::Null,
-            "log_cache": Value::Null,
-            "log_stream": Value::Null,
-            "app_ssh": Value::Null,
-        }
-    }))
+    Json(views::root(&state.links))
 }
 
 pub async fn v3(State(state): State<AppState>) -> Json<Value> {
-    let mut links = Map::new();
-    links.insert("self".into(), state.links.href("/v3"));
-    links.insert("info".into(), state.links.href("/v3/info"));
-    for resource in V3_RESOURCES {
-        links.insert(
-            (*resource).into(),
-            state.links.href(&format!("/v3/{resource}")),
-        );
-    }
-    Json(json!({ "links": links }))
+    Json(views::v3(&state.links))
 }
 
 pub async fn v3_info(State(state): State<AppState>) -> Json<Value> {
-    Json(json!({
-        "build": "",
-        "cli_version": { "minimum": "", "recommended": "" },
-        "custom": {},
-        "description": "ladle: a Cloud Controller v3 API that stages apps with real buildpacks",
-        "name": "ladle",
-        "version": 3,
-        "osbapi_version": "",
-        "rate_limits": { "enabled": false, "general_limit": Value::Null, "reset_interval_in_minutes": Value::Null },
-        // CC links `support` to the operator's support address; we have none to offer.
-        "links": { "self": state.links.href("/v3/info") },
-    }))
+    Json(views::v3_info(&state.links))
 }
 
 pub async fn v2_info(State(state): State<AppState>) -> Json<Value> {
-    Json(json!({
-        "name": "ladle",
-        "build": "",
-        "support": "",
-        "version": 0,
-        "description": "ladle",
-        "authorization_endpoint": state.links.base(),
-        "token_endpoint": state.links.base(),
-        "min_cli_version": Value::Null,
-        "min_recommended_cli_version": Value::Null,
-        "app_ssh_endpoint": Value::Null,
-        "app_ssh_host_key_fingerprint": Value::Null,
-        "app_ssh_oauth_client": Value::Null,
-        "doppler_logging_endpoint": Value::Null,
-        "api_version": API_VERSION_V2,
-        "osbapi_version": "",
-    }))
+    Json(views::v2_info(&state.links))
 }
 
 /// Unknown routes and unknown methods on known routes: CC's NotFound.
-pub async fn not_found() -> crate::api::error::ApiError {
-    crate::api::error::ApiError::unknown_route()
+pub async fn not_found() -> ApiError {
+    ApiError::unknown_route()
 }

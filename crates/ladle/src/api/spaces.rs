@@ -9,8 +9,8 @@ use super::error::{ApiError, ApiResult};
 use super::extract::{CfJson, CurrentUser};
 use crate::actions::spaces::{self as actions, SpaceError};
 use crate::auth::permissions;
-use crate::db::query::Where;
-use crate::db::spaces;
+use crate::fetchers::spaces;
+use crate::messages::filters::SpaceFilter;
 use crate::messages::list::ListParams;
 use crate::messages::space_create::SpaceCreate;
 use crate::presenters::{pagination, space};
@@ -56,15 +56,10 @@ pub async fn list(
     CurrentUser(user): CurrentUser,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    let params = ListParams::parse(query.as_deref(), &["names", "guids", "organization_guids"])?;
-    let visible = permissions::readable_space_guids(&state.db, &user).await?;
-    let mut filter = Where::new();
-    filter
-        .filter("name", params.filter("names"))
-        .filter("guid", params.filter("guids"))
-        .filter("organization_guid", params.filter("organization_guids"))
-        .filter("guid", visible.as_deref());
-    let (found, total) = spaces::list(&state.db, &filter, &params).await?;
+    let params = ListParams::parse(query.as_deref(), SpaceFilter::NAMES)?;
+    let filter = SpaceFilter::from_params(&params);
+    let visible = permissions::readable_spaces(&state.db, &user).await?;
+    let (found, total) = spaces::list(&state.db, &visible, &filter, &params.page()).await?;
     let resources = found
         .iter()
         .map(|s| space::present(s, &state.links))

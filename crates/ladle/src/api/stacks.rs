@@ -8,8 +8,8 @@ use serde_json::Value;
 use super::error::{ApiError, ApiResult};
 use super::extract::{CfJson, CurrentUser};
 use crate::actions::stacks::{self as actions, StackError};
-use crate::db::query::Where;
-use crate::db::stacks;
+use crate::fetchers::stacks;
+use crate::messages::filters::StackFilter;
 use crate::messages::list::ListParams;
 use crate::messages::stack_create::StackCreate;
 use crate::presenters::{pagination, stack};
@@ -57,12 +57,9 @@ pub async fn list(
     CurrentUser(_user): CurrentUser,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    let params = ListParams::parse(query.as_deref(), &["names", "guids"])?;
-    let mut filter = Where::new();
-    filter
-        .filter("name", params.filter("names"))
-        .filter("guid", params.filter("guids"));
-    let (found, total) = stacks::list(&state.db, &filter, &params).await?;
+    let params = ListParams::parse(query.as_deref(), StackFilter::NAMES)?;
+    let filter = StackFilter::from_params(&params);
+    let (found, total) = stacks::list(&state.db, &filter, &params.page()).await?;
     let default_stack = &state.config.default_stack;
     let resources = found
         .iter()

@@ -8,8 +8,9 @@ use serde_json::Value;
 use super::error::{ApiError, ApiResult};
 use super::extract::{CfJson, CurrentUser};
 use crate::actions::users::{self as actions, UserError};
-use crate::db::query::Where;
-use crate::db::users;
+use crate::auth::permissions;
+use crate::fetchers::users;
+use crate::messages::filters::UserFilter;
 use crate::messages::list::ListParams;
 use crate::messages::user_create::UserCreate;
 use crate::presenters::{pagination, user};
@@ -53,14 +54,10 @@ pub async fn list(
     CurrentUser(caller): CurrentUser,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    let params = ListParams::parse(query.as_deref(), &["guids", "usernames"])?;
-    let visible = actions::visible_user_guids(&state.db, &caller).await?;
-    let mut filter = Where::new();
-    filter
-        .filter("guid", params.filter("guids"))
-        .filter("username", params.filter("usernames"))
-        .filter("guid", visible.as_deref());
-    let (found, total) = users::list(&state.db, &filter, &params).await?;
+    let params = ListParams::parse(query.as_deref(), UserFilter::NAMES)?;
+    let filter = UserFilter::from_params(&params);
+    let visible = permissions::visible_users(&state.db, &caller).await?;
+    let (found, total) = users::list(&state.db, &visible, &filter, &params.page()).await?;
     let resources = found
         .iter()
         .map(|u| user::present(u, &state.links))

@@ -4,7 +4,6 @@
 pub mod permissions;
 pub mod token;
 
-pub use permissions::{Access, RoleType};
 pub use token::{Claims, TokenError, TokenKeys};
 
 /// The caller of one request, from a verified token.

@@ -1,75 +1,9 @@
 //! Roles and what they allow, as Cloud Controller decides it: a resource the caller cannot read
 //! is "not found" (404), one it can read but not change is "not authorized" (403).
 
-use std::fmt;
-use std::str::FromStr;
-
 use crate::auth::User;
-use crate::db::{DbPool, DbResult};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum RoleType {
-    OrganizationUser,
-    OrganizationAuditor,
-    OrganizationManager,
-    OrganizationBillingManager,
-    SpaceDeveloper,
-    SpaceManager,
-    SpaceAuditor,
-    SpaceSupporter,
-}
-
-impl RoleType {
-    pub const ALL: [RoleType; 8] = [
-        RoleType::OrganizationUser,
-        RoleType::OrganizationAuditor,
-        RoleType::OrganizationManager,
-        RoleType::OrganizationBillingManager,
-        RoleType::SpaceDeveloper,
-        RoleType::SpaceManager,
-        RoleType::SpaceAuditor,
-        RoleType::SpaceSupporter,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RoleType::OrganizationUser => "organization_user",
-            RoleType::OrganizationAuditor => "organization_auditor",
-            RoleType::OrganizationManager => "organization_manager",
-            RoleType::OrganizationBillingManager => "organization_billing_manager",
-            RoleType::SpaceDeveloper => "space_developer",
-            RoleType::SpaceManager => "space_manager",
-            RoleType::SpaceAuditor => "space_auditor",
-            RoleType::SpaceSupporter => "space_supporter",
-        }
-    }
-
-    pub fn is_space_role(self) -> bool {
-        matches!(
-            self,
-            RoleType::SpaceDeveloper
-                | RoleType::SpaceManager
-                | RoleType::SpaceAuditor
-                | RoleType::SpaceSupporter
-        )
-    }
-}
-
-impl fmt::Display for RoleType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for RoleType {
-    type Err = ();
-    fn from_str(s: &str) -> Result<Self, ()> {
-        RoleType::ALL
-            .into_iter()
-            .find(|r| r.as_str() == s)
-            .ok_or(())
-    }
-}
+use crate::db::{users, DbPool, DbResult};
+use crate::domain::RoleType;
 
 /// What one user may do with the resources of one space.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -97,11 +31,7 @@ impl Access {
         let has = |r: RoleType| roles.contains(&r);
         let developer = has(RoleType::SpaceDeveloper);
         Access {
-            read: developer
-                || has(RoleType::SpaceManager)
-                || has(RoleType::SpaceAuditor)
-                || has(RoleType::SpaceSupporter)
-                || has(RoleType::OrganizationManager),
+            read: roles.iter().any(|role| role.reads_space()),
             write: developer,
             manage_apps: developer || has(RoleType::SpaceSupporter),
             read_secrets: developer,
@@ -157,28 +87,68 @@ pub async fn roles_in_org(db: &DbPool, user_guid: &str, org_guid: &str) -> DbRes
     Ok(rows.into_iter().filter_map(|(r,)| r.parse().ok()).collect())
 }
 
-/// Spaces whose resources the user may see in lists; `None` means every space.
-pub async fn readable_space_guids(db: &DbPool, user: &User) -> DbResult<Option<Vec<String>>> {
-    if user.scopes.reads_everything() {
-        return Ok(None);
-    }
-    let rows: Vec<(String,)> = sqlx::query_as(
-        "SELECT space_guid FROM roles WHERE user_guid = $1 AND space_guid IS NOT NULL \
-           AND role_type IN ('space_developer','space_manager','space_auditor','space_supporter') \
-         UNION \
-         SELECT s.guid FROM spaces s JOIN roles r ON r.organization_guid = s.organization_guid \
-         WHERE r.user_guid = $1 AND r.space_guid IS NULL AND r.role_type = 'organization_manager'",
-    )
-    .bind(&user.guid)
-    .fetch_all(db)
-    .await?;
-    Ok(Some(rows.into_iter().map(|(g,)| g).collect()))
+/// What a caller may see in lists: everything (admins and global readers), or only the guids
+/// its roles open. Decided here, from the caller's roles, and handed to the fetchers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Visible {
+    All,
+    Only(Vec<String>),
 }
 
-/// Organizations the user may see: any role in the org or in one of its spaces.
-pub async fn readable_org_guids(db: &DbPool, user: &User) -> DbResult<Option<Vec<String>>> {
+impl Visible {
+    pub fn contains(&self, guid: &str) -> bool {
+        match self {
+            Visible::All => true,
+            Visible::Only(guids) => guids.iter().any(|g| g == guid),
+        }
+    }
+}
+
+/// Spaces whose resources the caller may see: those where a role of theirs `reads_space`
+/// (the same rule as `space_access`).
+pub async fn readable_spaces(db: &DbPool, user: &User) -> DbResult<Visible> {
     if user.scopes.reads_everything() {
-        return Ok(None);
+        return Ok(Visible::All);
+    }
+    let space_roles = role_names(|role| role.is_space_role() && role.reads_space());
+    let org_roles = role_names(|role| !role.is_space_role() && role.reads_space());
+    let sql = format!(
+        "SELECT space_guid FROM roles WHERE user_guid = $1 AND space_guid IS NOT NULL \
+           AND role_type IN ({}) \
+         UNION \
+         SELECT s.guid FROM spaces s JOIN roles r ON r.organization_guid = s.organization_guid \
+         WHERE r.user_guid = $1 AND r.space_guid IS NULL AND r.role_type IN ({})",
+        placeholders(2, space_roles.len()),
+        placeholders(2 + space_roles.len(), org_roles.len()),
+    );
+    let mut query = sqlx::query_as(&sql).bind(&user.guid);
+    for role in space_roles.iter().chain(&org_roles) {
+        query = query.bind(*role);
+    }
+    let rows: Vec<(String,)> = query.fetch_all(db).await?;
+    Ok(Visible::Only(rows.into_iter().map(|(g,)| g).collect()))
+}
+
+fn role_names(keep: impl Fn(RoleType) -> bool) -> Vec<&'static str> {
+    RoleType::ALL
+        .into_iter()
+        .filter(|role| keep(*role))
+        .map(RoleType::as_str)
+        .collect()
+}
+
+/// `$first, $first+1, …`: `count` placeholders.
+fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Organizations the caller may see: any role in the org or in one of its spaces.
+pub async fn readable_orgs(db: &DbPool, user: &User) -> DbResult<Visible> {
+    if user.scopes.reads_everything() {
+        return Ok(Visible::All);
     }
     let rows: Vec<(String,)> = sqlx::query_as(
         "SELECT organization_guid FROM roles WHERE user_guid = $1 AND organization_guid IS NOT NULL \
@@ -188,7 +158,18 @@ pub async fn readable_org_guids(db: &DbPool, user: &User) -> DbResult<Option<Vec
     .bind(&user.guid)
     .fetch_all(db)
     .await?;
-    Ok(Some(rows.into_iter().map(|(g,)| g).collect()))
+    Ok(Visible::Only(rows.into_iter().map(|(g,)| g).collect()))
+}
+
+/// Users the caller may see: themselves and those who hold a role in an organization they
+/// also hold a role in (directly or through a space).
+pub async fn visible_users(db: &DbPool, user: &User) -> DbResult<Visible> {
+    if user.scopes.reads_everything() {
+        return Ok(Visible::All);
+    }
+    users::sharing_an_org_with(db, &user.guid)
+        .await
+        .map(Visible::Only)
 }
 
 #[cfg(test)]
@@ -210,6 +191,67 @@ mod tests {
         assert!(
             !org_user.read,
             "org users and auditors do not see space resources"
+        );
+    }
+
+    /// Reading one space and listing the readable spaces follow one rule (`reads_space`):
+    /// for every role, a real database lists the space exactly when the role can read it.
+    #[tokio::test]
+    async fn a_space_is_listed_exactly_when_it_can_be_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let db = crate::db::connect(&url).await.unwrap();
+        let now = crate::db::now();
+        for sql in [
+            "INSERT INTO organizations (guid, name, created_at) VALUES ('o', 'o', $1)",
+            "INSERT INTO spaces (guid, name, organization_guid, created_at) VALUES ('s', 's', 'o', $1)",
+        ] {
+            sqlx::query(sql).bind(&now).execute(&db).await.unwrap();
+        }
+        for role in RoleType::ALL {
+            let user = User {
+                guid: format!("user-{role}"),
+                email: None,
+                username: None,
+                scopes: crate::auth::Scopes::from_list(&["cloud_controller.read"]),
+            };
+            sqlx::query("INSERT INTO users (guid, created_at) VALUES ($1, $2)")
+                .bind(&user.guid)
+                .bind(&now)
+                .execute(&db)
+                .await
+                .unwrap();
+            let (org, space) = if role.is_space_role() {
+                (None, Some("s"))
+            } else {
+                (Some("o"), None)
+            };
+            sqlx::query(
+                "INSERT INTO roles (guid, role_type, user_guid, organization_guid, space_guid, \
+                 created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(format!("role-{role}"))
+            .bind(role.as_str())
+            .bind(&user.guid)
+            .bind(org)
+            .bind(space)
+            .bind(&now)
+            .execute(&db)
+            .await
+            .unwrap();
+            let read = space_access(&db, &user, "s").await.unwrap().read;
+            let listed = readable_spaces(&db, &user).await.unwrap().contains("s");
+            assert_eq!(read, role.reads_space(), "{role}");
+            assert_eq!(listed, read, "{role}");
+        }
+    }
+
+    #[test]
+    fn placeholders_follow_on() {
+        assert_eq!(placeholders(2, 3), "$2, $3, $4");
+        assert_eq!(
+            role_names(|role| !role.is_space_role() && role.reads_space()),
+            ["organization_manager"]
         );
     }
 }

@@ -8,7 +8,7 @@ use sqlx::AnyConnection;
 use super::processes::{self, ProcessRecord};
 use super::query::{fetch_page, Where};
 use super::{DbPool, DbResult};
-use crate::messages::list::ListParams;
+use crate::domain::Page;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AppRecord {
@@ -89,12 +89,8 @@ pub async fn find_with_roles(
     .await
 }
 
-pub async fn list(
-    db: &DbPool,
-    filter: &Where,
-    params: &ListParams,
-) -> DbResult<(Vec<AppRecord>, u64)> {
-    fetch_page(db, "apps", filter, params).await
+pub async fn list(db: &DbPool, filter: &Where, page: &Page) -> DbResult<(Vec<AppRecord>, u64)> {
+    fetch_page(db, "apps", filter, page).await
 }
 
 /// Inserts the app and its `web` process together: an app never exists without one.

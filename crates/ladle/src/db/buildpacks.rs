@@ -3,10 +3,9 @@
 
 use sqlx::{Any, Transaction};
 
-use super::query::{fetch_page_ordered, Where};
+use super::query::{fetch_page_ordered, order_by, Where};
 use super::{now, DbPool, DbResult};
-use crate::messages::app_create::MetadataPatch;
-use crate::messages::list::ListParams;
+use crate::domain::{MetadataPatch, Page};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BuildpackState {
@@ -124,16 +123,16 @@ pub async fn list_enabled_for_stack(db: &DbPool, stack: &str) -> DbResult<Vec<Bu
 pub async fn list(
     db: &DbPool,
     filter: &Where,
-    params: &ListParams,
+    page: &Page,
 ) -> DbResult<(Vec<BuildpackRecord>, u64)> {
-    let order = if params.order_by_raw.is_some() {
-        params.order.sql()
-    } else if params.order.descending {
+    let order = if page.order.by.is_some() {
+        order_by(&page.order)
+    } else if page.order.descending {
         "ORDER BY position DESC, guid DESC".to_string()
     } else {
         "ORDER BY position ASC, guid ASC".to_string()
     };
-    fetch_page_ordered(db, "buildpacks", filter, params, &order).await
+    fetch_page_ordered(db, "buildpacks", filter, page, &order).await
 }
 
 /// Starts a transaction that holds the table's write lock before anything is read, so that

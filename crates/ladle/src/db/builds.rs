@@ -1,11 +1,12 @@
 //! The `builds` table.
 
+use serde::Serialize;
 use sqlx::{Any, Transaction};
 
 use super::query::{fetch_page, Where};
 use super::{DbPool, DbResult};
 use crate::domain::BuildState;
-use crate::messages::list::ListParams;
+use crate::domain::Page;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct BuildRecord {
@@ -25,6 +26,24 @@ pub struct BuildRecord {
     pub metadata: String,
     pub created_at: String,
     pub updated_at: Option<String>,
+}
+
+/// A build's `lifecycle` column: `{"type":"buildpack","data":{"buildpacks":[…],"stack":"…"}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", content = "data", rename_all = "lowercase")]
+pub enum Lifecycle {
+    Buildpack {
+        buildpacks: Vec<String>,
+        stack: String,
+    },
+}
+
+/// A build's `created_by` column: who asked for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CreatedBy {
+    pub guid: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
 }
 
 impl BuildRecord {
@@ -61,12 +80,8 @@ pub async fn find(db: &DbPool, guid: &str) -> DbResult<Option<BuildRecord>> {
         .await
 }
 
-pub async fn list(
-    db: &DbPool,
-    filter: &Where,
-    params: &ListParams,
-) -> DbResult<(Vec<BuildRecord>, u64)> {
-    fetch_page(db, "builds", filter, params).await
+pub async fn list(db: &DbPool, filter: &Where, page: &Page) -> DbResult<(Vec<BuildRecord>, u64)> {
+    fetch_page(db, "builds", filter, page).await
 }
 
 /// True when the app has a build still STAGING (CC allows one at a time).

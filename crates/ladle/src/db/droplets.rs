@@ -1,11 +1,14 @@
 //! The `droplets` table.
 
+use std::collections::BTreeMap;
+
+use serde::Serialize;
 use sqlx::{Any, Transaction};
 
 use super::query::{fetch_page, Where};
 use super::{DbPool, DbResult};
 use crate::domain::DropletState;
-use crate::messages::list::ListParams;
+use crate::domain::Page;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct DropletRecord {
@@ -51,7 +54,7 @@ impl DropletRecord {
         serde_json::from_str(&self.environment_variables).unwrap_or_default()
     }
 
-    pub fn process_types(&self) -> Option<std::collections::BTreeMap<String, String>> {
+    pub fn process_types(&self) -> Option<BTreeMap<String, String>> {
         self.process_types
             .as_deref()
             .and_then(|p| serde_json::from_str(p).ok())
@@ -89,12 +92,8 @@ pub async fn find(db: &DbPool, guid: &str) -> DbResult<Option<DropletRecord>> {
         .await
 }
 
-pub async fn list(
-    db: &DbPool,
-    filter: &Where,
-    params: &ListParams,
-) -> DbResult<(Vec<DropletRecord>, u64)> {
-    fetch_page(db, "droplets", filter, params).await
+pub async fn list(db: &DbPool, filter: &Where, page: &Page) -> DbResult<(Vec<DropletRecord>, u64)> {
+    fetch_page(db, "droplets", filter, page).await
 }
 
 /// PENDING → STAGING; `false` when the droplet is not PENDING any more.
@@ -113,10 +112,23 @@ pub struct StagedFields {
     pub sha1: String,
     pub sha256: String,
     pub detected_start_command: String,
-    pub process_types: String,
-    pub buildpacks_metadata: String,
+    /// Process type → start command.
+    pub process_types: BTreeMap<String, String>,
+    pub buildpacks: Vec<StagedBuildpack>,
     pub execution_metadata: String,
     pub buildpack_guid: Option<String>,
+}
+
+/// One buildpack a staging ran, as the droplet's `buildpacks_metadata` column lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StagedBuildpack {
+    /// The admin buildpack's name or the URL, as asked for or detected.
+    pub name: String,
+    /// What the buildpack's detect printed.
+    pub detect_output: Option<String>,
+    /// The name the buildpack reported about itself.
+    pub buildpack_name: Option<String>,
+    pub version: Option<String>,
 }
 
 /// In-flight → STAGED. Returns `false` when the droplet was already final (a second completion
@@ -135,8 +147,8 @@ pub async fn mark_staged(
     .bind(&f.sha1)
     .bind(&f.sha256)
     .bind(&f.detected_start_command)
-    .bind(&f.process_types)
-    .bind(&f.buildpacks_metadata)
+    .bind(super::json_text(&f.process_types))
+    .bind(super::json_text(&f.buildpacks))
     .bind(&f.execution_metadata)
     .bind(f.buildpack_guid.clone())
     .bind(super::now())

@@ -1,5 +1,5 @@
 //! The `jobs` table as users see it (`/v3/jobs`). The staging queue's claiming and leasing of
-//! the same table lives in `crate::jobs::queue`.
+//! the same table lives in `job_queue`.
 
 use super::{DbPool, DbResult};
 

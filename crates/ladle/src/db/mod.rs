@@ -7,6 +7,7 @@ pub mod build_caches;
 pub mod buildpacks;
 pub mod builds;
 pub mod droplets;
+pub mod job_queue;
 pub mod jobs;
 pub mod organizations;
 pub mod packages;
@@ -22,7 +23,6 @@ use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, ConnectOptions, Executor};
-use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 pub type DbPool = AnyPool;
@@ -101,23 +101,9 @@ pub fn format_timestamp(at: OffsetDateTime) -> String {
     )
 }
 
-/// Stored timestamp → CC's wire format (seconds, `Z`).
-pub fn present_timestamp(stored: &str) -> String {
-    match OffsetDateTime::parse(stored, &Rfc3339) {
-        Ok(at) => {
-            let at = at.to_offset(time::UtcOffset::UTC);
-            format!(
-                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-                at.year(),
-                u8::from(at.month()),
-                at.day(),
-                at.hour(),
-                at.minute(),
-                at.second()
-            )
-        }
-        Err(_) => stored.to_string(),
-    }
+/// The text of a JSON column.
+pub fn json_text<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("JSON columns hold plain data")
 }
 
 pub fn new_guid() -> String {
@@ -139,11 +125,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn timestamps_sort_as_text_and_present_in_seconds() {
+    fn timestamps_sort_as_text() {
         let a = format_timestamp(time::macros::datetime!(2026-01-02 03:04:05.000001 UTC));
         let b = format_timestamp(time::macros::datetime!(2026-01-02 03:04:05.000010 UTC));
         assert!(a < b);
         assert_eq!(a, "2026-01-02T03:04:05.000001Z");
-        assert_eq!(present_timestamp(&a), "2026-01-02T03:04:05Z");
     }
 }

@@ -2,7 +2,7 @@
 
 use super::query::{fetch_page, Where};
 use super::{DbPool, DbResult};
-use crate::messages::list::ListParams;
+use crate::domain::Page;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct OrganizationRecord {
@@ -37,9 +37,9 @@ pub async fn find(db: &DbPool, guid: &str) -> DbResult<Option<OrganizationRecord
 pub async fn list(
     db: &DbPool,
     filter: &Where,
-    params: &ListParams,
+    page: &Page,
 ) -> DbResult<(Vec<OrganizationRecord>, u64)> {
-    fetch_page(db, "organizations", filter, params).await
+    fetch_page(db, "organizations", filter, page).await
 }
 
 pub async fn count_spaces(db: &DbPool, guid: &str) -> DbResult<i64> {

@@ -3,7 +3,7 @@
 
 use super::query::{fetch_page, Where};
 use super::{now, DbPool, DbResult};
-use crate::messages::list::ListParams;
+use crate::domain::Page;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PackageType {
@@ -99,12 +99,8 @@ pub async fn find(db: &DbPool, guid: &str) -> DbResult<Option<PackageRecord>> {
         .await
 }
 
-pub async fn list(
-    db: &DbPool,
-    filter: &Where,
-    params: &ListParams,
-) -> DbResult<(Vec<PackageRecord>, u64)> {
-    fetch_page(db, "packages", filter, params).await
+pub async fn list(db: &DbPool, filter: &Where, page: &Page) -> DbResult<(Vec<PackageRecord>, u64)> {
+    fetch_page(db, "packages", filter, page).await
 }
 
 /// AWAITING_UPLOAD → PROCESSING_UPLOAD. False when the package was no longer awaiting bits

@@ -6,7 +6,7 @@ use sqlx::AnyConnection;
 
 use super::query::{fetch_page, Where};
 use super::{DbPool, DbResult};
-use crate::messages::list::ListParams;
+use crate::domain::Page;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ProcessRecord {
@@ -65,12 +65,8 @@ pub async fn for_app(conn: &mut AnyConnection, app_guid: &str) -> DbResult<Vec<P
         .await
 }
 
-pub async fn list(
-    db: &DbPool,
-    filter: &Where,
-    params: &ListParams,
-) -> DbResult<(Vec<ProcessRecord>, u64)> {
-    fetch_page(db, "processes", filter, params).await
+pub async fn list(db: &DbPool, filter: &Where, page: &Page) -> DbResult<(Vec<ProcessRecord>, u64)> {
+    fetch_page(db, "processes", filter, page).await
 }
 
 pub async fn set_command(

@@ -6,7 +6,7 @@ use sqlx::query::QueryAs;
 use sqlx::{Any, FromRow};
 
 use super::{DbPool, DbResult};
-use crate::messages::list::ListParams;
+use crate::domain::{Order, OrderColumn, Page};
 
 #[derive(Debug, Clone)]
 pub enum Param {
@@ -109,17 +109,28 @@ impl Where {
     }
 }
 
+/// `ORDER BY` for the client's order (`created_at` unless it asked for another column); guid
+/// breaks ties so pages never overlap.
+pub fn order_by(order: &Order) -> String {
+    let column = match order.by.unwrap_or(OrderColumn::CreatedAt) {
+        OrderColumn::CreatedAt => "created_at",
+        OrderColumn::UpdatedAt => "updated_at",
+    };
+    let direction = if order.descending { "DESC" } else { "ASC" };
+    format!("ORDER BY {column} {direction}, guid {direction}")
+}
+
 /// One page of `SELECT * FROM table WHERE …` in the client's order, plus the total count.
 pub async fn fetch_page<T>(
     db: &DbPool,
     table: &str,
     filter: &Where,
-    params: &ListParams,
+    page: &Page,
 ) -> DbResult<(Vec<T>, u64)>
 where
     T: for<'r> FromRow<'r, AnyRow> + Send + Unpin,
 {
-    fetch_page_ordered(db, table, filter, params, &params.order.sql()).await
+    fetch_page_ordered(db, table, filter, page, &order_by(&page.order)).await
 }
 
 /// `fetch_page` with an `ORDER BY …` clause of the caller's own, for tables whose default
@@ -128,7 +139,7 @@ pub async fn fetch_page_ordered<T>(
     db: &DbPool,
     table: &str,
     filter: &Where,
-    params: &ListParams,
+    page: &Page,
     order_sql: &str,
 ) -> DbResult<(Vec<T>, u64)>
 where
@@ -142,12 +153,32 @@ where
         .await?;
     let page_sql = format!(
         "SELECT * FROM {table}{where_sql} {order_sql} LIMIT {} OFFSET {}",
-        params.per_page,
-        params.offset()
+        page.limit, page.offset
     );
     let rows = filter
         .bind_all(sqlx::query_as(&page_sql))
         .fetch_all(db)
         .await?;
     Ok((rows, total.max(0) as u64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn orders_by_the_clients_column_with_guid_breaking_ties() {
+        assert_eq!(
+            order_by(&Order::default()),
+            "ORDER BY created_at ASC, guid ASC"
+        );
+        let newest_change_first = Order {
+            by: Some(OrderColumn::UpdatedAt),
+            descending: true,
+        };
+        assert_eq!(
+            order_by(&newest_change_first),
+            "ORDER BY updated_at DESC, guid DESC"
+        );
+    }
 }

@@ -3,7 +3,7 @@
 
 use super::query::{fetch_page, Where};
 use super::{DbPool, DbResult};
-use crate::messages::list::ListParams;
+use crate::domain::Page;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct RoleRecord {
@@ -44,12 +44,8 @@ pub async fn find(db: &DbPool, guid: &str) -> DbResult<Option<RoleRecord>> {
         .await
 }
 
-pub async fn list(
-    db: &DbPool,
-    filter: &Where,
-    params: &ListParams,
-) -> DbResult<(Vec<RoleRecord>, u64)> {
-    fetch_page(db, "roles", filter, params).await
+pub async fn list(db: &DbPool, filter: &Where, page: &Page) -> DbResult<(Vec<RoleRecord>, u64)> {
+    fetch_page(db, "roles", filter, page).await
 }
 
 /// True when the user holds any organization role in the organization.

@@ -2,7 +2,7 @@
 
 use super::query::{fetch_page, Where};
 use super::{DbPool, DbResult};
-use crate::messages::list::ListParams;
+use crate::domain::Page;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SpaceRecord {
@@ -33,12 +33,8 @@ pub async fn find(db: &DbPool, guid: &str) -> DbResult<Option<SpaceRecord>> {
         .await
 }
 
-pub async fn list(
-    db: &DbPool,
-    filter: &Where,
-    params: &ListParams,
-) -> DbResult<(Vec<SpaceRecord>, u64)> {
-    fetch_page(db, "spaces", filter, params).await
+pub async fn list(db: &DbPool, filter: &Where, page: &Page) -> DbResult<(Vec<SpaceRecord>, u64)> {
+    fetch_page(db, "spaces", filter, page).await
 }
 
 /// What deleting a space found.

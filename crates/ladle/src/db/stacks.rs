@@ -2,7 +2,7 @@
 
 use super::query::{fetch_page, Where};
 use super::{DbPool, DbResult};
-use crate::messages::list::ListParams;
+use crate::domain::Page;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct StackRecord {
@@ -45,12 +45,8 @@ pub async fn find_by_name(db: &DbPool, name: &str) -> DbResult<Option<StackRecor
         .await
 }
 
-pub async fn list(
-    db: &DbPool,
-    filter: &Where,
-    params: &ListParams,
-) -> DbResult<(Vec<StackRecord>, u64)> {
-    fetch_page(db, "stacks", filter, params).await
+pub async fn list(db: &DbPool, filter: &Where, page: &Page) -> DbResult<(Vec<StackRecord>, u64)> {
+    fetch_page(db, "stacks", filter, page).await
 }
 
 pub async fn delete(db: &DbPool, guid: &str) -> DbResult<()> {

@@ -3,7 +3,7 @@
 
 use super::query::{fetch_page, Where};
 use super::{DbPool, DbResult};
-use crate::messages::list::ListParams;
+use crate::domain::Page;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct UserRecord {
@@ -39,12 +39,8 @@ pub async fn find(db: &DbPool, guid: &str) -> DbResult<Option<UserRecord>> {
         .await
 }
 
-pub async fn list(
-    db: &DbPool,
-    filter: &Where,
-    params: &ListParams,
-) -> DbResult<(Vec<UserRecord>, u64)> {
-    fetch_page(db, "users", filter, params).await
+pub async fn list(db: &DbPool, filter: &Where, page: &Page) -> DbResult<(Vec<UserRecord>, u64)> {
+    fetch_page(db, "users", filter, page).await
 }
 
 /// Users who hold a role in an organization `user_guid` holds a role in (directly or through

@@ -34,6 +34,13 @@ impl BuildpackUrl {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// A buildpack entry already recorded (on an app or a droplet) names a URL, fetched by the
+    /// builder, rather than an admin buildpack. `file://` counts: whether it may be cloned was
+    /// decided when the staging was asked for.
+    pub fn is_url(entry: &str) -> bool {
+        BuildpackUrl::parse(entry, true).is_ok()
+    }
 }
 
 impl fmt::Display for BuildpackUrl {

@@ -1,9 +1,17 @@
 //! Domain types: raw strings become these once, at the edge, and are trusted afterwards.
 
 pub mod buildpack_url;
+pub mod metadata;
+pub mod page;
+pub mod process;
+pub mod roles;
 pub mod states;
+pub mod unknown_error;
 
 pub use buildpack_url::BuildpackUrl;
+pub use metadata::MetadataPatch;
+pub use page::{Order, OrderColumn, Page};
+pub use roles::RoleType;
 pub use states::{BuildState, DropletState, PackageState};
 
 use std::fmt;

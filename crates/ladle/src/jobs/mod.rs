@@ -3,7 +3,6 @@
 //! database: a node that dies simply lets its lease expire and another node takes the job over.
 
 pub mod log_retention;
-pub mod queue;
 pub mod runner;
 pub mod staging;
 pub mod staging_log;

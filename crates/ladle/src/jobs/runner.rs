@@ -11,9 +11,9 @@ use std::time::Duration;
 use tokio::task::{JoinError, JoinHandle};
 use tokio_util::task::AbortOnDropHandle;
 
-use super::queue::{self, ClaimedJob, LEASE, MAX_ATTEMPTS, STAGING};
 use super::staging::{self, StagingContext};
 use crate::cause_chain::CauseChain;
+use crate::db::job_queue::{self as queue, ClaimedJob, LEASE, MAX_ATTEMPTS, STAGING};
 use crate::db::{DbPool, DbResult};
 
 const POLL: Duration = Duration::from_secs(1);

@@ -10,14 +10,13 @@ use ladle_stager::env::{staging_environment, StagingEnvInput};
 use ladle_stager::{
     BuildpackSource, FailureKind, StackRoot, Stager, StagingFailure, StagingRequest, StagingSuccess,
 };
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::queue::ClaimedJob;
 use super::staging_log::{DbLogSink, LogLimits};
 use crate::actions::staging_complete::{self, Outcome};
 use crate::blobstore::keys;
 use crate::db::droplets::{self, DropletRecord};
+use crate::db::job_queue::ClaimedJob;
 use crate::db::{build_caches, buildpacks, stacks};
 use crate::domain::BuildpackUrl;
 use crate::state::AppState;
@@ -27,22 +26,6 @@ use crate::state::AppState;
 pub struct StagingContext {
     pub state: AppState,
     pub stager: Arc<Stager>,
-}
-
-/// What a staging job carries besides its droplet's guid.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct StagingJobPayload {
-    /// The build's `staging_log_rate_limit_bytes_per_second` (-1: unlimited); absent, the
-    /// node's `LADLE_STAGING_LOG_RATE_LIMIT_BYTES_PER_SECOND`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub staging_log_rate_limit_bytes_per_second: Option<i64>,
-}
-
-impl StagingJobPayload {
-    /// A payload that cannot be read (a job of an older version) asks for nothing special.
-    fn of(job: &ClaimedJob) -> Self {
-        serde_json::from_str(&job.payload).unwrap_or_default()
-    }
 }
 
 /// One attempt at a staging job. An error means the attempt failed and the runner retries it
@@ -68,7 +51,7 @@ pub async fn run(ctx: &StagingContext, job: &ClaimedJob) -> anyhow::Result<()> {
     let staging = &ctx.state.config.staging;
     let log_limits = LogLimits::new(
         staging.staging_log_max_bytes,
-        StagingJobPayload::of(job)
+        job.staging_payload()
             .staging_log_rate_limit_bytes_per_second
             .unwrap_or(staging.staging_log_rate_limit_bytes_per_second),
     );
@@ -196,7 +179,7 @@ async fn buildpack_sources(
         return Ok((sources, false));
     }
     for (index, entry) in requested.iter().enumerate() {
-        if is_url(entry) {
+        if BuildpackUrl::is_url(entry) {
             sources.push(BuildpackSource::Url(entry.clone()));
             continue;
         }
@@ -233,12 +216,6 @@ async fn admin_source(
         key: record.name.clone(),
         zip,
     })
-}
-
-/// A requested buildpack is a URL (fetched by the builder) rather than an admin buildpack
-/// name; entries were checked with `BuildpackUrl` when the staging was requested.
-pub fn is_url(entry: &str) -> bool {
-    BuildpackUrl::parse(entry, true).is_ok()
 }
 
 async fn stack_root(state: &AppState, stack: &str) -> Result<StackRoot, StagingFailure> {

@@ -12,10 +12,10 @@ use clap::Parser;
 use ladle_stager::{ExecutorChoice, Stager, StagerConfig};
 use tokio_util::task::AbortOnDropHandle;
 
-use super::queue::{self, MAX_ATTEMPTS, STAGING};
 use super::runner;
 use super::staging::{test_hooks, StagingContext};
 use crate::config::ServeArgs;
+use crate::db::job_queue::{self as queue, MAX_ATTEMPTS, STAGING};
 use crate::db::{self, DbPool};
 use crate::server::Server;
 

@@ -5,12 +5,12 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 use super::env_vars;
 use super::fields::Fields;
-use crate::api::error::ApiError;
-use crate::domain::ResourceName;
+use super::MessageError;
+use crate::domain::{MetadataPatch, ResourceName};
 
 /// Which API generation the body was written for; it decides how a missing space is reported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,7 +32,7 @@ pub struct AppCreate {
 }
 
 impl AppCreate {
-    pub fn parse(body: &Map<String, Value>) -> Result<Self, ApiError> {
+    pub fn parse(body: &Map<String, Value>) -> Result<Self, MessageError> {
         let mut fields = Fields::new(body);
         let name = parse_name(&mut fields, true);
         let space = parse_space(&mut fields);
@@ -42,7 +42,7 @@ impl AppCreate {
             .and_then(|value| parse_lifecycle(value, &mut fields));
         let metadata = fields
             .raw("metadata")
-            .and_then(|value| MetadataPatch::parse(value, &mut fields));
+            .and_then(|value| parse_metadata(value, &mut fields));
         fields.finish()?;
         let (space_guid, dialect) = space.expect("validated above");
         Ok(AppCreate {
@@ -215,56 +215,22 @@ fn parse_lifecycle_data(data: &Map<String, Value>, fields: &mut Fields<'_>) -> L
     LifecycleInput { buildpacks, stack }
 }
 
-/// Labels and annotations to set (`Some`) or remove (`None`), as CC's `metadata` bodies say.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct MetadataPatch {
-    pub labels: BTreeMap<String, Option<String>>,
-    pub annotations: BTreeMap<String, Option<String>>,
-}
-
 const MAX_LABEL_LENGTH: usize = 63;
 const MAX_ANNOTATION_VALUE_LENGTH: usize = 5000;
 
-impl MetadataPatch {
-    pub fn parse(value: &Value, fields: &mut Fields<'_>) -> Option<Self> {
-        let Value::Object(metadata) = value else {
-            fields.error("Metadata must be an object");
-            return None;
-        };
-        fields.reject_unknown_keys(metadata, &["labels", "annotations"], "Metadata");
-        let labels = parse_pairs(metadata.get("labels"), Kind::Label, fields);
-        let annotations = parse_pairs(metadata.get("annotations"), Kind::Annotation, fields);
-        Some(MetadataPatch {
-            labels,
-            annotations,
-        })
-    }
-
-    /// The stored `{"labels":{..},"annotations":{..}}` JSON after this patch.
-    pub fn apply(&self, stored: &str) -> String {
-        let mut current: Value = serde_json::from_str(stored).unwrap_or(Value::Null);
-        if !current.is_object() {
-            current = json!({});
-        }
-        for (section, changes) in [("labels", &self.labels), ("annotations", &self.annotations)] {
-            let entry = current
-                .as_object_mut()
-                .expect("object")
-                .entry(section)
-                .or_insert_with(|| json!({}));
-            if !entry.is_object() {
-                *entry = json!({});
-            }
-            let map = entry.as_object_mut().expect("object");
-            for (key, value) in changes {
-                match value {
-                    Some(v) => map.insert(key.clone(), Value::String(v.clone())),
-                    None => map.remove(key),
-                };
-            }
-        }
-        current.to_string()
-    }
+/// A `metadata` body as a patch (the merge rule lives with the type, in `domain::metadata`).
+pub fn parse_metadata(value: &Value, fields: &mut Fields<'_>) -> Option<MetadataPatch> {
+    let Value::Object(metadata) = value else {
+        fields.error("Metadata must be an object");
+        return None;
+    };
+    fields.reject_unknown_keys(metadata, &["labels", "annotations"], "Metadata");
+    let labels = parse_pairs(metadata.get("labels"), Kind::Label, fields);
+    let annotations = parse_pairs(metadata.get("annotations"), Kind::Annotation, fields);
+    Some(MetadataPatch {
+        labels,
+        annotations,
+    })
 }
 
 #[derive(Clone, Copy)]
@@ -396,8 +362,9 @@ fn is_name_like(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
-    fn parse(body: Value) -> Result<AppCreate, ApiError> {
+    fn parse(body: Value) -> Result<AppCreate, MessageError> {
         AppCreate::parse(body.as_object().unwrap())
     }
 
@@ -433,7 +400,7 @@ mod tests {
         }))
         .unwrap_err();
         assert_eq!(
-            err.detail,
+            err.detail(),
             "Unknown field(s): 'colour', Name must be a string, \
              Only one of 'relationships' and 'space_guid' may be given, \
              Environment variables cannot start with VCAP_, Environment variables cannot set PORT"
@@ -442,7 +409,7 @@ mod tests {
 
     #[test]
     fn refuses_bad_relationships_and_lifecycles() {
-        let detail = |body: Value| parse(body).unwrap_err().detail;
+        let detail = |body: Value| parse(body).unwrap_err().detail();
         assert_eq!(
             detail(json!({"name": "a"})),
             "Relationships 'relationships' is not an object"

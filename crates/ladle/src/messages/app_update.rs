@@ -3,11 +3,11 @@
 
 use serde_json::{Map, Value};
 
-use super::app_create::{parse_lifecycle, parse_name, LifecycleInput, MetadataPatch};
+use super::app_create::{parse_lifecycle, parse_metadata, parse_name, LifecycleInput};
 use super::env_vars;
 use super::fields::Fields;
-use crate::api::error::ApiError;
-use crate::domain::ResourceName;
+use super::MessageError;
+use crate::domain::{MetadataPatch, ResourceName};
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AppUpdate {
@@ -18,7 +18,7 @@ pub struct AppUpdate {
 }
 
 impl AppUpdate {
-    pub fn parse(body: &Map<String, Value>) -> Result<Self, ApiError> {
+    pub fn parse(body: &Map<String, Value>) -> Result<Self, MessageError> {
         let mut fields = Fields::new(body);
         let name = parse_name(&mut fields, false);
         let lifecycle = fields
@@ -26,7 +26,7 @@ impl AppUpdate {
             .and_then(|value| parse_lifecycle(value, &mut fields));
         let metadata = fields
             .raw("metadata")
-            .and_then(|value| MetadataPatch::parse(value, &mut fields));
+            .and_then(|value| parse_metadata(value, &mut fields));
         let environment_variables = env_vars::optional_env_object(&mut fields);
         fields.finish()?;
         Ok(AppUpdate {
@@ -58,7 +58,7 @@ mod tests {
         assert_eq!(
             AppUpdate::parse(bad.as_object().unwrap())
                 .unwrap_err()
-                .detail,
+                .detail(),
             "Unknown field(s): 'space_guid', Name can't be blank, \
              Environment variables cannot start with CF_"
         );

@@ -2,10 +2,11 @@
 
 use serde_json::{Map, Value};
 
-use super::app_create::MetadataPatch;
+use super::app_create::parse_metadata;
 use super::env_vars;
 use super::fields::Fields;
-use crate::api::error::ApiError;
+use super::MessageError;
+use crate::domain::MetadataPatch;
 
 /// Longest buildpack entry or stack name CC's lifecycle message accepts.
 const MAX_LIFECYCLE_TEXT: usize = 4096;
@@ -28,7 +29,7 @@ pub struct BuildCreate {
 }
 
 impl BuildCreate {
-    pub fn parse(body: &Map<String, Value>) -> Result<Self, ApiError> {
+    pub fn parse(body: &Map<String, Value>) -> Result<Self, MessageError> {
         let mut fields = Fields::new(body);
         let package_guid = parse_package(&mut fields);
         let (buildpacks, stack) = fields
@@ -41,7 +42,7 @@ impl BuildCreate {
         let environment_variables = env_vars::optional_env_object(&mut fields).unwrap_or_default();
         let metadata = fields
             .raw("metadata")
-            .and_then(|value| MetadataPatch::parse(value, &mut fields))
+            .and_then(|value| parse_metadata(value, &mut fields))
             .unwrap_or_default();
         fields.finish()?;
         Ok(BuildCreate {
@@ -200,11 +201,11 @@ pub struct BuildUpdate {
 }
 
 impl BuildUpdate {
-    pub fn parse(body: &Map<String, Value>) -> Result<Self, ApiError> {
+    pub fn parse(body: &Map<String, Value>) -> Result<Self, MessageError> {
         let mut fields = Fields::new(body);
         let metadata = fields
             .raw("metadata")
-            .and_then(|value| MetadataPatch::parse(value, &mut fields));
+            .and_then(|value| parse_metadata(value, &mut fields));
         let state = fields.optional_string("state");
         let error = fields.optional_string("error");
         if fields.raw("lifecycle").is_some() && state.as_deref() != Some("STAGED") {
@@ -236,7 +237,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn parse(body: Value) -> Result<BuildCreate, ApiError> {
+    fn parse(body: Value) -> Result<BuildCreate, MessageError> {
         BuildCreate::parse(body.as_object().unwrap())
     }
 
@@ -275,7 +276,7 @@ mod tests {
             "colour": "red"
         }))
         .unwrap_err();
-        assert_eq!(err.code, 10008);
+        assert_eq!(err.kind, crate::messages::MessageErrorKind::Unprocessable);
         for part in [
             "Unknown field(s): 'colour'",
             "Package guid must be a string",
@@ -286,21 +287,24 @@ mod tests {
             "Staging log rate limit bytes per second must be greater than or equal to -1",
             "Environment variables cannot start with VCAP_",
         ] {
-            assert!(err.detail.contains(part), "{} lacks {part}", err.detail);
+            assert!(err.detail().contains(part), "{} lacks {part}", err.detail());
         }
         assert!(parse(json!({}))
             .unwrap_err()
-            .detail
+            .detail()
             .contains("Package guid can't be blank"));
         assert!(parse(json!({"package": {"guid": "p", "x": 1}}))
             .unwrap_err()
-            .detail
+            .detail()
             .contains("Package Unknown field(s): 'x'"));
         let long = "b".repeat(4097);
         let too_long = parse(
             json!({"package": {"guid": "p"}, "lifecycle": {"type": "buildpack", "data": {"buildpacks": [long]}}}),
         );
-        assert!(too_long.unwrap_err().detail.contains("between 1 and 4096"));
+        assert!(too_long
+            .unwrap_err()
+            .detail()
+            .contains("between 1 and 4096"));
     }
 
     #[test]
@@ -310,28 +314,28 @@ mod tests {
                 parse(json!({"package": {"guid": "p"}, "lifecycle": {"type": kind, "data": {}}}))
                     .unwrap_err();
             assert!(
-                err.detail
+                err.detail()
                     .contains(&format!("Lifecycle type '{kind}' is not supported")),
                 "{}",
-                err.detail
+                err.detail()
             );
         }
         let err =
             parse(json!({"package": {"guid": "p"}, "lifecycle": {"type": "heroku", "data": {}}}))
                 .unwrap_err();
         assert!(
-            err.detail.contains("not included in the list"),
+            err.detail().contains("not included in the list"),
             "{}",
-            err.detail
+            err.detail()
         );
         let err = parse(
             json!({"package": {"guid": "p"}, "lifecycle": {"type": "buildpack", "data": []}}),
         )
         .unwrap_err();
         assert!(
-            err.detail.contains("Lifecycle data must be an object"),
+            err.detail().contains("Lifecycle data must be an object"),
             "{}",
-            err.detail
+            err.detail()
         );
     }
 
@@ -345,12 +349,12 @@ mod tests {
         assert!(!labels.changes_state && labels.metadata.is_some());
         assert!(update(json!({"state": "RUNNING"}))
             .unwrap_err()
-            .detail
+            .detail()
             .contains("'RUNNING' is not a valid state"));
         assert!(update(json!({"state": "STAGED"})).is_err());
         assert!(update(json!({"guid": "x"}))
             .unwrap_err()
-            .detail
+            .detail()
             .contains("Unknown field(s): 'guid'"));
     }
 }

@@ -2,9 +2,10 @@
 
 use serde_json::{Map, Value};
 
-use super::app_create::MetadataPatch;
+use super::app_create::parse_metadata;
 use super::fields::Fields;
-use crate::api::error::ApiError;
+use super::MessageError;
+use crate::domain::MetadataPatch;
 
 /// CC's limit on buildpack names and stack names.
 const MAX_NAME_CHARS: usize = 250;
@@ -21,7 +22,7 @@ pub struct BuildpackCreate {
 }
 
 impl BuildpackCreate {
-    pub fn parse(body: &Map<String, Value>) -> Result<Self, ApiError> {
+    pub fn parse(body: &Map<String, Value>) -> Result<Self, MessageError> {
         let mut fields = Fields::new(body);
         let name = fields
             .required_string("name")
@@ -34,7 +35,7 @@ impl BuildpackCreate {
         let locked = fields.optional_bool("locked").unwrap_or(false);
         let metadata = fields
             .raw("metadata")
-            .and_then(|value| MetadataPatch::parse(value, &mut fields));
+            .and_then(|value| parse_metadata(value, &mut fields));
         fields.finish()?;
         Ok(BuildpackCreate {
             name: name.expect("validated above"),
@@ -90,7 +91,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn parse(body: Value) -> Result<BuildpackCreate, ApiError> {
+    fn parse(body: Value) -> Result<BuildpackCreate, MessageError> {
         BuildpackCreate::parse(body.as_object().unwrap())
     }
 
@@ -115,10 +116,13 @@ mod tests {
         let err = parse(json!({"name": "../x", "position": 0, "enabled": "yes", "colour": 1}))
             .unwrap_err();
         assert_eq!(
-            err.detail,
+            err.detail(),
             "Unknown field(s): 'colour', Name can only contain alphanumeric characters, \
              Position must be greater than or equal to 1, Enabled must be a boolean"
         );
-        assert_eq!(parse(json!({})).unwrap_err().detail, "Name can't be blank");
+        assert_eq!(
+            parse(json!({})).unwrap_err().detail(),
+            "Name can't be blank"
+        );
     }
 }

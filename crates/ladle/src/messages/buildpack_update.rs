@@ -2,10 +2,11 @@
 
 use serde_json::{Map, Value};
 
-use super::app_create::MetadataPatch;
+use super::app_create::parse_metadata;
 use super::buildpack_create::{checked_name, checked_position, checked_stack};
 use super::fields::Fields;
-use crate::api::error::ApiError;
+use super::MessageError;
+use crate::domain::MetadataPatch;
 
 /// Only the fields sent are changed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -20,7 +21,7 @@ pub struct BuildpackUpdate {
 }
 
 impl BuildpackUpdate {
-    pub fn parse(body: &Map<String, Value>) -> Result<Self, ApiError> {
+    pub fn parse(body: &Map<String, Value>) -> Result<Self, MessageError> {
         let mut fields = Fields::new(body);
         let name = match fields.raw("name") {
             None => None,
@@ -41,7 +42,7 @@ impl BuildpackUpdate {
         let locked = fields.optional_bool("locked");
         let metadata = fields
             .raw("metadata")
-            .and_then(|value| MetadataPatch::parse(value, &mut fields));
+            .and_then(|value| parse_metadata(value, &mut fields));
         fields.finish()?;
         Ok(BuildpackUpdate {
             name,
@@ -59,7 +60,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn parse(body: Value) -> Result<BuildpackUpdate, ApiError> {
+    fn parse(body: Value) -> Result<BuildpackUpdate, MessageError> {
         BuildpackUpdate::parse(body.as_object().unwrap())
     }
 
@@ -78,11 +79,11 @@ mod tests {
         assert_eq!(
             parse(json!({"name": "", "position": -1}))
                 .unwrap_err()
-                .detail,
+                .detail(),
             "Name can't be blank, Position must be greater than or equal to 1"
         );
         assert_eq!(
-            parse(json!({"name": 3})).unwrap_err().detail,
+            parse(json!({"name": 3})).unwrap_err().detail(),
             "Name must be a string"
         );
     }

@@ -5,7 +5,7 @@
 use serde_json::{Map, Value};
 
 use super::fields::Fields;
-use crate::api::error::ApiError;
+use super::MessageError;
 
 /// CC's answer to `{"data": null}`: an app's droplet can be replaced, never removed.
 pub const CANNOT_REMOVE: &str =
@@ -24,12 +24,14 @@ pub struct CurrentDropletChoice {
 impl CurrentDropletChoice {
     /// Today's relationship body. `data: null` is refused at once, as CC does before it even
     /// looks the app up.
-    pub fn parse_relationship(body: &Map<String, Value>) -> Result<Self, ApiError> {
+    pub fn parse_relationship(body: &Map<String, Value>) -> Result<Self, MessageError> {
         let mut fields = Fields::new(body);
         let data = fields.raw("data");
         fields.finish()?;
         let droplet_guid = match data {
-            Some(Value::Null) => return Err(ApiError::unprocessable(CANNOT_REMOVE)),
+            Some(Value::Null) => {
+                return Err(MessageError::unprocessable(vec![CANNOT_REMOVE.to_string()]))
+            }
             Some(Value::Object(data)) => {
                 data.get("guid").and_then(Value::as_str).map(str::to_string)
             }
@@ -39,7 +41,7 @@ impl CurrentDropletChoice {
     }
 
     /// 2015's body.
-    pub fn parse_2015(body: &Map<String, Value>) -> Result<Self, ApiError> {
+    pub fn parse_2015(body: &Map<String, Value>) -> Result<Self, MessageError> {
         let mut fields = Fields::new(body);
         let droplet_guid = fields.optional_string("desired_droplet_guid");
         fields.finish()?;
@@ -71,8 +73,11 @@ mod tests {
         let removal =
             CurrentDropletChoice::parse_relationship(&body(json!({"data": null}))).unwrap_err();
         assert_eq!(
-            (removal.code, removal.detail.as_str()),
-            (10008, CANNOT_REMOVE)
+            (removal.kind, removal.detail()),
+            (
+                crate::messages::MessageErrorKind::Unprocessable,
+                CANNOT_REMOVE.to_string()
+            )
         );
         for unusable in [
             json!({}),
@@ -90,7 +95,7 @@ mod tests {
         let extra =
             CurrentDropletChoice::parse_relationship(&body(json!({"data": {"guid": "d"}, "x": 1})))
                 .unwrap_err();
-        assert_eq!(extra.detail, "Unknown field(s): 'x'");
+        assert_eq!(extra.detail(), "Unknown field(s): 'x'");
     }
 
     #[test]
@@ -106,6 +111,6 @@ mod tests {
         );
         let wrong = CurrentDropletChoice::parse_2015(&body(json!({"desired_droplet_guid": 1})))
             .unwrap_err();
-        assert_eq!(wrong.detail, "Desired droplet guid must be a string");
+        assert_eq!(wrong.detail(), "Desired droplet guid must be a string");
     }
 }

@@ -4,7 +4,7 @@ use serde_json::{Map, Value};
 
 use super::env_vars;
 use super::fields::Fields;
-use crate::api::error::ApiError;
+use super::MessageError;
 use crate::domain::BuildpackUrl;
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -18,7 +18,7 @@ pub struct DropletCreate {
 }
 
 impl DropletCreate {
-    pub fn parse(body: &Map<String, Value>, allow_file_urls: bool) -> Result<Self, ApiError> {
+    pub fn parse(body: &Map<String, Value>, allow_file_urls: bool) -> Result<Self, MessageError> {
         let mut fields = Fields::new(body);
         let buildpack_guid = fields.optional_string("buildpack_guid");
         if buildpack_guid
@@ -77,7 +77,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn parse(body: Value) -> Result<DropletCreate, ApiError> {
+    fn parse(body: Value) -> Result<DropletCreate, MessageError> {
         DropletCreate::parse(body.as_object().unwrap(), false)
     }
 
@@ -104,7 +104,7 @@ mod tests {
             "memory_limit": "lots", "disk_limit": 1.5, "stack": 4, "colour": 1
         }))
         .unwrap_err();
-        assert_eq!(err.code, 10008);
+        assert_eq!(err.kind, crate::messages::MessageErrorKind::Unprocessable);
         for part in [
             "Unknown field(s): 'colour'",
             "Only one of buildpack_git_url or buildpack_guid may be provided",
@@ -112,15 +112,15 @@ mod tests {
             "Disk limit must be an integer",
             "Stack must be a string",
         ] {
-            assert!(err.detail.contains(part), "{} lacks {part}", err.detail);
+            assert!(err.detail().contains(part), "{} lacks {part}", err.detail());
         }
         assert!(parse(json!({"stack": null}))
             .unwrap_err()
-            .detail
+            .detail()
             .contains("Stack must be a string"));
         assert!(parse(json!({"buildpack_git_url": "--upload-pack=x"}))
             .unwrap_err()
-            .detail
+            .detail()
             .contains("valid URI"));
         assert!(parse(json!({"staging_environment_variables": {"VCAP_X": "1"}})).is_err());
     }

@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 
 use super::fields::Fields;
-use crate::api::error::ApiError;
+use super::MessageError;
 
 /// Prefixes the platform reserves for itself: `CF_` (2015's rule), `VCAP_` and `VMC` (today's).
 const RESERVED_PREFIXES: [(&str, &str); 3] = [("CF_", "CF_"), ("VCAP_", "VCAP_"), ("VMC", "VMC_")];
@@ -60,7 +60,7 @@ pub struct EnvVarsPatch {
 }
 
 impl EnvVarsPatch {
-    pub fn parse(body: &Map<String, Value>) -> Result<Self, ApiError> {
+    pub fn parse(body: &Map<String, Value>) -> Result<Self, MessageError> {
         let mut fields = Fields::new(body);
         let var = match fields.raw("var") {
             Some(Value::Object(map)) => Some(map.clone()),
@@ -138,7 +138,7 @@ mod tests {
         let body = json!({"var": {"PORT": "1", "N": 5}, "x": 1});
         let err = EnvVarsPatch::parse(body.as_object().unwrap()).unwrap_err();
         assert_eq!(
-            err.detail,
+            err.detail(),
             "Unknown field(s): 'x', Environment variables cannot set PORT, \
              Non-string value in environment variable for key 'N', value '5'"
         );
@@ -146,7 +146,7 @@ mod tests {
         assert_eq!(
             EnvVarsPatch::parse(missing.as_object().unwrap())
                 .unwrap_err()
-                .detail,
+                .detail(),
             "Var must be an object"
         );
     }

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{Map, Value};
 
-use crate::api::error::ApiError;
+use super::MessageError;
 
 pub struct Fields<'a> {
     body: &'a Map<String, Value>,
@@ -138,8 +138,8 @@ impl<'a> Fields<'a> {
             .map(str::to_string)
     }
 
-    /// Ends validation: unknown keys first, then every collected problem, as one 422.
-    pub fn finish(self) -> Result<(), ApiError> {
+    /// Ends validation: unknown keys first, then every collected problem, as one refusal.
+    pub fn finish(self) -> Result<(), MessageError> {
         let unknown: Vec<&str> = self
             .body
             .keys()
@@ -154,7 +154,7 @@ impl<'a> Fields<'a> {
         if errors.is_empty() {
             Ok(())
         } else {
-            Err(ApiError::unprocessable(errors.join(", ")))
+            Err(MessageError::unprocessable(errors))
         }
     }
 }
@@ -171,9 +171,9 @@ mod tests {
         assert_eq!(fields.required_string("name"), None);
         assert_eq!(fields.optional_integer("memory_limit"), None);
         let err = fields.finish().unwrap_err();
-        assert_eq!(err.code, 10008);
+        assert_eq!(err.kind, crate::messages::MessageErrorKind::Unprocessable);
         assert_eq!(
-            err.detail,
+            err.detail(),
             "Unknown field(s): 'extra', 'other', Name must be a string, Memory limit is not a number"
         );
     }

@@ -3,43 +3,11 @@
 
 use std::collections::BTreeMap;
 
-use crate::api::error::ApiError;
+use super::MessageError;
+use crate::domain::{Order, OrderColumn, Page};
 
 pub const DEFAULT_PER_PAGE: u64 = 50;
 pub const MAX_PER_PAGE: u64 = 5000;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OrderColumn {
-    CreatedAt,
-    UpdatedAt,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Order {
-    pub column: OrderColumn,
-    pub descending: bool,
-}
-
-impl Default for Order {
-    fn default() -> Self {
-        Order {
-            column: OrderColumn::CreatedAt,
-            descending: false,
-        }
-    }
-}
-
-impl Order {
-    /// SQL ORDER BY clause; guid breaks ties so pages never overlap.
-    pub fn sql(&self) -> String {
-        let column = match self.column {
-            OrderColumn::CreatedAt => "created_at",
-            OrderColumn::UpdatedAt => "updated_at",
-        };
-        let direction = if self.descending { "DESC" } else { "ASC" };
-        format!("ORDER BY {column} {direction}, guid {direction}")
-    }
-}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListParams {
@@ -57,7 +25,7 @@ pub struct ListParams {
 impl ListParams {
     /// Parses a raw query string, allowing `page`, `per_page`, `order_by`, `order_direction`
     /// and the endpoint's `filters`.
-    pub fn parse(query: Option<&str>, filters: &[&str]) -> Result<Self, ApiError> {
+    pub fn parse(query: Option<&str>, filters: &[&str]) -> Result<Self, MessageError> {
         let mut params = ListParams {
             page: 1,
             per_page: DEFAULT_PER_PAGE,
@@ -113,14 +81,14 @@ impl ListParams {
                 .copied()
                 .chain(filters.iter().copied())
                 .collect();
-            return Err(ApiError::bad_query(format!(
+            return Err(MessageError::bad_query(vec![format!(
                 "Unknown query parameter(s): '{}'. Valid parameters are: '{}'",
                 unknown.join("', '"),
                 valid.join("', '")
-            )));
+            )]));
         }
         if !problems.is_empty() {
-            return Err(ApiError::bad_query(problems.join(", ")));
+            return Err(MessageError::bad_query(problems));
         }
         Ok(params)
     }
@@ -129,8 +97,22 @@ impl ListParams {
         self.filters.get(name).map(Vec::as_slice)
     }
 
+    /// The values of a filter the client sent, for a list's filter struct.
+    pub fn values(&self, name: &str) -> Option<Vec<String>> {
+        self.filters.get(name).cloned()
+    }
+
     pub fn offset(&self) -> u64 {
         (self.page - 1).saturating_mul(self.per_page)
+    }
+
+    /// The page to fetch, in plain values.
+    pub fn page(&self) -> Page {
+        Page {
+            limit: self.per_page,
+            offset: self.offset(),
+            order: self.order,
+        }
     }
 }
 
@@ -144,12 +126,16 @@ fn parse_order(value: &str) -> Option<Order> {
         "updated_at" => OrderColumn::UpdatedAt,
         _ => return None,
     };
-    Some(Order { column, descending })
+    Some(Order {
+        by: Some(column),
+        descending,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::messages::MessageErrorKind;
 
     #[test]
     fn reads_both_filter_dialects() {
@@ -168,30 +154,23 @@ mod tests {
     #[test]
     fn refuses_unknown_and_out_of_range() {
         let err = ListParams::parse(Some("bogus=1"), &["guids"]).unwrap_err();
-        assert_eq!(err.code, 10005);
-        assert!(err.detail.contains("'bogus'"));
+        assert_eq!(err.kind, MessageErrorKind::BadQuery);
+        assert!(err.detail().contains("'bogus'"));
         assert!(
-            err.detail.ends_with(
+            err.detail().ends_with(
                 "Valid parameters are: 'page', 'per_page', 'order_by', 'order_direction', 'guids'"
             ),
             "{}",
-            err.detail
+            err.detail()
         );
+        for refused in ["per_page=5001", "page=0", "order_by=name"] {
+            let err = ListParams::parse(Some(refused), &[]).unwrap_err();
+            assert_eq!(err.kind, MessageErrorKind::BadQuery, "{refused}");
+        }
+        let both = ListParams::parse(Some("page=0&per_page=0"), &[]).unwrap_err();
         assert_eq!(
-            ListParams::parse(Some("per_page=5001"), &[])
-                .unwrap_err()
-                .code,
-            10005
-        );
-        assert_eq!(
-            ListParams::parse(Some("page=0"), &[]).unwrap_err().code,
-            10005
-        );
-        assert_eq!(
-            ListParams::parse(Some("order_by=name"), &[])
-                .unwrap_err()
-                .code,
-            10005
+            both.detail(),
+            "Page must be a positive integer, Per page must be between 1 and 5000"
         );
     }
 }

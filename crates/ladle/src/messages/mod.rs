@@ -1,4 +1,5 @@
-//! Request bodies and query strings → validated input (400/422 are decided here).
+//! Request bodies and query strings → validated input, or the problems that refuse them
+//! (`MessageError`; `api` decides the status).
 
 pub mod app_create;
 pub mod app_update;
@@ -8,7 +9,9 @@ pub mod buildpack_update;
 pub mod current_droplet;
 pub mod droplet_create;
 pub mod env_vars;
+pub mod error;
 pub mod fields;
+pub mod filters;
 pub mod list;
 pub mod organization_create;
 pub mod package_create;
@@ -16,3 +19,5 @@ pub mod role_create;
 pub mod space_create;
 pub mod stack_create;
 pub mod user_create;
+
+pub use error::{MessageError, MessageErrorKind};

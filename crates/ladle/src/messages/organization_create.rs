@@ -3,7 +3,7 @@
 use serde_json::{Map, Value};
 
 use super::fields::Fields;
-use crate::api::error::ApiError;
+use super::MessageError;
 use crate::domain::ResourceName;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -12,7 +12,7 @@ pub struct OrganizationCreate {
 }
 
 impl OrganizationCreate {
-    pub fn parse(body: &Map<String, Value>) -> Result<Self, ApiError> {
+    pub fn parse(body: &Map<String, Value>) -> Result<Self, MessageError> {
         let mut fields = Fields::new(body);
         fields.raw("metadata");
         let name = fields
@@ -50,14 +50,14 @@ mod tests {
         assert_eq!(
             OrganizationCreate::parse(missing.as_object().unwrap())
                 .unwrap_err()
-                .detail,
+                .detail(),
             "Name can't be blank"
         );
         let extra = json!({"name": "a", "color": "red"});
         assert_eq!(
             OrganizationCreate::parse(extra.as_object().unwrap())
                 .unwrap_err()
-                .detail,
+                .detail(),
             "Unknown field(s): 'color'"
         );
     }

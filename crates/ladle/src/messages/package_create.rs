@@ -4,9 +4,10 @@
 
 use serde_json::{Map, Value};
 
-use super::app_create::MetadataPatch;
+use super::app_create::parse_metadata;
 use super::fields::Fields;
-use crate::api::error::ApiError;
+use super::MessageError;
+use crate::domain::MetadataPatch;
 
 /// Longest docker image reference or credential we keep.
 const MAX_DOCKER_FIELD_CHARS: usize = 4096;
@@ -36,7 +37,7 @@ enum Kind {
 
 impl PackageCreate {
     /// Today's dialect.
-    pub fn parse(body: &Map<String, Value>) -> Result<Self, ApiError> {
+    pub fn parse(body: &Map<String, Value>) -> Result<Self, MessageError> {
         let mut fields = Fields::new(body);
         let kind = package_kind(&mut fields);
         let app_guid = app_relationship(&mut fields);
@@ -44,7 +45,7 @@ impl PackageCreate {
         let content = kind.and_then(|kind| data_content(&mut fields, kind, data));
         let metadata = fields
             .raw("metadata")
-            .and_then(|value| MetadataPatch::parse(value, &mut fields));
+            .and_then(|value| parse_metadata(value, &mut fields));
         fields.finish()?;
         Ok(PackageCreate {
             app_guid: app_guid.expect("validated above"),
@@ -54,7 +55,7 @@ impl PackageCreate {
     }
 
     /// The 2015 dialect; the app comes from the path.
-    pub fn parse_2015(body: &Map<String, Value>, app_guid: &str) -> Result<Self, ApiError> {
+    pub fn parse_2015(body: &Map<String, Value>, app_guid: &str) -> Result<Self, MessageError> {
         let mut fields = Fields::new(body);
         let kind = package_kind(&mut fields);
         let url = fields.optional_string("url");
@@ -187,7 +188,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn parse(body: Value) -> Result<PackageCreate, ApiError> {
+    fn parse(body: Value) -> Result<PackageCreate, MessageError> {
         PackageCreate::parse(body.as_object().unwrap())
     }
 
@@ -216,15 +217,18 @@ mod tests {
         let err = parse(json!({"type": "bits", "relationships": app, "data": {"image": "x"}}))
             .unwrap_err();
         assert_eq!(
-            err.detail,
+            err.detail(),
             "Data must be empty if provided for bits packages"
         );
         let err = parse(json!({"type": "zip", "extra": 1})).unwrap_err();
-        assert!(err.detail.starts_with(
+        assert!(err.detail().starts_with(
             "Unknown field(s): 'extra', Type must be one of 'bits, docker', Relationships"
         ));
         let err = parse(json!({"type": "docker", "relationships": app, "data": {}})).unwrap_err();
-        assert_eq!(err.detail, "Data image can't be blank for docker packages");
+        assert_eq!(
+            err.detail(),
+            "Data image can't be blank for docker packages"
+        );
     }
 
     #[test]
@@ -234,7 +238,7 @@ mod tests {
         assert_eq!(bits.content, PackageContent::Bits);
         let err = PackageCreate::parse_2015(json!({"type": "nope"}).as_object().unwrap(), "a")
             .unwrap_err();
-        assert_eq!(err.detail, "Type must be one of 'bits, docker'");
+        assert_eq!(err.detail(), "Type must be one of 'bits, docker'");
         let err = PackageCreate::parse_2015(
             json!({"type": "bits", "url": "docker:///x"})
                 .as_object()
@@ -242,9 +246,9 @@ mod tests {
             "a",
         )
         .unwrap_err();
-        assert_eq!(err.detail, "Url must be blank when type is bits");
+        assert_eq!(err.detail(), "Url must be blank when type is bits");
         let err = PackageCreate::parse_2015(json!({"type": "docker"}).as_object().unwrap(), "a")
             .unwrap_err();
-        assert_eq!(err.detail, "Url can not be blank when type is docker");
+        assert_eq!(err.detail(), "Url can not be blank when type is docker");
     }
 }

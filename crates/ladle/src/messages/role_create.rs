@@ -5,8 +5,8 @@ use serde_json::{Map, Value};
 
 use super::fields::Fields;
 use super::space_create::relationship_shape_error;
-use crate::api::error::ApiError;
-use crate::auth::RoleType;
+use super::MessageError;
+use crate::domain::RoleType;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RoleTarget {
@@ -24,7 +24,7 @@ pub struct RoleCreate {
 const RELATIONSHIP_KEYS: [&str; 3] = ["user", "organization", "space"];
 
 impl RoleCreate {
-    pub fn parse(body: &Map<String, Value>) -> Result<Self, ApiError> {
+    pub fn parse(body: &Map<String, Value>) -> Result<Self, MessageError> {
         let mut fields = Fields::new(body);
         let role_type = parse_type(&mut fields);
         let relationships = match fields.raw("relationships") {
@@ -112,12 +112,12 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn parse(body: Value) -> Result<RoleCreate, ApiError> {
+    fn parse(body: Value) -> Result<RoleCreate, MessageError> {
         RoleCreate::parse(body.as_object().unwrap())
     }
 
     fn detail(body: Value) -> String {
-        parse(body).unwrap_err().detail
+        parse(body).unwrap_err().detail()
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use serde_json::{Map, Value};
 
 use super::fields::Fields;
-use crate::api::error::ApiError;
+use super::MessageError;
 use crate::domain::ResourceName;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -13,7 +13,7 @@ pub struct SpaceCreate {
 }
 
 impl SpaceCreate {
-    pub fn parse(body: &Map<String, Value>) -> Result<Self, ApiError> {
+    pub fn parse(body: &Map<String, Value>) -> Result<Self, MessageError> {
         let mut fields = Fields::new(body);
         // Labels and annotations are accepted and not kept: nothing reads them yet.
         fields.raw("metadata");
@@ -68,7 +68,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn parse(body: Value) -> Result<SpaceCreate, ApiError> {
+    fn parse(body: Value) -> Result<SpaceCreate, MessageError> {
         SpaceCreate::parse(body.as_object().unwrap())
     }
 
@@ -88,11 +88,14 @@ mod tests {
             parse(json!({"name": "", "relationships": {"organization": {"guid": "o1"}}, "x": 1}))
                 .unwrap_err();
         assert_eq!(
-            err.detail,
+            err.detail(),
             "Unknown field(s): 'x', Name can't be blank, Relationships Organization must be \
              structured like this: \"organization: {\"data\": {\"guid\": \"valid-guid\"}}\""
         );
         let err = parse(json!({"name": "a"})).unwrap_err();
-        assert_eq!(err.detail, "Relationships 'relationships' is not an object");
+        assert_eq!(
+            err.detail(),
+            "Relationships 'relationships' is not an object"
+        );
     }
 }

@@ -9,7 +9,7 @@ use std::path::{Component, Path};
 use serde_json::{Map, Value};
 
 use super::fields::Fields;
-use crate::api::error::ApiError;
+use super::MessageError;
 use crate::domain::ResourceName;
 
 /// CC's limit on stack descriptions.
@@ -24,7 +24,7 @@ pub struct StackCreate {
 }
 
 impl StackCreate {
-    pub fn parse(body: &Map<String, Value>) -> Result<Self, ApiError> {
+    pub fn parse(body: &Map<String, Value>) -> Result<Self, MessageError> {
         let mut fields = Fields::new(body);
         fields.raw("metadata");
         let name = fields
@@ -83,7 +83,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn parse(body: Value) -> Result<StackCreate, ApiError> {
+    fn parse(body: Value) -> Result<StackCreate, MessageError> {
         StackCreate::parse(body.as_object().unwrap())
     }
 
@@ -107,12 +107,12 @@ mod tests {
             ("/srv/a\nb", "Rootfs must not contain control characters"),
         ] {
             let err = parse(json!({"name": "s", "rootfs": rootfs})).unwrap_err();
-            assert_eq!(err.detail, problem, "{rootfs}");
+            assert_eq!(err.detail(), problem, "{rootfs}");
         }
         let err =
             parse(json!({"name": "s", "rootfs": 5, "description": "x".repeat(251)})).unwrap_err();
         assert_eq!(
-            err.detail,
+            err.detail(),
             "Description is too long (maximum is 250 characters), Rootfs must be a string"
         );
     }

@@ -3,7 +3,7 @@
 use serde_json::{Map, Value};
 
 use super::fields::Fields;
-use crate::api::error::ApiError;
+use super::MessageError;
 
 /// CC's limit on user guids.
 const MAX_GUID_CHARS: usize = 200;
@@ -14,7 +14,7 @@ pub struct UserCreate {
 }
 
 impl UserCreate {
-    pub fn parse(body: &Map<String, Value>) -> Result<Self, ApiError> {
+    pub fn parse(body: &Map<String, Value>) -> Result<Self, MessageError> {
         let mut fields = Fields::new(body);
         fields.raw("metadata");
         let guid = fields.required_string("guid");
@@ -49,7 +49,7 @@ mod tests {
     fn detail(body: Value) -> String {
         UserCreate::parse(body.as_object().unwrap())
             .unwrap_err()
-            .detail
+            .detail()
     }
 
     #[test]

@@ -5,15 +5,24 @@
 use serde_json::{json, Map, Value};
 
 use super::{timestamp, to_one, updated_at, Links};
-use crate::actions::apps::{AppDetails, AppEnv};
-use crate::actions::processes::{DEFAULT_DISK_MB, DEFAULT_MEMORY_MB};
 use crate::db::apps::AppRecord;
+use crate::db::organizations::OrganizationRecord;
+use crate::db::processes::ProcessRecord;
+use crate::db::spaces::SpaceRecord;
+use crate::domain::process::{DEFAULT_DISK_MB, DEFAULT_MEMORY_MB};
 
 /// CC's per-instance file descriptor limit, shown in VCAP_APPLICATION.
 const INSTANCE_FILE_DESCRIPTOR_LIMIT: u64 = 16384;
 
-pub fn present(details: &AppDetails, default_stack: &str, links: &Links) -> Value {
-    let app = &details.app;
+/// `total_desired_instances`: the sum over the app's processes. `show_secrets`: the caller may
+/// read the space's secrets (the 2015 `environment_variables`).
+pub fn present(
+    app: &AppRecord,
+    total_desired_instances: i64,
+    show_secrets: bool,
+    default_stack: &str,
+    links: &Links,
+) -> Value {
     let mut view = json!({
         "guid": app.guid,
         "created_at": timestamp(&app.created_at),
@@ -25,11 +34,11 @@ pub fn present(details: &AppDetails, default_stack: &str, links: &Links) -> Valu
         "metadata": app.metadata_json(),
         "links": today_links(app, links),
         "desired_state": app.desired_state,
-        "total_desired_instances": details.total_desired_instances,
+        "total_desired_instances": total_desired_instances,
     });
     let fields = view.as_object_mut().expect("object");
     // 2015 showed variables only to developers; we keep them from anyone without secrets.
-    if details.show_secrets {
+    if show_secrets {
         fields.insert(
             "environment_variables".into(),
             Value::Object(app.env_vars()),
@@ -110,15 +119,19 @@ pub fn present_env_vars(app: &AppRecord, links: &Links) -> Value {
     })
 }
 
-/// `GET /v3/apps/:guid/env`
-pub fn present_env(env: &AppEnv, links: &Links) -> Value {
-    let app = &env.app;
-    let (memory, disk) = env
-        .web
-        .as_ref()
+/// `GET /v3/apps/:guid/env`: the app in its space and organization; limits from its `web`
+/// process.
+pub fn present_env(
+    app: &AppRecord,
+    space: &SpaceRecord,
+    organization: Option<&OrganizationRecord>,
+    web: Option<&ProcessRecord>,
+    links: &Links,
+) -> Value {
+    let (memory, disk) = web
         .map(|web| (web.memory_in_mb, web.disk_in_mb))
         .unwrap_or((DEFAULT_MEMORY_MB, DEFAULT_DISK_MB));
-    let organization_name = env.organization.as_ref().map(|org| org.name.clone());
+    let organization_name = organization.map(|org| org.name.clone());
     json!({
         "staging_env_json": {},
         "running_env_json": {},
@@ -131,9 +144,9 @@ pub fn present_env(env: &AppEnv, links: &Links) -> Value {
                 "application_name": app.name,
                 "application_uris": [],
                 "name": app.name,
-                "space_name": env.space.name,
-                "space_id": env.space.guid,
-                "organization_id": env.space.organization_guid,
+                "space_name": space.name,
+                "space_id": space.guid,
+                "organization_id": space.organization_guid,
                 "organization_name": organization_name,
                 "uris": [],
                 "users": Value::Null,

@@ -2,10 +2,11 @@
 //! `error`, …) and the 2015 fields of our spec page (`_links`, `hash`, `failure_reason`,
 //! `procfile`, `detected_start_command`, `environment_variables`) side by side.
 
+use std::collections::BTreeMap;
+
 use serde_json::{json, Map, Value};
 
 use super::{empty_metadata, timestamp, to_one, Links};
-use crate::actions::staging_complete::procfile_yaml;
 use crate::db::droplets::DropletRecord;
 use crate::domain::DropletState;
 
@@ -78,6 +79,26 @@ pub fn present(d: &DropletRecord, links: &Links, show_secrets: bool) -> Value {
     put("links", today_links(d, state, links));
     put("_links", links_2015(d));
     Value::Object(view)
+}
+
+/// `GET|PATCH /v3/apps/:guid/relationships/current_droplet`
+pub fn present_current_relationship(
+    app_guid: &str,
+    droplet_guid: Option<&str>,
+    links: &Links,
+) -> Value {
+    json!({
+        "data": droplet_guid.map(|guid| json!({ "guid": guid })),
+        "links": {
+            "self": links.href(&format!("/v3/apps/{app_guid}/relationships/current_droplet")),
+            "related": links.href(&format!("/v3/apps/{app_guid}/droplets/current")),
+        },
+    })
+}
+
+/// The Procfile text CC's 2015 API shows: process types as YAML.
+fn procfile_yaml(process_types: &BTreeMap<String, String>) -> String {
+    serde_yaml::to_string(process_types).unwrap_or_default()
 }
 
 fn buildpacks(d: &DropletRecord) -> Value {

@@ -11,12 +11,18 @@ pub mod package;
 pub mod pagination;
 pub mod process;
 pub mod role;
+pub mod root;
 pub mod space;
 pub mod stack;
+pub mod staging_log;
 pub mod user;
-use serde_json::{json, Value};
 
-pub use crate::db::present_timestamp as timestamp;
+#[cfg(test)]
+mod tests;
+
+use serde_json::{json, Value};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
 
 /// Builds absolute hrefs from the configured external URL.
 #[derive(Debug, Clone)]
@@ -50,6 +56,25 @@ impl Links {
     }
 }
 
+/// Stored timestamp → CC's wire format (seconds, `Z`).
+pub fn timestamp(stored: &str) -> String {
+    match OffsetDateTime::parse(stored, &Rfc3339) {
+        Ok(at) => {
+            let at = at.to_offset(time::UtcOffset::UTC);
+            format!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+                at.year(),
+                u8::from(at.month()),
+                at.day(),
+                at.hour(),
+                at.minute(),
+                at.second()
+            )
+        }
+        Err(_) => stored.to_string(),
+    }
+}
+
 /// `updated_at` as CC shows it: the stored time, or `created_at` for rows never updated
 /// (today's dialect never shows null).
 pub fn updated_at(created_at: &str, updated_at: Option<&str>) -> String {
@@ -63,4 +88,16 @@ pub fn to_one(guid: &str) -> Value {
 
 pub fn empty_metadata() -> Value {
     json!({ "labels": {}, "annotations": {} })
+}
+
+#[cfg(test)]
+mod timestamp_tests {
+    #[test]
+    fn stored_microseconds_show_as_seconds() {
+        assert_eq!(
+            super::timestamp("2026-01-02T03:04:05.000001Z"),
+            "2026-01-02T03:04:05Z"
+        );
+        assert_eq!(super::timestamp("not a time"), "not a time");
+    }
 }

@@ -3,15 +3,21 @@
 use serde_json::{json, Value};
 
 use super::{empty_metadata, timestamp, to_one, updated_at, Links};
-use crate::actions::processes::ProcessDetails;
+use crate::db::processes::ProcessRecord;
 
 /// What CC shows instead of a command to callers who may not read secrets.
 pub const REDACTED: &str = "[PRIVATE DATA HIDDEN]";
 
-pub fn present(details: &ProcessDetails, links: &Links) -> Value {
-    let process = &details.process;
+/// `space_guid`: the space of the process's app. `show_command`: the caller may read the
+/// space's secrets.
+pub fn present(
+    process: &ProcessRecord,
+    space_guid: &str,
+    show_command: bool,
+    links: &Links,
+) -> Value {
     let base = format!("/v3/processes/{}", process.guid);
-    let command = if details.show_command {
+    let command = if show_command {
         json!(process.command)
     } else {
         json!(REDACTED)
@@ -35,13 +41,13 @@ pub fn present(details: &ProcessDetails, links: &Links) -> Value {
         "links": {
             "self": links.href(&base),
             "app": links.href(&format!("/v3/apps/{}", process.app_guid)),
-            "space": links.href(&format!("/v3/spaces/{}", details.space_guid)),
+            "space": links.href(&format!("/v3/spaces/{space_guid}")),
         },
         // 2015 linked the space under v2, where spaces then lived; ours live under v3.
         "_links": {
             "self": { "href": base },
             "app": { "href": format!("/v3/apps/{}", process.app_guid) },
-            "space": { "href": format!("/v3/spaces/{}", details.space_guid) },
+            "space": { "href": format!("/v3/spaces/{space_guid}") },
         },
     })
 }

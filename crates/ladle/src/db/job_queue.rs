@@ -1,4 +1,5 @@
-//! Enqueue, claim (with a lease), renew, release (for a retry), finish.
+//! The `jobs` table as a durable queue (staging jobs): enqueue, claim (with a lease), renew,
+//! release (for a retry), finish.
 //!
 //! A job is QUEUED, RUNNING under a lease, then COMPLETE or FAILED. An attempt that fails gives
 //! its lease back at once: the job is QUEUED again, and its `lease_expires_at` becomes the end of
@@ -36,6 +37,12 @@ pub struct ClaimedJob {
 }
 
 impl ClaimedJob {
+    /// What a staging job asks for; a payload that cannot be read (a job of an older version)
+    /// asks for nothing special.
+    pub fn staging_payload(&self) -> StagingJobPayload {
+        serde_json::from_str(&self.payload).unwrap_or_default()
+    }
+
     /// Why the previous attempt failed, when it failed rather than crashed.
     pub fn last_error(&self) -> Option<String> {
         let errors: Vec<serde_json::Value> = serde_json::from_str(&self.errors).ok()?;
@@ -173,4 +180,13 @@ pub async fn pending(db: &DbPool, kind: &str) -> DbResult<i64> {
     .fetch_one(db)
     .await?;
     Ok(n)
+}
+
+/// What a staging job carries besides its droplet's guid.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct StagingJobPayload {
+    /// The build's `staging_log_rate_limit_bytes_per_second` (-1: unlimited); absent, the
+    /// node's `LADLE_STAGING_LOG_RATE_LIMIT_BYTES_PER_SECOND`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub staging_log_rate_limit_bytes_per_second: Option<i64>,
 }
