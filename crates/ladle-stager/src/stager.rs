@@ -452,8 +452,10 @@ fn validate(request: &StagingRequest) -> Result<(), StagingFailure> {
         .map(BuildpackSource::key)
         .find(|k| k.is_empty() || k.contains([',', '\n', '\0']))
     {
+        // The key may be a URL with credentials; the message ends up on the droplet.
         return Err(StagingFailure::stager(format!(
-            "invalid buildpack key {bad:?}"
+            "invalid buildpack key {:?}",
+            ladle_contract::obfuscate_url(bad)
         )));
     }
     if let Some((bad, _)) = request
@@ -692,5 +694,15 @@ mod tests {
             );
         }
         assert!(validate(&request()).is_ok());
+    }
+
+    #[test]
+    fn a_refused_key_keeps_its_credentials_out_of_the_message() {
+        let mut r = request();
+        r.buildpacks
+            .push(BuildpackSource::Url("https://u:secret@h/a,b.git".into()));
+        let failure = validate(&r).unwrap_err();
+        assert!(!failure.message.contains("secret"), "{}", failure.message);
+        assert!(failure.message.contains("https://***:***@h/a,b.git"));
     }
 }

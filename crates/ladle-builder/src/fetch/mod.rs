@@ -89,15 +89,10 @@ fn prepare_destination(destination: &Path) -> Result<(), FetchError> {
     std::fs::create_dir_all(parent).map_err(prepare_error)
 }
 
-/// The URL with any password replaced, for messages that end up in app logs.
-pub fn redact(raw: &str) -> String {
-    match Url::parse(raw) {
-        Ok(mut url) if url.password().is_some() => {
-            let _ = url.set_password(Some("REDACTED"));
-            url.to_string()
-        }
-        _ => raw.to_string(),
-    }
+/// The URL as messages that end up in the staging log show it: credentials hidden, the way
+/// every view of the URL shows them.
+fn redact(raw: &str) -> String {
+    ladle_contract::obfuscate_url(raw).into_owned()
 }
 
 #[cfg(test)]
@@ -116,11 +111,12 @@ mod tests {
     }
 
     #[test]
-    fn passwords_never_reach_messages() {
+    fn credentials_never_reach_messages() {
+        let key = "https://user:secret@h/bp.git#-b";
+        let refused = validate_git_source(key, &Url::parse(key).unwrap(), false).unwrap_err();
         assert_eq!(
-            redact("https://user:secret@h/bp.git"),
-            "https://user:REDACTED@h/bp.git"
+            refused.to_string(),
+            "Refusing buildpack url https://***:***@h/bp.git#-b: branch \"-b\" starts with '-'"
         );
-        assert_eq!(redact("https://h/bp.git"), "https://h/bp.git");
     }
 }

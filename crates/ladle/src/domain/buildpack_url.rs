@@ -2,6 +2,7 @@
 //! The builder checks again before running git; refusing early gives the user a 422 instead
 //! of a failed staging.
 
+use std::borrow::Cow;
 use std::fmt;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +42,14 @@ impl BuildpackUrl {
     pub fn is_url(entry: &str) -> bool {
         BuildpackUrl::parse(entry, true).is_ok()
     }
+
+    /// A recorded buildpack entry as every view shows it, to every reader (admins included):
+    /// a URL's credentials become `***:***`, as Cloud Controller's `UrlSecretObfuscator`
+    /// shows them; an admin buildpack's name is left as it is. The entry itself is handed
+    /// only to the staging. The staging log hides credentials with the same function.
+    pub fn shown(entry: &str) -> Cow<'_, str> {
+        ladle_contract::obfuscate_url(entry)
+    }
 }
 
 impl fmt::Display for BuildpackUrl {
@@ -77,5 +86,14 @@ mod tests {
             assert!(BuildpackUrl::parse(bad, false).is_err(), "{bad}");
         }
         assert!(BuildpackUrl::parse("file:///tmp/bp", true).is_ok());
+    }
+
+    #[test]
+    fn shown_entries_hide_credentials_only() {
+        assert_eq!(
+            BuildpackUrl::shown("https://user:pw@git.example/bp.git#v1"),
+            "https://***:***@git.example/bp.git#v1"
+        );
+        assert_eq!(BuildpackUrl::shown("ruby_buildpack"), "ruby_buildpack");
     }
 }

@@ -10,6 +10,7 @@ use crate::db::organizations::OrganizationRecord;
 use crate::db::processes::ProcessRecord;
 use crate::db::spaces::SpaceRecord;
 use crate::domain::process::{DEFAULT_DISK_MB, DEFAULT_MEMORY_MB};
+use crate::domain::BuildpackUrl;
 
 /// CC's per-instance file descriptor limit, shown in VCAP_APPLICATION.
 const INSTANCE_FILE_DESCRIPTOR_LIMIT: u64 = 16384;
@@ -52,7 +53,7 @@ fn lifecycle(app: &AppRecord, default_stack: &str) -> Value {
     json!({
         "type": "buildpack",
         "data": {
-            "buildpacks": app.buildpacks(),
+            "buildpacks": app.buildpacks().iter().map(|entry| BuildpackUrl::shown(entry)).collect::<Vec<_>>(),
             "stack": app.lifecycle_stack.as_deref().unwrap_or(default_stack),
         },
     })

@@ -5,7 +5,7 @@ use serde_json::{json, Map, Value};
 use super::package::stored_metadata;
 use super::{timestamp, to_one, updated_at, Links};
 use crate::db::builds::BuildRecord;
-use crate::domain::BuildState;
+use crate::domain::{BuildState, BuildpackUrl};
 
 /// We do not limit the rate of staging logs: CC's "unlimited".
 const UNLIMITED_LOG_RATE: i64 = -1;
@@ -21,7 +21,7 @@ pub fn present(build: &BuildRecord, links: &Links) -> Value {
         "staging_disk_in_mb": build.staging_disk_in_mb,
         "staging_log_rate_limit_bytes_per_second": UNLIMITED_LOG_RATE,
         "error": build.error,
-        "lifecycle": stored_json(&build.lifecycle, || json!({"type": "buildpack", "data": {}})),
+        "lifecycle": lifecycle(build),
         "package": { "guid": build.package_guid },
         "droplet": droplet.map(|guid| json!({ "guid": guid })),
         "created_by": stored_json(&build.created_by, || json!({})),
@@ -37,6 +37,22 @@ fn staged_droplet(build: &BuildRecord) -> Option<&str> {
         BuildState::Staged => build.droplet_guid.as_deref(),
         _ => None,
     }
+}
+
+/// The lifecycle as asked for, its buildpack URLs shown without credentials.
+fn lifecycle(build: &BuildRecord) -> Value {
+    let mut lifecycle = stored_json(
+        &build.lifecycle,
+        || json!({"type": "buildpack", "data": {}}),
+    );
+    if let Some(Value::Array(entries)) = lifecycle.pointer_mut("/data/buildpacks") {
+        for entry in entries {
+            if let Value::String(raw) = entry {
+                *raw = BuildpackUrl::shown(raw).into_owned();
+            }
+        }
+    }
+    lifecycle
 }
 
 fn stored_json(stored: &str, fallback: impl FnOnce() -> Value) -> Value {

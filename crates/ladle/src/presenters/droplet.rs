@@ -8,7 +8,7 @@ use serde_json::{json, Map, Value};
 
 use super::{empty_metadata, timestamp, to_one, Links};
 use crate::db::droplets::DropletRecord;
-use crate::domain::DropletState;
+use crate::domain::{BuildpackUrl, DropletState};
 
 pub const REDACTED: &str = "[PRIVATE DATA HIDDEN]";
 
@@ -32,7 +32,10 @@ pub fn present(d: &DropletRecord, links: &Links, show_secrets: bool) -> Value {
     put("guid", json!(d.guid));
     put("state", json!(state.as_str()));
     put("hash", json!(d.sha1));
-    put("buildpack_git_url", json!(d.buildpack_git_url));
+    put(
+        "buildpack_git_url",
+        json!(d.buildpack_git_url.as_deref().map(BuildpackUrl::shown)),
+    );
     put("failure_reason", json!(failure_reason));
     put("detected_start_command", json!(d.detected_start_command));
     put("procfile", json!(process_types.as_ref().map(procfile_yaml)));
@@ -101,11 +104,22 @@ fn procfile_yaml(process_types: &BTreeMap<String, String>) -> String {
     serde_yaml::to_string(process_types).unwrap_or_default()
 }
 
+/// The buildpacks that staged the droplet; a URL's credentials are not shown (CC shows the
+/// obfuscated URL as the `name`).
 fn buildpacks(d: &DropletRecord) -> Value {
-    d.buildpacks_metadata
+    let mut buildpacks = d
+        .buildpacks_metadata
         .as_deref()
         .and_then(|b| serde_json::from_str(b).ok())
-        .unwrap_or_else(|| json!([]))
+        .unwrap_or_else(|| json!([]));
+    if let Value::Array(entries) = &mut buildpacks {
+        for entry in entries {
+            if let Some(Value::String(name)) = entry.get_mut("name") {
+                *name = BuildpackUrl::shown(name).into_owned();
+            }
+        }
+    }
+    buildpacks
 }
 
 fn today_links(d: &DropletRecord, state: DropletState, links: &Links) -> Value {

@@ -426,6 +426,50 @@ fn build_views() {
     );
 }
 
+/// A buildpack URL with credentials, as a developer may give it; no view shows them.
+const CREDENTIALED_URL: &str = "https://bp-user:s3cret-pw@git.example/org/bp.git#v1";
+
+#[test]
+fn credentialed_buildpack_url_views() {
+    let app = AppRecord {
+        lifecycle_buildpacks: format!(r#"["ruby","{CREDENTIALED_URL}"]"#),
+        ..app(None)
+    };
+    let build = BuildRecord {
+        lifecycle: format!(
+            r#"{{"type":"buildpack","data":{{"buildpacks":["{CREDENTIALED_URL}"],"stack":"cflinuxfs4"}}}}"#
+        ),
+        ..build("STAGED", None)
+    };
+    let droplet = DropletRecord {
+        buildpack_guid: None,
+        buildpack_git_url: Some(CREDENTIALED_URL.into()),
+        requested_buildpacks: format!(r#"["{CREDENTIALED_URL}"]"#),
+        buildpacks_metadata: Some(format!(
+            r#"[{{"name":"{CREDENTIALED_URL}","detect_output":null,"buildpack_name":"bp","version":"1.0.0"}}]"#
+        )),
+        ..staged_droplet()
+    };
+    let views = [
+        (
+            "app_credentialed_buildpack_url",
+            app::present(&app, 1, true, "cflinuxfs4", &links()),
+        ),
+        (
+            "build_credentialed_buildpack_url",
+            build::present(&build, &links()),
+        ),
+        (
+            "droplet_credentialed_buildpack_url",
+            droplet::present(&droplet, &links(), true),
+        ),
+    ];
+    for (name, view) in views {
+        assert!(!view.to_string().contains("s3cret-pw"), "{name}: {view}");
+        snapshot(name, view);
+    }
+}
+
 #[test]
 fn job_views() {
     snapshot(

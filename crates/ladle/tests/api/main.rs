@@ -5,6 +5,7 @@ mod staging_support;
 mod support;
 
 mod apps;
+mod buildpack_credentials;
 mod buildpacks;
 mod builds;
 mod cli;

@@ -238,26 +238,33 @@ fn outside_host() -> (String, std::net::Ipv4Addr) {
     (name, inside)
 }
 
+/// A bare repository `bp.git` in `dir` (a checkout beside it in `work`) with the fixture
+/// buildpack committed on branch `branch` only.
+fn bare_repo_of_fixture(dir: &Path, fixture: &str, branch: &str) -> std::path::PathBuf {
+    let work = dir.join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    git(&work, &["init", "-q", "-b", "main"]);
+    std::fs::write(work.join("README"), "no buildpack on main\n").unwrap();
+    git(&work, &["add", "."]);
+    git(&work, &["commit", "-qm", "main"]);
+    git(&work, &["checkout", "-qb", branch]);
+    let copy = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(fixtures().join("buildpacks").join(fixture).join("bin"))
+        .arg(&work)
+        .status()
+        .unwrap();
+    assert!(copy.success());
+    git(&work, &["add", "."]);
+    git(&work, &["commit", "-qm", "buildpack"]);
+    git(dir, &["clone", "-q", "--bare", "work", "bp.git"]);
+    dir.join("bp.git")
+}
+
 impl GitServer {
     pub fn serve_fixture(fixture: &str, branch: &str) -> GitServer {
         let dir = tempfile::tempdir().unwrap();
-        let work = dir.path().join("work");
-        std::fs::create_dir_all(&work).unwrap();
-        git(&work, &["init", "-q", "-b", "main"]);
-        std::fs::write(work.join("README"), "no buildpack on main\n").unwrap();
-        git(&work, &["add", "."]);
-        git(&work, &["commit", "-qm", "main"]);
-        git(&work, &["checkout", "-qb", branch]);
-        let copy = std::process::Command::new("cp")
-            .arg("-a")
-            .arg(fixtures().join("buildpacks").join(fixture).join("bin"))
-            .arg(&work)
-            .status()
-            .unwrap();
-        assert!(copy.success());
-        git(&work, &["add", "."]);
-        git(&work, &["commit", "-qm", "buildpack"]);
-        git(dir.path(), &["clone", "-q", "--bare", "work", "bp.git"]);
+        bare_repo_of_fixture(dir.path(), fixture, branch);
         let (netns, address) = outside_host();
         let port = 9418;
         // Run `git-daemon` itself rather than `git daemon`: the `git` wrapper would leave the
@@ -286,17 +293,56 @@ impl GitServer {
             child,
             netns,
         };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect_timeout(
-            &(address, port).into(),
-            Duration::from_millis(500),
-        )
-        .is_err()
-        {
-            assert!(Instant::now() < deadline, "git daemon did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_listening(address, port, "git daemon");
         server
+    }
+
+    /// The same repository over git's HTTP transport, behind HTTP basic authentication: only
+    /// a clone of `http://<user>:<password>@…` gets it. `url` names no credentials. Served by
+    /// BusyBox's `httpd` (Debian package busybox-static), as plain files git reads with its
+    /// "dumb" HTTP protocol.
+    pub fn serve_fixture_with_password(
+        fixture: &str,
+        branch: &str,
+        user: &str,
+        password: &str,
+    ) -> GitServer {
+        let dir = tempfile::tempdir().unwrap();
+        let served = dir.path().join("srv");
+        std::fs::create_dir_all(&served).unwrap();
+        let repo = bare_repo_of_fixture(&served, fixture, branch);
+        // The index files the dumb protocol reads instead of asking a git process.
+        git(&repo, &["update-server-info"]);
+        let config = dir.path().join("httpd.conf");
+        std::fs::write(&config, format!("/:{user}:{password}\n")).unwrap();
+        let (netns, address) = outside_host();
+        let port = 8080;
+        let child = std::process::Command::new("ip")
+            .args(["netns", "exec", &netns, "busybox", "httpd", "-f"])
+            .arg(format!("-p{address}:{port}"))
+            .arg(format!("-h{}", served.display()))
+            .arg(format!("-c{}", config.display()))
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("busybox httpd (Debian package busybox-static)");
+        let server = GitServer {
+            url: format!("http://{address}:{port}/bp.git"),
+            _dir: dir,
+            child,
+            netns,
+        };
+        wait_listening(address, port, "busybox httpd");
+        server
+    }
+}
+
+fn wait_listening(address: std::net::Ipv4Addr, port: u16, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect_timeout(&(address, port).into(), Duration::from_millis(500))
+        .is_err()
+    {
+        assert!(Instant::now() < deadline, "{what} did not start");
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
