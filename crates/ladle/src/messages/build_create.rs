@@ -36,8 +36,8 @@ impl BuildCreate {
             .raw("lifecycle")
             .map(|value| parse_lifecycle(value, &mut fields))
             .unwrap_or_default();
-        let staging_memory_in_mb = positive(&mut fields, "staging_memory_in_mb");
-        let staging_disk_in_mb = positive(&mut fields, "staging_disk_in_mb");
+        let staging_memory_in_mb = fields.optional_positive_integer("staging_memory_in_mb");
+        let staging_disk_in_mb = fields.optional_positive_integer("staging_disk_in_mb");
         let staging_log_rate_limit_bytes_per_second = log_rate(&mut fields);
         let environment_variables = env_vars::optional_env_object(&mut fields).unwrap_or_default();
         let metadata = fields
@@ -165,19 +165,6 @@ fn parse_lifecycle_data(
         }
     };
     (buildpacks, stack)
-}
-
-/// An optional integer greater than 0.
-fn positive(fields: &mut Fields<'_>, key: &'static str) -> Option<i64> {
-    let value = fields.optional_integer(key)?;
-    if value <= 0 {
-        fields.error(format!(
-            "{} must be greater than 0",
-            super::fields::humanize(key)
-        ));
-        return None;
-    }
-    Some(value)
 }
 
 /// −1 means unlimited; anything lower is refused.

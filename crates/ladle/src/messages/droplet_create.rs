@@ -37,14 +37,9 @@ impl DropletCreate {
         {
             fields.error("Only one of buildpack_git_url or buildpack_guid may be provided");
         }
-        let staging_environment_variables = fields
-            .optional_object("staging_environment_variables")
-            .unwrap_or_default();
-        for key in staging_environment_variables.keys() {
-            if let Some(problem) = env_vars::key_problem(key) {
-                fields.error(format!("Staging environment variables {problem} ('{key}')"));
-            }
-        }
+        let staging_environment_variables =
+            env_vars::optional_vars(&mut fields, "staging_environment_variables")
+                .unwrap_or_default();
         // CC: a present `stack` must be a string, an explicit null included.
         let stack = match fields.raw("stack") {
             None => None,
@@ -58,8 +53,10 @@ impl DropletCreate {
                 None
             }
         };
-        let memory_limit = fields.optional_integer("memory_limit");
-        let disk_limit = fields.optional_integer("disk_limit");
+        // CC of 2015 raised a negative limit to the minimum without a word; a limit must be
+        // greater than 0, as it must for every later staging request of CC's.
+        let memory_limit = fields.optional_positive_integer("memory_limit");
+        let disk_limit = fields.optional_positive_integer("disk_limit");
         fields.finish()?;
         Ok(DropletCreate {
             buildpack_guid,
@@ -123,5 +120,18 @@ mod tests {
             .detail()
             .contains("valid URI"));
         assert!(parse(json!({"staging_environment_variables": {"VCAP_X": "1"}})).is_err());
+    }
+
+    #[test]
+    fn limits_must_be_greater_than_zero() {
+        let err = parse(json!({"memory_limit": -1, "disk_limit": 0})).unwrap_err();
+        assert_eq!(
+            err.detail(),
+            "Memory limit must be greater than 0, Disk limit must be greater than 0"
+        );
+        assert_eq!(
+            parse(json!({"memory_limit": 1})).unwrap().memory_limit,
+            Some(1)
+        );
     }
 }

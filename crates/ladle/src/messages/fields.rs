@@ -106,6 +106,16 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// Absent or null → `None`; otherwise an integer greater than 0.
+    pub fn optional_positive_integer(&mut self, key: &'static str) -> Option<i64> {
+        let value = self.optional_integer(key)?;
+        if value <= 0 {
+            self.error(format!("{} must be greater than 0", humanize(key)));
+            return None;
+        }
+        Some(value)
+    }
+
     pub fn optional_bool(&mut self, key: &'static str) -> Option<bool> {
         match self.raw(key) {
             None | Some(Value::Null) => None,

@@ -12,6 +12,7 @@ mod cli;
 mod connections;
 mod conventions;
 mod droplets;
+mod environment_variables;
 mod files_at_rest;
 mod links;
 mod organizations;
