@@ -50,10 +50,12 @@ pub fn present(
 }
 
 fn lifecycle(app: &AppRecord, default_stack: &str) -> Value {
+    let buildpacks = app.buildpacks();
+    let shown: Vec<_> = buildpacks.iter().map(|b| BuildpackUrl::shown(b)).collect();
     json!({
         "type": "buildpack",
         "data": {
-            "buildpacks": app.buildpacks().iter().map(|entry| BuildpackUrl::shown(entry)).collect::<Vec<_>>(),
+            "buildpacks": shown,
             "stack": app.lifecycle_stack.as_deref().unwrap_or(default_stack),
         },
     })
