@@ -3,14 +3,22 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
+use anyhow::{bail, Context};
+// The `http` crate's method, which object_store's signer takes (axum re-exports the crate).
+use axum::http::Method;
 use bytes::Bytes;
 use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
+use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
-use object_store::{ObjectStore, WriteMultipart};
+use object_store::prefix::PrefixStore;
+use object_store::signer::Signer;
+use object_store::{MultipartUpload, ObjectStore, PutPayload};
 use tokio::io::AsyncReadExt;
+use tokio::task::JoinSet;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BlobError {
@@ -25,48 +33,65 @@ pub enum BlobError {
 #[derive(Clone)]
 pub struct Blobstore {
     store: Arc<dyn ObjectStore>,
+    /// Set when downloads are answered with a presigned URL instead of the bytes.
+    redirects: Option<Presigner>,
 }
 
-/// Chunk size for streaming uploads into the store.
-const CHUNK: usize = 4 * 1024 * 1024;
+/// What a download hands the client: the bytes, or where to fetch them without a token.
+pub enum BlobDownload {
+    Stream(BoxStream<'static, Result<Bytes, BlobError>>),
+    Redirect(url::Url),
+}
+
+/// Blobs larger than one part go up in parts of this size. S3 wants at least 5 MiB in every part
+/// but the last, and at most 10,000 parts: 8 MiB parts hold blobs of up to 78 GiB.
+pub const PART_SIZE: usize = 8 * 1024 * 1024;
+
+/// Parts of one upload sent at once (each is held in memory while it is sent).
+const PARTS_IN_FLIGHT: usize = 2;
+
+/// How long a presigned download URL works: an hour, as Cloud Controller's blobstore signs them.
+pub const REDIRECT_EXPIRY: Duration = Duration::from_secs(3600);
 
 impl Blobstore {
-    /// `spec` is a directory path or `s3://bucket[/prefix]` (credentials and endpoint from the
-    /// usual AWS_* variables).
-    pub fn open(spec: &str) -> anyhow::Result<Self> {
+    /// `spec` is a directory path or `s3://bucket[/prefix]` (credentials, region and endpoint
+    /// from the usual AWS_* variables). With `redirects`, downloads answer with presigned URLs,
+    /// which only an S3 blobstore can make.
+    pub fn open(spec: &str, redirects: bool) -> anyhow::Result<Self> {
+        let mut presigner = None;
         let store: Arc<dyn ObjectStore> = if let Some(rest) = spec.strip_prefix("s3://") {
-            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-            let s3 = object_store::aws::AmazonS3Builder::from_env()
-                .with_bucket_name(bucket)
-                .build()?;
-            if prefix.is_empty() {
+            let (s3, prefix) = open_s3(rest)?;
+            presigner = redirects.then(|| Presigner {
+                s3: s3.clone(),
+                prefix: prefix.clone(),
+            });
+            if prefix.as_ref().is_empty() {
                 Arc::new(s3)
             } else {
-                Arc::new(object_store::prefix::PrefixStore::new(s3, prefix))
+                Arc::new(PrefixStore::new(s3, prefix))
             }
         } else {
             std::fs::create_dir_all(spec)?;
             Arc::new(LocalFileSystem::new_with_prefix(spec)?)
         };
-        Ok(Blobstore { store })
+        if redirects && presigner.is_none() {
+            bail!("download redirects need an s3:// blobstore, not the directory {spec}");
+        }
+        Ok(Blobstore {
+            store,
+            redirects: presigner,
+        })
     }
 
-    /// Streams a local file into the blobstore under `key`.
+    /// Streams a local file into the blobstore under `key`. The blob appears whole or not at
+    /// all: a small file goes up in one request, a larger one in parts that become the blob only
+    /// when the last has arrived, and a failed upload is aborted so that no parts stay behind,
+    /// even when the caller stops waiting half-way.
     pub async fn put_file(&self, key: &str, file: &Path) -> Result<(), BlobError> {
-        let upload = self.store.put_multipart(&ObjectPath::from(key)).await?;
-        let mut writer = WriteMultipart::new_with_chunk_size(upload, CHUNK);
-        let mut source = tokio::fs::File::open(file).await?;
-        let mut buffer = vec![0u8; 256 * 1024];
-        loop {
-            let n = source.read(&mut buffer).await?;
-            if n == 0 {
-                break;
-            }
-            writer.wait_for_capacity(2).await?;
-            writer.write(&buffer[..n]);
-        }
-        writer.finish().await?;
-        Ok(())
+        let source = tokio::fs::File::open(file).await?;
+        let store = self.store.clone();
+        let key = key.to_string();
+        crate::detached::run_to_end(async move { upload_whole(&*store, &key, source).await }).await
     }
 
     /// The blob as a stream of chunks.
@@ -81,6 +106,17 @@ impl Blobstore {
         }
     }
 
+    /// A blob for a client: a presigned URL when this blobstore redirects downloads, else the
+    /// bytes. Either way a missing blob is `NotFound`, not a link to nothing.
+    pub async fn download(&self, key: &str) -> Result<BlobDownload, BlobError> {
+        let Some(presigner) = &self.redirects else {
+            return Ok(BlobDownload::Stream(self.get_stream(key).await?));
+        };
+        if !self.exists(key).await? {
+            return Err(BlobError::NotFound(key.to_string()));
+        }
+        Ok(BlobDownload::Redirect(presigner.get_url(key).await?))
+    }
     /// Copies the blob to a local file (for staging), streaming.
     pub async fn get_to_file(&self, key: &str, dest: &Path) -> Result<(), BlobError> {
         use tokio::io::AsyncWriteExt;
@@ -110,6 +146,111 @@ impl Blobstore {
     }
 }
 
+/// `bucket[/prefix]` of an `s3://` spec: the bucket, and the folder in it that holds the blobs.
+fn open_s3(location: &str) -> anyhow::Result<(AmazonS3, ObjectPath)> {
+    let (bucket, prefix) = location.split_once('/').unwrap_or((location, ""));
+    if bucket.is_empty() {
+        bail!("s3://bucket[/prefix] names no bucket");
+    }
+    let prefix = ObjectPath::parse(prefix)
+        .with_context(|| format!("{prefix:?} is not a valid prefix of S3 object keys"))?;
+    let s3 = AmazonS3Builder::from_env()
+        .with_bucket_name(bucket)
+        .build()
+        .with_context(|| format!("cannot set up the S3 bucket {bucket}"))?;
+    Ok((s3, prefix))
+}
+
+/// `Blobstore::put_file`'s work, on its own task.
+async fn upload_whole(
+    store: &dyn ObjectStore,
+    key: &str,
+    mut source: tokio::fs::File,
+) -> Result<(), BlobError> {
+    let location = ObjectPath::from(key);
+    let first = read_part(&mut source).await?;
+    if first.len() < PART_SIZE {
+        store.put(&location, first.into()).await?;
+        return Ok(());
+    }
+    let mut upload = store.put_multipart(&location).await?;
+    // Not object_store's WriteMultipart: when a part fails, its `finish` returns the error
+    // without aborting the upload, and the parts already sent would stay (and be billed).
+    let mut in_flight = JoinSet::new();
+    let sent = send_parts(upload.as_mut(), &mut in_flight, first, &mut source).await;
+    // After a failed part, the others still in flight settle before the abort: a part that
+    // reached S3 after it would be kept.
+    while in_flight.join_next().await.is_some() {}
+    let completed = match sent {
+        Ok(()) => upload.complete().await.map(drop).map_err(BlobError::from),
+        Err(err) => Err(err),
+    };
+    if let Err(err) = &completed {
+        tracing::warn!(key, error = %err, "blob upload failed; aborting it");
+        if let Err(abort) = upload.abort().await {
+            tracing::error!(key, error = %abort, "cannot abort the failed blob upload");
+        }
+    }
+    completed
+}
+
+/// Reads up to one part of `source`; shorter only at the end of the file.
+async fn read_part(source: &mut tokio::fs::File) -> std::io::Result<Vec<u8>> {
+    let mut part = Vec::new();
+    source.take(PART_SIZE as u64).read_to_end(&mut part).await?;
+    Ok(part)
+}
+
+/// Sends `first` and the rest of `source` as parts, `PARTS_IN_FLIGHT` at a time.
+async fn send_parts(
+    upload: &mut dyn MultipartUpload,
+    in_flight: &mut JoinSet<object_store::Result<()>>,
+    first: Vec<u8>,
+    source: &mut tokio::fs::File,
+) -> Result<(), BlobError> {
+    let mut part = first;
+    while !part.is_empty() {
+        while in_flight.len() >= PARTS_IN_FLIGHT {
+            if let Some(sent) = in_flight.join_next().await {
+                part_sent(sent)?;
+            }
+        }
+        in_flight.spawn(upload.put_part(PutPayload::from(part)));
+        part = read_part(source).await?;
+    }
+    while let Some(sent) = in_flight.join_next().await {
+        part_sent(sent)?;
+    }
+    Ok(())
+}
+
+fn part_sent(
+    joined: Result<object_store::Result<()>, tokio::task::JoinError>,
+) -> Result<(), BlobError> {
+    match joined {
+        Ok(sent) => Ok(sent?),
+        Err(join) => Err(std::io::Error::other(join).into()),
+    }
+}
+
+/// Signs GET URLs for blobs of an S3 bucket, under the blobstore's prefix.
+#[derive(Clone)]
+struct Presigner {
+    s3: AmazonS3,
+    prefix: ObjectPath,
+}
+
+impl Presigner {
+    async fn get_url(&self, key: &str) -> Result<url::Url, BlobError> {
+        let key = ObjectPath::from(key);
+        let location: ObjectPath = self.prefix.parts().chain(key.parts()).collect();
+        Ok(self
+            .s3
+            .signed_url(Method::GET, &location, REDIRECT_EXPIRY)
+            .await?)
+    }
+}
+
 /// Blob keys, in one place.
 pub mod keys {
     pub fn package(guid: &str) -> String {
@@ -123,5 +264,85 @@ pub mod keys {
     }
     pub fn build_cache(app_guid: &str) -> String {
         format!("build-caches/{app_guid}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::RngCore;
+
+    fn local_store() -> (tempfile::TempDir, Blobstore) {
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = Blobstore::open(dir.path().join("blobs").to_str().unwrap(), false).unwrap();
+        (dir, blobs)
+    }
+
+    #[tokio::test]
+    async fn blobs_of_any_size_come_back_whole() {
+        let (dir, blobs) = local_store();
+        let sizes = [0, 1, PART_SIZE - 1, PART_SIZE, 2 * PART_SIZE + 123];
+        for size in sizes {
+            let mut bytes = vec![0u8; size];
+            rand::thread_rng().fill_bytes(&mut bytes);
+            let source = dir.path().join(format!("source-{size}"));
+            std::fs::write(&source, &bytes).unwrap();
+            let key = keys::package(&format!("size-{size}"));
+            blobs.put_file(&key, &source).await.unwrap();
+
+            let copy = dir.path().join(format!("copy-{size}"));
+            blobs.get_to_file(&key, &copy).await.unwrap();
+            assert!(std::fs::read(&copy).unwrap() == bytes, "{size} bytes");
+            let BlobDownload::Stream(stream) = blobs.download(&key).await.unwrap() else {
+                panic!("a local blobstore never redirects");
+            };
+            let streamed: Vec<Bytes> = stream.try_collect().await.unwrap();
+            assert!(streamed.concat() == bytes, "{size} bytes streamed");
+        }
+        let stored = dir.path().join("blobs/packages");
+        assert_eq!(
+            std::fs::read_dir(stored).unwrap().count(),
+            sizes.len(),
+            "one file per blob, no parts left beside them"
+        );
+    }
+
+    #[tokio::test]
+    async fn missing_blobs_are_not_found() {
+        let (_dir, blobs) = local_store();
+        assert!(matches!(
+            blobs.download("droplets/none").await,
+            Err(BlobError::NotFound(key)) if key == "droplets/none"
+        ));
+        assert!(!blobs.exists("droplets/none").await.unwrap());
+    }
+
+    #[test]
+    fn s3_specs_name_a_bucket_and_a_valid_prefix() {
+        assert!(Blobstore::open("s3://bucket", false).is_ok());
+        assert!(Blobstore::open("s3://bucket/a/prefix/", false).is_ok());
+        let no_bucket = Blobstore::open("s3:///prefix", false).err().unwrap();
+        assert!(
+            no_bucket.to_string().contains("names no bucket"),
+            "{no_bucket}"
+        );
+        let empty_segment = Blobstore::open("s3://bucket/a//b", false).err().unwrap();
+        assert!(
+            empty_segment.to_string().contains("not a valid prefix"),
+            "{empty_segment}"
+        );
+    }
+
+    #[test]
+    fn only_s3_blobstores_redirect() {
+        let dir = tempfile::tempdir().unwrap();
+        let refused = Blobstore::open(dir.path().to_str().unwrap(), true)
+            .err()
+            .unwrap();
+        assert!(
+            refused.to_string().contains("need an s3:// blobstore"),
+            "{refused}"
+        );
+        assert!(Blobstore::open("s3://bucket/prefix", true).is_ok());
     }
 }

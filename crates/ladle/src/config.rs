@@ -29,6 +29,10 @@ pub struct ServeArgs {
     /// Blobstore: a directory path (default `<data-dir>/blobs`) or `s3://bucket[/prefix]`.
     #[arg(long, env = "LADLE_BLOBSTORE")]
     pub blobstore: Option<String>,
+    /// Answer package and droplet downloads with a 302 to a presigned URL of the blob, valid for
+    /// an hour, as Cloud Controller does (needs an `s3://` blobstore).
+    #[arg(long, env = "LADLE_BLOBSTORE_REDIRECTS", default_value_t = false)]
+    pub blobstore_redirects: bool,
     /// Base of absolute links; default `http://<listen>`.
     #[arg(long, env = "LADLE_EXTERNAL_URL")]
     pub external_url: Option<String>,
@@ -274,6 +278,8 @@ pub struct Config {
     pub external_url: String,
     pub default_stack: String,
     pub max_package_size_bytes: u64,
+    /// Downloads answer with a presigned blobstore URL instead of the bytes.
+    pub blobstore_redirects: bool,
     pub staging: StagingArgs,
 }
 
@@ -290,6 +296,7 @@ impl Config {
             external_url,
             default_stack: args.default_stack.clone(),
             max_package_size_bytes: args.max_package_size_mb.saturating_mul(1024 * 1024),
+            blobstore_redirects: args.blobstore_redirects,
             staging: args.staging.clone(),
         }
     }
@@ -301,6 +308,7 @@ impl Config {
             external_url: String::new(),
             default_stack: args.default_stack.clone(),
             max_package_size_bytes: 0,
+            blobstore_redirects: false,
             staging: args.staging.clone(),
         }
     }

@@ -8,6 +8,7 @@ pub mod blobstore;
 pub mod cause_chain;
 pub mod config;
 pub mod db;
+pub mod detached;
 pub mod digest;
 pub mod domain;
 pub mod fetchers;

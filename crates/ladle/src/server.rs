@@ -63,7 +63,7 @@ async fn open_state(
     let blob_spec = blobstore
         .map(str::to_string)
         .unwrap_or_else(|| config.data_dir.join("blobs").display().to_string());
-    let blobs = Blobstore::open(&blob_spec)
+    let blobs = Blobstore::open(&blob_spec, config.blobstore_redirects)
         .with_context(|| format!("cannot open blobstore {blob_spec}"))?;
     Ok(AppState {
         db: pool,

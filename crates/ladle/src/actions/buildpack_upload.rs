@@ -43,15 +43,32 @@ pub async fn store(
     if !summary.has_bin_dir() {
         return Err(BuildpackError::NoBinDir);
     }
-    let key = keys::buildpack(&buildpack.guid);
-    blobs.put_file(&key, bits.path()).await?;
     let filename = clean_filename(filename, &buildpack.name);
-    if !buildpacks::finish_upload(db, &buildpack.guid, &filename, &bits.sha256).await? {
+    // Stored and recorded even if the client hangs up meanwhile: cut off in between, the row
+    // would not describe the bits its blob holds.
+    let (db, blobs, guid) = (db.clone(), blobs.clone(), buildpack.guid.clone());
+    crate::detached::run_to_end(
+        async move { keep_bits(&db, &blobs, &guid, &bits, &filename).await },
+    )
+    .await
+}
+
+/// Stores the bits, then records them on the row, which says READY.
+async fn keep_bits(
+    db: &DbPool,
+    blobs: &Blobstore,
+    guid: &str,
+    bits: &ReceivedFile,
+    filename: &str,
+) -> Result<BuildpackRecord, BuildpackError> {
+    let key = keys::buildpack(guid);
+    blobs.put_file(&key, bits.path()).await?;
+    if !buildpacks::finish_upload(db, guid, filename, &bits.sha256).await? {
         // Deleted while its bits were being stored: the blob belongs to nobody.
         blobs.delete(&key).await?;
         return Err(BuildpackError::NotFound);
     }
-    find(db, &buildpack.guid).await
+    find(db, guid).await
 }
 
 /// The client's file name without any folder part or control characters, as it is shown

@@ -1,16 +1,13 @@
 //! Droplet verbs: the read check, the three lists (scope and secrets; the rows come from
 //! `fetchers::droplets`), download and delete.
 
-use bytes::Bytes;
-use futures::stream::BoxStream;
-
 use crate::actions::access;
 use crate::actions::jobs::{self, JobFailure};
 use crate::actions::packages::{self as package_actions, PackageError};
 use crate::auth::permissions::Access;
 use crate::auth::permissions::{self, Visible};
 use crate::auth::User;
-use crate::blobstore::{keys, BlobError, Blobstore};
+use crate::blobstore::{keys, BlobDownload, BlobError, Blobstore};
 use crate::cause_chain::CauseChain;
 use crate::db::droplets::{self, DropletRecord};
 use crate::db::{apps, DbPool};
@@ -59,14 +56,15 @@ pub async fn find_readable(
     Ok((droplet, access))
 }
 
-/// The droplet's tgz as a stream, for callers allowed to read the space's secrets.
+/// The droplet's tgz (its bytes, or a presigned URL when the blobstore redirects), for callers
+/// allowed to read the space's secrets.
 #[tracing::instrument(skip_all, fields(droplet_guid = %guid))]
 pub async fn download(
     db: &DbPool,
     blobs: &Blobstore,
     user: &User,
     guid: &str,
-) -> Result<BoxStream<'static, Result<Bytes, BlobError>>, DropletError> {
+) -> Result<BlobDownload, DropletError> {
     let (droplet, access) = find_readable(db, user, guid).await?;
     if !access.read_secrets {
         return Err(DropletError::NotAuthorized);
@@ -74,8 +72,8 @@ pub async fn download(
     if droplet.state() != DropletState::Staged {
         return Err(DropletError::NotStaged);
     }
-    match blobs.get_stream(&keys::droplet(&droplet.guid)).await {
-        Ok(stream) => Ok(stream),
+    match blobs.download(&keys::droplet(&droplet.guid)).await {
+        Ok(download) => Ok(download),
         Err(BlobError::NotFound(key)) => Err(DropletError::BlobMissing(key)),
         Err(err) => Err(DropletError::Blob(err)),
     }

@@ -57,17 +57,30 @@ pub async fn store(
             None => PackageError::NotFound,
         });
     }
-    let key = keys::package(&package.guid);
+    // From PROCESSING_UPLOAD on, the upload ends READY or FAILED even if the client hangs up
+    // meanwhile; cut off here, the package would stay PROCESSING_UPLOAD for ever.
+    let (db, blobs, guid) = (db.clone(), blobs.clone(), package.guid.clone());
+    crate::detached::run_to_end(async move { keep_bits(&db, &blobs, &guid, &bits).await }).await
+}
+
+/// Stores the bits, then marks the package READY (or FAILED when they cannot be stored).
+async fn keep_bits(
+    db: &DbPool,
+    blobs: &Blobstore,
+    guid: &str,
+    bits: &ReceivedFile,
+) -> Result<PackageRecord, PackageError> {
+    let key = keys::package(guid);
     if let Err(err) = blobs.put_file(&key, bits.path()).await {
-        packages::fail_upload(db, &package.guid, "The bits could not be stored").await?;
+        packages::fail_upload(db, guid, "The bits could not be stored").await?;
         return Err(err.into());
     }
-    if !packages::finish_upload(db, &package.guid, &bits.sha1, &bits.sha256).await? {
+    if !packages::finish_upload(db, guid, &bits.sha1, &bits.sha256).await? {
         // Deleted while its bits were being stored: the blob belongs to nobody.
         blobs.delete(&key).await?;
         return Err(PackageError::NotFound);
     }
-    packages::find(db, &package.guid)
+    packages::find(db, guid)
         .await?
         .ok_or(PackageError::NotFound)
 }

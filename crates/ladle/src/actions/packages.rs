@@ -1,15 +1,12 @@
 //! Package verbs: create (both dialects), the read check, lists scoped to what the caller may
 //! see, download and delete. Uploading lives in `package_upload`.
 
-use bytes::Bytes;
-use futures::stream::BoxStream;
-
 use crate::actions::access::{self, ReadableApp};
 use crate::actions::jobs::{self, JobFailure};
 use crate::auth::permissions::Access;
 use crate::auth::permissions::{self, Visible};
 use crate::auth::User;
-use crate::blobstore::{keys, BlobError, Blobstore};
+use crate::blobstore::{keys, BlobDownload, BlobError, Blobstore};
 use crate::cause_chain::CauseChain;
 use crate::db::packages::{self, PackageRecord, PackageState, PackageType};
 use crate::db::{self, DbPool};
@@ -165,14 +162,15 @@ pub async fn list(
     Ok(fetchers::packages::list(db, &spaces, &filter, page).await?)
 }
 
-/// The package's zip as a stream, for callers allowed to read the space's secrets.
+/// The package's zip (its bytes, or a presigned URL when the blobstore redirects), for callers
+/// allowed to read the space's secrets.
 #[tracing::instrument(skip_all, fields(package_guid = %guid))]
 pub async fn download(
     db: &DbPool,
     blobs: &Blobstore,
     user: &User,
     guid: &str,
-) -> Result<BoxStream<'static, Result<Bytes, BlobError>>, PackageError> {
+) -> Result<BlobDownload, PackageError> {
     let (package, access) = find_readable(db, user, guid).await?;
     if !access.read_secrets {
         return Err(PackageError::NotAuthorized);
@@ -183,7 +181,7 @@ pub async fn download(
     if !package.is(PackageState::Ready) {
         return Err(PackageError::NoBitsToDownload);
     }
-    Ok(blobs.get_stream(&keys::package(&package.guid)).await?)
+    Ok(blobs.download(&keys::package(&package.guid)).await?)
 }
 
 /// Deletes the row, then the blob (a failure in between leaves an unreferenced blob, never a

@@ -116,17 +116,18 @@ pub async fn show(
     )))
 }
 
-/// `GET /v3/droplets/:guid/download`: the droplet's tgz, streamed from the blobstore.
+/// `GET /v3/droplets/:guid/download`: the droplet's tgz, streamed from the blobstore or, when it
+/// redirects, a 302 to a presigned URL.
 pub async fn download(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     Path(guid): Path<String>,
 ) -> ApiResult<Response> {
-    let stream = actions::download(&state.db, &state.blobs, &user, &guid).await?;
+    let blob = actions::download(&state.db, &state.blobs, &user, &guid).await?;
     Ok(super::file_download(
         "application/octet-stream",
         &format!("droplet_{guid}.tgz"),
-        stream,
+        blob,
     ))
 }
 

@@ -20,17 +20,24 @@ pub mod stacks;
 pub mod users;
 
 use axum::body::Body;
-use axum::http::header;
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
-use futures::Stream;
 
-/// A blob streamed to the client as a file download.
-pub fn file_download<S, E>(content_type: &'static str, filename: &str, stream: S) -> Response
-where
-    S: Stream<Item = Result<Bytes, E>> + Send + 'static,
-    E: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
+use crate::blobstore::BlobDownload;
+
+/// A blob as a file download: streamed to the client, or, when the blobstore redirects, a 302 to
+/// a presigned URL that works without the token (Cloud Controller's `BlobDispatcher`).
+pub fn file_download(
+    content_type: &'static str,
+    filename: &str,
+    download: BlobDownload,
+) -> Response {
+    let stream = match download {
+        BlobDownload::Redirect(url) => {
+            return (StatusCode::FOUND, [(header::LOCATION, url.to_string())]).into_response()
+        }
+        BlobDownload::Stream(stream) => stream,
+    };
     let disposition = format!("attachment; filename=\"{filename}\"");
     (
         [

@@ -150,11 +150,11 @@ pub async fn download(
     CurrentUser(user): CurrentUser,
     Path(guid): Path<String>,
 ) -> ApiResult<Response> {
-    let stream = actions::download(&state.db, &state.blobs, &user, &guid).await?;
+    let blob = actions::download(&state.db, &state.blobs, &user, &guid).await?;
     Ok(super::file_download(
         "application/zip",
         &format!("{guid}.zip"),
-        stream,
+        blob,
     ))
 }
 

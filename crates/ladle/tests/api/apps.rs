@@ -773,7 +773,7 @@ async fn delete_answers_202_with_a_job_that_completes() {
 
 #[tokio::test]
 async fn delete_removes_the_apps_packages_and_their_bits() {
-    use crate::packages::{files_under, upload, zip_bytes, Entry};
+    use crate::packages::{upload, zip_bytes, Entry};
     let f = fixture().await;
     let app = f.app_guid("bits").await;
     let package = f
@@ -791,13 +791,11 @@ async fn delete_removes_the_apps_packages_and_their_bits() {
     upload(&f.server, &path, &f.developer, Some(bits), None)
         .await
         .assert_status(200);
-    let blobs = f.server.data_dir.path().join("blobs");
-    let holds_package = || {
-        files_under(&blobs)
-            .iter()
-            .any(|path| path.to_string_lossy().contains(&package))
-    };
-    assert!(holds_package(), "the upload left its bits in the blobstore");
+    let blob = format!("packages/{package}");
+    assert!(
+        f.server.has_blob(&blob).await,
+        "the upload left its bits in the blobstore"
+    );
 
     let deleted = f
         .server
@@ -811,7 +809,7 @@ async fn delete_removes_the_apps_packages_and_their_bits() {
         .await;
     assert_eq!(job.body["state"], "COMPLETE", "{}", job.text);
     assert!(
-        !holds_package(),
+        !f.server.has_blob(&blob).await,
         "the package's bits were deleted with the app"
     );
     f.server

@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use crate::packages::{files_under, guid_of, upload, zip_bytes, Entry};
+use crate::packages::{guid_of, upload, zip_bytes, Entry};
 use crate::support::TestServer;
 
 async fn create(server: &TestServer, token: &str, body: Value) -> String {
@@ -228,7 +228,7 @@ async fn uploads_need_a_zip_with_bin_and_an_unlocked_buildpack() {
     let user = server.user_token("not-an-admin");
     let guid = create(&server, &admin, json!({"name": "shell"})).await;
     let path = format!("/v3/buildpacks/{guid}/upload");
-    let blobs = server.data_dir.path().join("blobs/buildpacks");
+    let blob = format!("buildpacks/{guid}");
 
     let no_bin = zip_bytes(&[Entry::File("README", b"no scripts here")]);
     upload(&server, &path, &admin, Some(no_bin), None)
@@ -263,7 +263,7 @@ async fn uploads_need_a_zip_with_bin_and_an_unlocked_buildpack() {
             "UnprocessableEntity",
             "zip entry 'bin/compile' is a symlink to '/bin/sh', outside of root folder",
         );
-    assert!(files_under(&blobs).is_empty());
+    assert!(server.blob_keys("buildpacks").await.is_empty());
     assert_eq!(
         server
             .get(&format!("/v3/buildpacks/{guid}"), &admin)
@@ -284,7 +284,7 @@ async fn uploads_need_a_zip_with_bin_and_an_unlocked_buildpack() {
     uploaded.assert_status(200);
     assert_eq!(uploaded.body["state"], "READY");
     assert_eq!(uploaded.body["filename"], "app.zip");
-    assert_eq!(std::fs::read(blobs.join(&guid)).expect("blob kept"), good);
+    assert_eq!(server.blob(&blob).await.expect("blob kept"), good);
 
     server
         .patch(
@@ -301,5 +301,5 @@ async fn uploads_need_a_zip_with_bin_and_an_unlocked_buildpack() {
         .delete(&format!("/v3/buildpacks/{guid}"), &admin)
         .await
         .assert_status(202);
-    assert!(!blobs.join(&guid).exists(), "delete removes the blob");
+    assert!(!server.has_blob(&blob).await, "delete removes the blob");
 }

@@ -427,8 +427,7 @@ async fn download_streams_the_staged_droplet_to_those_who_may_read_its_secrets()
     );
 
     // The row outlived its blob (lost storage): a gateway error, not an empty 200.
-    std::fs::remove_file(server.data_dir.path().join("blobs/droplets").join(&guid))
-        .expect("droplet blob on disk");
+    server.remove_blob(&format!("droplets/{guid}")).await;
     let lost = Response::read(download(&server, &dev, &guid).await).await;
     lost.assert_error(
         502,
@@ -499,12 +498,7 @@ async fn delete_answers_with_a_job_and_never_removes_the_current_droplet() {
         "Droplet not found",
     );
     assert!(
-        !server
-            .data_dir
-            .path()
-            .join("blobs/droplets")
-            .join(&spare)
-            .exists(),
+        !server.has_blob(&format!("droplets/{spare}")).await,
         "the blob goes with the row"
     );
     assert_eq!(
@@ -781,11 +775,6 @@ async fn clearing_the_buildpack_cache_makes_the_next_staging_start_afresh() {
 
     let cleared = server.post(&clear, &dev, json!({})).await;
     assert_job_complete(&server, &dev, &cleared).await;
-    assert!(!server
-        .data_dir
-        .path()
-        .join("blobs/build-caches")
-        .join(&app)
-        .exists());
+    assert!(!server.has_blob(&format!("build-caches/{app}")).await);
     assert_eq!(cache_count(&server, &dev, &package, &counter).await, "1");
 }

@@ -1,6 +1,7 @@
 //! Black-box suite: every test starts the real `ladle serve` binary on port 0 with a fresh data
 //! dir and talks HTTP to it, nothing else.
 
+mod blobs;
 mod staging_support;
 mod support;
 
@@ -18,6 +19,7 @@ mod links;
 mod organizations;
 mod packages;
 mod roles;
+mod s3;
 mod spaces;
 mod stacks;
 mod stage_package;

@@ -381,8 +381,8 @@ async fn uploaded_bits_are_hashed_kept_and_downloaded_unchanged() {
         json!({"type": "sha256", "value": sha256})
     );
     assert_eq!(uploaded.body["hash"], sha1.as_str());
-    let blob = server.data_dir.path().join("blobs/packages").join(&guid);
-    assert_eq!(std::fs::read(&blob).expect("blob kept"), bytes);
+    let blob = server.blob(&format!("packages/{guid}")).await;
+    assert_eq!(blob.expect("blob kept"), bytes);
     assert!(files_under(&server.data_dir.path().join("tmp")).is_empty());
 
     let download = server
@@ -465,7 +465,7 @@ async fn hostile_zips_are_refused_and_leave_the_package_awaiting_bits() {
             .await;
         assert_eq!(package.body["state"], "AWAITING_UPLOAD", "{case}");
         assert!(
-            files_under(&server.data_dir.path().join("blobs/packages")).is_empty(),
+            server.blob_keys("packages").await.is_empty(),
             "{case}: no blob kept"
         );
         assert!(
@@ -654,8 +654,8 @@ async fn delete_removes_the_row_then_the_blob() {
     )
     .await
     .assert_status(200);
-    let blob = server.data_dir.path().join("blobs/packages").join(&guid);
-    assert!(blob.exists());
+    let blob = format!("packages/{guid}");
+    assert!(server.has_blob(&blob).await);
     server
         .delete(&format!("/v3/packages/{guid}"), &fx.auditor)
         .await
@@ -675,7 +675,7 @@ async fn delete_removes_the_row_then_the_blob() {
     let job = server.get(job_path, &fx.developer).await;
     job.assert_status(200);
     assert_eq!(job.body["state"], "COMPLETE");
-    assert!(!blob.exists(), "the blob is gone");
+    assert!(!server.has_blob(&blob).await, "the blob is gone");
     server
         .get(&format!("/v3/packages/{guid}"), &fx.developer)
         .await

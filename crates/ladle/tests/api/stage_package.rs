@@ -631,13 +631,13 @@ async fn a_droplet_deleted_while_it_stages_leaves_no_blob_behind() {
         server.wait_final(&droplet_path(&next), &token).await["state"],
         "STAGED"
     );
-    let blobs = server.data_dir.path().join("blobs/droplets");
+    let blob = |droplet: &Value| format!("droplets/{}", droplet["guid"].as_str().unwrap());
     assert!(
-        blobs.join(next["guid"].as_str().unwrap()).exists(),
+        server.has_blob(&blob(&next)).await,
         "the staged droplet's blob is kept"
     );
     assert!(
-        !blobs.join(doomed["guid"].as_str().unwrap()).exists(),
+        !server.has_blob(&blob(&doomed)).await,
         "the deleted droplet's blob was removed after its staging finished"
     );
     server.get(&doomed_path, &token).await.assert_error(

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use sqlx::AnyPool;
 
 use crate::builds::{build_path, post_build};
-use crate::support::TestServer;
+use crate::support::{ServerOptions, TestServer};
 use crate::worker::Worker;
 
 const DEV: &str = "recovery-dev";
@@ -286,7 +286,18 @@ async fn a_staging_whose_failure_cannot_be_recorded_either_stays_queued_until_it
 #[tokio::test]
 async fn a_build_whose_droplet_is_deleted_while_it_stages_fails_even_if_the_blob_cannot_be_removed()
 {
-    let server = TestServer::start_with(&[("LADLE_STAGING_TIMEOUT_SECONDS", "5")]).await;
+    // A local blobstore even in the suite's S3 pass: the fault is a folder in the way.
+    let data_dir = tempfile::tempdir().unwrap();
+    let blobs = data_dir.path().join("blobs").display().to_string();
+    let server = TestServer::start_with_options(ServerOptions {
+        env: &[
+            ("LADLE_STAGING_TIMEOUT_SECONDS", "5"),
+            ("LADLE_BLOBSTORE", &blobs),
+        ],
+        data_dir: Some(data_dir),
+        ..ServerOptions::default()
+    })
+    .await;
     server.admin_buildpack("sleeper", "limit-sleeper").await;
     server.admin_buildpack("noop", "noop").await;
     let (_, package_guid) = server.app_with_package(DEV, "plain").await;

@@ -32,6 +32,9 @@ pub struct TestServer {
     /// The server's database: its SQLite file in `data_dir`, or a fresh PostgreSQL database
     /// when `LADLE_TEST_DATABASE_URL` is set.
     pub database_url: String,
+    /// Where the server keeps its blobs: a directory, or its own folder of the suite's S3
+    /// bucket when `LADLE_TEST_BLOBSTORE` is set (see `blobs.rs`).
+    pub blobstore: String,
     child: Child,
     pub client: reqwest::Client,
 }
@@ -176,6 +179,7 @@ impl TestServer {
             ),
         };
         command.env("DATABASE_URL", &database_url);
+        let blobstore = crate::blobs::choose(data_dir.path(), options.env, &mut command).await;
         for (key, value) in options.env {
             command.env(key, value);
         }
@@ -211,6 +215,7 @@ impl TestServer {
             url,
             data_dir,
             database_url,
+            blobstore,
             child,
             client,
         }

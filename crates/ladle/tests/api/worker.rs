@@ -17,12 +17,11 @@ pub struct Worker {
 impl Worker {
     pub fn start(server: &TestServer) -> Worker {
         let data_dir = tempfile::tempdir().unwrap();
-        let shared = server.data_dir.path();
         let child = Command::new(ladle_bin())
             .arg("worker")
             .arg(format!("--data-dir={}", data_dir.path().display()))
             .arg(format!("--database-url={}", server.database_url))
-            .arg(format!("--blobstore={}", shared.join("blobs").display()))
+            .arg(format!("--blobstore={}", server.blobstore))
             .env("LADLE_TOKEN_SECRET", SECRET)
             .env("LADLE_STAGING_SLOTS", "1")
             // A broken runc must fail the test, not degrade to another executor.
