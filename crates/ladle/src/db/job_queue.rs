@@ -220,7 +220,8 @@ async fn finish_where(
             serde_json::json!([{ "detail": message }]).to_string(),
         ),
     };
-    let sql = "UPDATE jobs SET state = $1, errors = $2, lease_owner = NULL, lease_expires_at = NULL, \
+    let sql =
+        "UPDATE jobs SET state = $1, errors = $2, lease_owner = NULL, lease_expires_at = NULL, \
                updated_at = $3 WHERE guid = $4 AND state IN ('QUEUED', 'RUNNING')";
     let sql = match owner {
         Some(_) => format!("{sql} AND lease_owner = $5"),
@@ -234,9 +235,7 @@ async fn finish_where(
     if let Some(owner) = owner {
         query = query.bind(owner);
     }
-    query
-        .execute(db)
-        .await?;
+    query.execute(db).await?;
     Ok(())
 }
 

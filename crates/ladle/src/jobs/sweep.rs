@@ -111,7 +111,13 @@ pub async fn prune_jobs(state: &AppState) -> DbResult<u64> {
 /// own folder as it ends, so these are what an attempt that could not left behind.
 pub async fn prune_scratch(state: &AppState) -> anyhow::Result<usize> {
     let root = state.config.data_dir.join("staging-inputs");
-    let retention = Duration::from_secs(state.config.staging.job_retention_days.saturating_mul(86_400));
+    let retention = Duration::from_secs(
+        state
+            .config
+            .staging
+            .job_retention_days
+            .saturating_mul(86_400),
+    );
     let old = tokio::task::spawn_blocking(move || folders_older_than(&root, retention)).await??;
     let mut removed = 0;
     for folder in old {
@@ -155,8 +161,14 @@ mod tests {
 
     #[test]
     fn the_sweep_runs_a_fifth_of_the_deadline_apart_within_a_second_and_a_minute() {
-        assert_eq!(sweep_period(Duration::from_secs(930)), Duration::from_secs(60));
-        assert_eq!(sweep_period(Duration::from_secs(100)), Duration::from_secs(20));
+        assert_eq!(
+            sweep_period(Duration::from_secs(930)),
+            Duration::from_secs(60)
+        );
+        assert_eq!(
+            sweep_period(Duration::from_secs(100)),
+            Duration::from_secs(20)
+        );
         assert_eq!(sweep_period(Duration::from_secs(2)), Duration::from_secs(1));
     }
 }

@@ -8,14 +8,14 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use clap::Parser;
-use ladle_stager::{ExecutorChoice, Stager, StagerConfig};
 use super::runner;
 use super::staging::{test_hooks, StagingContext};
 use crate::config::ServeArgs;
 use crate::db::job_queue::{self as queue, STAGING};
 use crate::db::{self, DbPool};
 use crate::server::Server;
+use clap::Parser;
+use ladle_stager::{ExecutorChoice, Stager, StagerConfig};
 
 /// The defaults of `LADLE_JOB_MAX_ATTEMPTS` and `LADLE_JOB_LEASE_SECONDS`.
 const MAX_ATTEMPTS: i64 = 3;
@@ -381,7 +381,10 @@ async fn a_released_job_waits_out_its_backoff_and_keeps_its_cause() {
     assert_eq!(node.job(&staging.job).await.state, "QUEUED");
     let deadline = released_at + Duration::from_secs(30);
     let again = loop {
-        if let Some(job) = queue::claim(node.db(), STAGING, "node-b/0", LEASE).await.unwrap() {
+        if let Some(job) = queue::claim(node.db(), STAGING, "node-b/0", LEASE)
+            .await
+            .unwrap()
+        {
             break job;
         }
         assert!(Instant::now() < deadline, "never claimable again");
@@ -478,7 +481,12 @@ async fn a_handed_back_job_is_claimable_at_once_without_counting_the_attempt() {
         .unwrap());
     let job = node.job(&staging.job).await;
     assert_eq!(
-        (job.state.as_str(), job.attempts, job.lease_owner, job.lease_expires_at),
+        (
+            job.state.as_str(),
+            job.attempts,
+            job.lease_owner,
+            job.lease_expires_at
+        ),
         ("QUEUED", 0, None, None)
     );
     let again = queue::claim(node.db(), STAGING, "node-b/0", LEASE)

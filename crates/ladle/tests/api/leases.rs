@@ -88,7 +88,11 @@ async fn a_killed_workers_staging_is_claimed_again_after_its_lease_and_staged() 
         .wait_for_job(&droplet, "COMPLETE", |job| job.state == "COMPLETE")
         .await;
     assert_eq!(job.attempts, 2, "{job:?}");
-    assert_eq!(log_lines(&db, &droplet, PAUSING).await, 2, "the second attempt ran it again");
+    assert_eq!(
+        log_lines(&db, &droplet, PAUSING).await,
+        2,
+        "the second attempt ran it again"
+    );
     assert!(first_owner.is_some());
     reap(&server, dead_dir).await;
 }
@@ -176,7 +180,10 @@ async fn sigterm_lets_a_running_staging_finish_within_the_grace_period_and_exits
     let status = worker.terminate(Duration::from_secs(120)).await;
     assert!(status.success(), "{status}");
     let staged = server.get(&path, &token).await;
-    assert_eq!(staged.body["state"], "STAGED", "finished before the worker exited");
+    assert_eq!(
+        staged.body["state"], "STAGED",
+        "finished before the worker exited"
+    );
     let job = db.staging_job(&droplet).await;
     assert_eq!((job.state.as_str(), job.attempts), ("COMPLETE", 1));
 }
@@ -243,27 +250,52 @@ async fn restarting_every_node_keeps_everything_downloadable_with_matching_check
     let droplet_path = format!("/v3/droplets/{droplet_guid}/download");
     let package_sha = sha256_of_download(&server, &package_path, &token).await;
     let droplet_sha = sha256_of_download(&server, &droplet_path, &token).await;
-    let droplet_before = server.get(&format!("/v3/droplets/{droplet_guid}"), &token).await;
+    let droplet_before = server
+        .get(&format!("/v3/droplets/{droplet_guid}"), &token)
+        .await;
     assert_eq!(droplet_before.body["checksum"]["value"], droplet_sha);
 
     let status = worker.terminate(Duration::from_secs(60)).await;
-    assert!(status.success(), "the worker exited with {status} on SIGTERM");
+    assert!(
+        status.success(),
+        "the worker exited with {status} on SIGTERM"
+    );
     let server = server
         .restart(&[("LADLE_STAGING_SLOTS", "0")], Duration::from_secs(60))
         .await;
     let _worker = Worker::start(&server);
 
     let token = server.user_token(DEV);
-    assert_eq!(sha256_of_download(&server, &package_path, &token).await, package_sha);
-    assert_eq!(sha256_of_download(&server, &droplet_path, &token).await, droplet_sha);
-    let droplet_after = server.get(&format!("/v3/droplets/{droplet_guid}"), &token).await;
+    assert_eq!(
+        sha256_of_download(&server, &package_path, &token).await,
+        package_sha
+    );
+    assert_eq!(
+        sha256_of_download(&server, &droplet_path, &token).await,
+        droplet_sha
+    );
+    let droplet_after = server
+        .get(&format!("/v3/droplets/{droplet_guid}"), &token)
+        .await;
     // The same droplet (links name the new node's port).
-    for field in ["state", "checksum", "hash", "process_types", "buildpacks", "created_at"] {
-        assert_eq!(droplet_after.body[field], droplet_before.body[field], "{field}");
+    for field in [
+        "state",
+        "checksum",
+        "hash",
+        "process_types",
+        "buildpacks",
+        "created_at",
+    ] {
+        assert_eq!(
+            droplet_after.body[field], droplet_before.body[field],
+            "{field}"
+        );
     }
     let app = server.get(&format!("/v3/apps/{app_guid}"), &token).await;
     app.assert_status(200);
-    let package = server.get(&format!("/v3/packages/{package_guid}"), &token).await;
+    let package = server
+        .get(&format!("/v3/packages/{package_guid}"), &token)
+        .await;
     assert_eq!(package.body["state"], "READY");
     // And the restarted cluster stages.
     let again = post_build(&server, &token, &package_guid, Some(&["noop"])).await;

@@ -175,7 +175,10 @@ impl TestServer {
         if options.own_secret {
             command.env_remove("LADLE_TOKEN_SECRET");
         }
-        let database_url = match (options.database_url, std::env::var("LADLE_TEST_DATABASE_URL")) {
+        let database_url = match (
+            options.database_url,
+            std::env::var("LADLE_TEST_DATABASE_URL"),
+        ) {
             (Some(url), _) => url,
             (None, Ok(url)) => fresh_postgres_database(&url),
             (None, Err(_)) => format!(
@@ -243,7 +246,10 @@ impl TestServer {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         };
-        assert!(status.success(), "ladle serve exited with {status} on SIGTERM");
+        assert!(
+            status.success(),
+            "ladle serve exited with {status} on SIGTERM"
+        );
         let data_dir = std::mem::replace(&mut self.data_dir, tempfile::tempdir().unwrap());
         // Taken, so that dropping the old server keeps the database.
         let database_url = std::mem::take(&mut self.database_url);

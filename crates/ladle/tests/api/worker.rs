@@ -21,7 +21,11 @@ impl Worker {
 
     /// A worker with extra environment variables, on `data_dir` (a fresh one, or the data dir
     /// of a worker that was killed: the new one clears what the old one left behind).
-    pub fn start_with(server: &TestServer, env: &[(&str, &str)], data_dir: tempfile::TempDir) -> Worker {
+    pub fn start_with(
+        server: &TestServer,
+        env: &[(&str, &str)],
+        data_dir: tempfile::TempDir,
+    ) -> Worker {
         let mut command = Command::new(ladle_bin());
         command
             .arg("worker")
@@ -57,7 +61,12 @@ impl Worker {
         nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("SIGTERM");
         tokio::time::timeout(limit, self.exited())
             .await
-            .unwrap_or_else(|_| panic!("the worker did not exit within {} s of SIGTERM", limit.as_secs()))
+            .unwrap_or_else(|_| {
+                panic!(
+                    "the worker did not exit within {} s of SIGTERM",
+                    limit.as_secs()
+                )
+            })
     }
 
     /// Resolves when the worker process ends, with its exit status.
