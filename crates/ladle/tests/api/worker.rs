@@ -51,8 +51,7 @@ impl Worker {
     pub fn kill(mut self) -> tempfile::TempDir {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let dir = std::mem::replace(&mut self.data_dir, tempfile::tempdir().unwrap());
-        dir
+        std::mem::replace(&mut self.data_dir, tempfile::tempdir().unwrap())
     }
 
     /// SIGTERM, then waits (up to `limit`) for the worker to exit; its exit status.
