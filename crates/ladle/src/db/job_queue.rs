@@ -239,17 +239,18 @@ async fn finish_where(
     Ok(())
 }
 
-/// Droplets still in flight whose staging has shown no sign of progress since `cutoff`: the
-/// droplet's last state change and its staging job's last claim (or enqueue) are both older.
-/// A staging attempt that runs has its lease renewed but its job's `updated_at` is the claim's.
+/// Droplets still in flight that nobody is staging or will stage: their last state change is
+/// older than `cutoff` and their staging job is neither queued (waiting for a slot is not
+/// stalling) nor running under a claim made since `cutoff` (a running attempt renews its lease,
+/// but its job's `updated_at` stays the claim's). A droplet whose job was lost is found too.
 pub async fn stagings_idle_since(db: &DbPool, cutoff: &str, limit: i64) -> DbResult<Vec<String>> {
     let rows: Vec<(String,)> = sqlx::query_as(
         "SELECT d.guid FROM droplets d \
          WHERE d.state IN ('PENDING', 'STAGING') \
            AND COALESCE(d.updated_at, d.created_at) < $1 \
            AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.kind = $2 AND j.resource_guid = d.guid \
-                           AND j.state IN ('QUEUED', 'RUNNING') \
-                           AND COALESCE(j.updated_at, j.created_at) >= $1) \
+                           AND (j.state = 'QUEUED' OR (j.state = 'RUNNING' \
+                                AND COALESCE(j.updated_at, j.created_at) >= $1))) \
          ORDER BY d.created_at LIMIT $3",
     )
     .bind(cutoff)

@@ -1,13 +1,13 @@
 //! The periodic sweep every node runs, with or without staging slots: a staging nobody is
-//! finishing fails with StagingTimeExpired, and finished jobs past their retention are
-//! deleted. Both are idempotent, so nodes sharing a database may all sweep.
+//! finishing fails with StagingTimeExpired, and finished jobs (and staging scratch) past their
+//! retention are deleted. All of it is idempotent, so nodes sharing a database may all sweep.
 //!
-//! A staging is "nobody's" when it has shown no sign of progress (its droplet's last state
-//! change, its job's last claim) for longer than the staging timeout plus the grace period:
-//! the stager kills a staging at its timeout, and a dead node's lease ends long before, so only
-//! a staging whose job is lost, or whose nodes all died with no node left to claim it, or that
-//! waited for a free slot that long, gets here. No droplet or build stays PENDING or STAGING
-//! forever.
+//! A staging is "nobody's" when its attempt was claimed longer ago than the staging timeout plus
+//! the grace period and is still not done, or its job is gone: the stager kills a staging at its
+//! timeout and a dead node's lease ends long before, so only a staging whose job was lost, whose
+//! nodes all died with no node left to claim it, or whose stager hangs gets here. A staging
+//! still queued for a free slot is left to wait. No droplet or build stays PENDING or STAGING
+//! forever while any node runs.
 
 use std::time::Duration;
 

@@ -544,6 +544,49 @@ async fn finished_jobs_older_than_the_retention_are_pruned_and_others_kept() {
     node.job(&recent_done).await;
 }
 
+#[tokio::test]
+async fn the_sweep_fails_a_staging_whose_job_is_lost_and_leaves_a_queued_one_waiting() {
+    let node = Node::start().await;
+    let queued = node.staging_build().await;
+    let lost = node.staging_build().await;
+    let long_ago = "2000-01-01T00:00:00.000000Z";
+    for staging in [&queued, &lost] {
+        sqlx::query("UPDATE droplets SET created_at = $1, updated_at = $1 WHERE guid = $2")
+            .bind(long_ago)
+            .bind(&staging.droplet)
+            .execute(node.db())
+            .await
+            .unwrap();
+        sqlx::query("UPDATE jobs SET created_at = $1 WHERE guid = $2")
+            .bind(long_ago)
+            .bind(&staging.job)
+            .execute(node.db())
+            .await
+            .unwrap();
+    }
+    sqlx::query("DELETE FROM jobs WHERE guid = $1")
+        .bind(&lost.job)
+        .execute(node.db())
+        .await
+        .unwrap();
+
+    assert_eq!(
+        super::sweep::sweep_stagings(&node.ctx.state).await.unwrap(),
+        1
+    );
+    let (state, error_id, message) = node.droplet(&lost.droplet).await;
+    assert_eq!(
+        (state.as_str(), error_id.as_deref()),
+        ("FAILED", Some("StagingTimeExpired"))
+    );
+    assert!(message
+        .unwrap()
+        .contains("made no progress for 930 seconds"));
+    assert_eq!(node.build(&lost.build).await.0, "FAILED");
+    assert_eq!(node.droplet(&queued.droplet).await.0, "STAGING");
+    assert_eq!(node.job(&queued.job).await.state, "QUEUED");
+}
+
 /// A droplet of `app` in `state`, created at `created_at`, with `lines` log lines.
 async fn droplet_with_log(
     db: &DbPool,
