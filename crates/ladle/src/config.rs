@@ -135,8 +135,8 @@ pub struct StagingArgs {
     #[arg(long, env = "LADLE_JOB_MAX_ATTEMPTS", default_value_t = 3, value_parser = clap::value_parser!(i64).range(1..1000))]
     pub job_max_attempts: i64,
     /// On SIGTERM: seconds running stagings and HTTP requests get to finish; stagings still
-    /// running then are handed back for another node to take at once. Also the slack past the
-    /// staging timeout after which a periodic sweep fails a staging nobody finished.
+    /// running then are handed back for another node to take at once. A periodic sweep fails a
+    /// staging still unfinished this long (plus the lease) past the staging timeout.
     #[arg(long, env = "LADLE_SHUTDOWN_GRACE_SECONDS", default_value_t = 30)]
     pub shutdown_grace_seconds: u64,
     /// Finished jobs (and the scratch of finished stagings) are deleted after this many days.
@@ -156,11 +156,14 @@ impl StagingArgs {
         std::time::Duration::from_secs(self.shutdown_grace_seconds)
     }
 
-    /// How long a staging may go without progress before the sweep fails it: the stager's own
-    /// time limit plus the grace period.
+    /// How long after its claim a staging attempt may still be running before the sweep fails
+    /// it: the stager's own time limit (which starts once the inputs are fetched, so up to a
+    /// lease after the claim) plus the grace period, in which a staging the stager stopped
+    /// still stores and records its outcome.
     pub fn staging_deadline(&self) -> std::time::Duration {
         std::time::Duration::from_secs(
             self.staging_timeout_seconds
+                .saturating_add(self.job_lease_seconds)
                 .saturating_add(self.shutdown_grace_seconds),
         )
     }

@@ -3,7 +3,7 @@
 //! retention are deleted. All of it is idempotent, so nodes sharing a database may all sweep.
 //!
 //! A staging is "nobody's" when its attempt was claimed longer ago than the staging timeout plus
-//! the grace period and is still not done, or its job is gone: the stager kills a staging at its
+//! the lease and the grace period and is still not done, or its job is gone: the stager kills a staging at its
 //! timeout and a dead node's lease ends long before, so only a staging whose job was lost, whose
 //! nodes all died with no node left to claim it, or whose stager hangs gets here. A staging
 //! still queued for a free slot is left to wait. No droplet or build stays PENDING or STAGING
@@ -56,8 +56,8 @@ pub async fn sweep_stagings(state: &AppState) -> DbResult<usize> {
     let deadline = state.config.staging.staging_deadline();
     let cutoff = format_timestamp(OffsetDateTime::now_utc() - deadline);
     let message = format!(
-        "the staging made no progress for {} seconds (staging timeout plus grace); its node \
-         stopped or lost it",
+        "the staging made no progress for {} seconds (staging timeout, lease and grace); its \
+         node stopped or lost it",
         deadline.as_secs()
     );
     let mut failed = 0;

@@ -581,7 +581,7 @@ async fn the_sweep_fails_a_staging_whose_job_is_lost_and_leaves_a_queued_one_wai
     );
     assert!(message
         .unwrap()
-        .contains("made no progress for 930 seconds"));
+        .contains("made no progress for 960 seconds"));
     assert_eq!(node.build(&lost.build).await.0, "FAILED");
     assert_eq!(node.droplet(&queued.droplet).await.0, "STAGING");
     assert_eq!(node.job(&queued.job).await.state, "QUEUED");

@@ -131,11 +131,12 @@ async fn a_staging_whose_nodes_keep_dying_fails_with_stager_error_after_the_last
 
 #[tokio::test]
 async fn a_staging_nobody_finishes_is_swept_with_staging_time_expired() {
-    // The API node sweeps: staging timeout 2 s plus grace 2 s. The worker's own timeout is long
-    // and its lease outlives the test, so only the sweep can end the staging.
+    // The API node sweeps: staging timeout 2 s, lease 1 s and grace 2 s. The worker's own
+    // timeout is long and its lease outlives the test, so only the sweep can end the staging.
     let server = TestServer::start_with(&[
         ("LADLE_STAGING_SLOTS", "0"),
         ("LADLE_STAGING_TIMEOUT_SECONDS", "2"),
+        ("LADLE_JOB_LEASE_SECONDS", "1"),
         ("LADLE_SHUTDOWN_GRACE_SECONDS", "2"),
     ])
     .await;
@@ -154,8 +155,8 @@ async fn a_staging_nobody_finishes_is_swept_with_staging_time_expired() {
     assert_eq!(failed["state"], "FAILED", "{failed}");
     assert_eq!(
         failed["error"],
-        "StagingTimeExpired - Staging time expired: the staging made no progress for 4 seconds \
-         (staging timeout plus grace); its node stopped or lost it"
+        "StagingTimeExpired - Staging time expired: the staging made no progress for 5 seconds \
+         (staging timeout, lease and grace); its node stopped or lost it"
     );
     let droplet_view = server.get(&format!("/v3/droplets/{droplet}"), &token).await;
     assert_eq!(droplet_view.body["state"], "FAILED");
