@@ -11,6 +11,7 @@
 #
 #   bench/lease-takeover.sh [rounds=5] [lease_seconds=5]
 #   PROFILE=debug bench/lease-takeover.sh   (default release; CARGO_TARGET_DIR honoured)
+#   BENCH_DATABASE_URL=postgres://... bench/lease-takeover.sh   (an empty database; default SQLite)
 set -euo pipefail
 
 rounds=${1:-5}
@@ -36,7 +37,7 @@ fi
 ladle=$target/$profile/ladle
 data=$work/data
 export LADLE_LOG=warn LADLE_STAGER=runc LADLE_JOB_LEASE_SECONDS=$lease LADLE_SHUTDOWN_GRACE_SECONDS=1
-export DATABASE_URL="sqlite://$data/ladle.db?mode=rwc" LADLE_BLOBSTORE=$data/blobs
+export DATABASE_URL=${BENCH_DATABASE_URL:-"sqlite://$data/ladle.db?mode=rwc"} LADLE_BLOBSTORE=$data/blobs
 
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 api=http://127.0.0.1:$port
@@ -106,4 +107,4 @@ kill -TERM "$reaper"
 wait "$reaper" 2>/dev/null || true
 sorted=$(printf '%s\n' "${times[@]}" | sort -n)
 median=$(echo "$sorted" | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
-echo "lease ${lease} s, ${rounds} rounds: SIGKILL to running again elsewhere: median ${median} ms, min $(echo "$sorted" | head -1) ms, max $(echo "$sorted" | tail -1) ms"
+echo "${DATABASE_URL%%:*}, lease ${lease} s, ${rounds} rounds: SIGKILL to running again elsewhere: median ${median} ms, min $(echo "$sorted" | head -1) ms, max $(echo "$sorted" | tail -1) ms"
