@@ -17,6 +17,7 @@ mod environment_variables;
 mod files_at_rest;
 mod includes;
 mod links;
+mod openapi;
 mod organizations;
 mod packages;
 mod roles;
