@@ -9,6 +9,7 @@ pub mod edge;
 pub mod error;
 pub mod extract;
 pub mod jobs;
+pub mod openapi;
 pub mod organizations;
 pub mod packages;
 pub mod processes;
