@@ -13,6 +13,7 @@ pub mod error;
 pub mod fields;
 pub mod filters;
 pub mod list;
+pub mod log_cache_read;
 pub mod organization_create;
 pub mod package_create;
 pub mod role_create;

@@ -6,6 +6,7 @@ pub mod build;
 pub mod buildpack;
 pub mod droplet;
 pub mod job;
+pub mod log_cache;
 pub mod organization;
 pub mod package;
 pub mod pagination;
