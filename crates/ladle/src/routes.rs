@@ -141,10 +141,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v3/droplets", get(crate::api::droplets::list))
         .route("/v3/droplets/{guid}/logs", get(crate::api::droplets::logs))
         .route("/v3/builds/{guid}/logs", get(crate::api::builds::logs))
-        .route(
-            "/api/v1/read/{source_id}",
-            get(crate::api::log_cache::read),
-        )
+        .route("/api/v1/read/{source_id}", get(crate::api::log_cache::read))
         .route(
             "/v3/apps/{guid}/droplets",
             get(crate::api::droplets::list_for_app),

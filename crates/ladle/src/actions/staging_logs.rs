@@ -60,7 +60,12 @@ pub async fn droplet_log(
     cursor: LogCursor,
 ) -> Result<LogEvents, DropletError> {
     find_readable(&state.db, user, droplet_guid).await?;
-    Ok(events(state, Subject::Droplet, droplet_guid.to_string(), cursor))
+    Ok(events(
+        state,
+        Subject::Droplet,
+        droplet_guid.to_string(),
+        cursor,
+    ))
 }
 
 /// The log of a build the caller can read (its droplet's log, ending with the build's state).
@@ -80,7 +85,12 @@ pub async fn build_log(
     ))
 }
 
-fn events(state: &AppState, subject: Subject, droplet_guid: String, cursor: LogCursor) -> LogEvents {
+fn events(
+    state: &AppState,
+    subject: Subject,
+    droplet_guid: String,
+    cursor: LogCursor,
+) -> LogEvents {
     let reader = Reader {
         db: state.db.clone(),
         appended: state.staging_log_appended.clone(),

@@ -7,17 +7,17 @@ use axum::Json;
 use serde_json::Value;
 
 use super::error::{ApiError, ApiResult};
-use super::staging_logs::LogRequest;
 use super::extract::{CfJson, CurrentUser};
+use super::staging_logs::LogRequest;
 use crate::actions::build_cache::{self, BuildCacheError};
 use crate::actions::current_droplet::{self, CurrentDropletError, Dialect};
 use crate::actions::droplets::{self as actions, DropletError, DropletPage};
 use crate::actions::package_stage::{self, PackageStageError};
+use crate::actions::staging_logs;
 use crate::messages::current_droplet::CurrentDropletChoice;
 use crate::messages::droplet_create::DropletCreate;
 use crate::messages::filters::DropletFilter;
 use crate::messages::list::ListParams;
-use crate::actions::staging_logs;
 use crate::presenters::{droplet, pagination};
 use crate::state::AppState;
 

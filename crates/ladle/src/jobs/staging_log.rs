@@ -17,8 +17,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ladle_stager::{LogSink, Phase, Stream};
-use tokio::sync::{mpsc, Notify};
 use time::OffsetDateTime;
+use tokio::sync::{mpsc, Notify};
 use tokio::time::Instant;
 
 use crate::db::{self, DbPool};

@@ -36,7 +36,9 @@ impl LogCacheRead {
                 "limit" => limit = integer("limit", &value, &mut problems),
                 "descending" => match parse_bool(&value) {
                     Some(value) => descending = value,
-                    None => problems.push(format!("descending must be true or false, not '{value}'")),
+                    None => {
+                        problems.push(format!("descending must be true or false, not '{value}'"))
+                    }
                 },
                 "envelope_types" => match envelope_type(&value) {
                     Some(name) => types.push(name),
@@ -127,7 +129,11 @@ mod tests {
     #[test]
     fn envelope_types_select_logs_by_name_or_number() {
         assert!(parse("envelope_types=LOG").unwrap().logs_wanted);
-        assert!(parse("envelope_types=GAUGE&envelope_types=ANY").unwrap().logs_wanted);
+        assert!(
+            parse("envelope_types=GAUGE&envelope_types=ANY")
+                .unwrap()
+                .logs_wanted
+        );
         assert!(!parse("envelope_types=COUNTER").unwrap().logs_wanted);
         assert!(parse("envelope_types=1").unwrap().logs_wanted);
         assert!(!parse("envelope_types=2").unwrap().logs_wanted);
