@@ -19,6 +19,8 @@ struct Event {
     id: Option<i64>,
     event: Option<String>,
     data: Vec<String>,
+    /// A comment (`: …`), which clients ignore and which keeps proxies from closing the stream.
+    comment: bool,
 }
 
 /// A server-sent event stream, read as it arrives.
@@ -61,6 +63,7 @@ impl Sse {
                         event.data.push(data.to_string());
                     } else {
                         assert!(line.starts_with(':'), "not an SSE line: {line:?}");
+                        event.comment = true;
                     }
                 }
                 return Some(event);
@@ -522,5 +525,26 @@ async fn events_follow_a_staging_that_another_node_runs() {
         rest.iter().any(|(_, l)| l.ends_with("slow-log done")),
         "{rest:?}"
     );
+    assert_eq!(end["state"], "STAGED");
+}
+
+#[tokio::test]
+async fn a_silent_staging_keeps_the_event_stream_alive_with_comments() {
+    let (server, _, package, token) = slow_log_server().await;
+    let env = json!({"SLOW_LOG_TICKS": "1", "SLOW_LOG_PAUSE": "17"});
+    let build = slow_build(&server, &token, &package, env).await;
+    let path = format!("/v3/builds/{}/logs", guid(&build));
+    let mut events = Sse::open(&server, &path, &token, None).await;
+    loop {
+        let event = events.next().await.expect("the pause before the end");
+        if event.data.iter().any(|l| l.contains("slow-log pausing")) {
+            break;
+        }
+    }
+    // Seventeen silent seconds: the server says it is alive before the next line comes.
+    let next = events.next().await.unwrap();
+    assert!(next.comment && next.data.is_empty(), "{next:?}");
+    let (lines, end) = events.rest().await;
+    assert!(lines.iter().any(|(_, l)| l.contains("slow-log tick 1")));
     assert_eq!(end["state"], "STAGED");
 }
