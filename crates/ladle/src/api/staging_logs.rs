@@ -5,7 +5,7 @@
 //! all of it so far or, with `follow=true`, until the staging ends.
 
 use axum::body::Body;
-use axum::http::{header, HeaderMap};
+use axum::http::{header, HeaderMap, HeaderName};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 
@@ -57,6 +57,8 @@ impl LogRequest {
                 [
                     (header::CONTENT_TYPE, "text/event-stream"),
                     (header::CACHE_CONTROL, "no-cache"),
+                    // Proxies that buffer responses (nginx) pass events on as they come.
+                    (HeaderName::from_static("x-accel-buffering"), "no"),
                 ],
                 Body::from_stream(body),
             )
