@@ -8,8 +8,8 @@ use axum::routing::{on, MethodFilter};
 use axum::Router;
 
 use crate::api::{
-    apps, buildpacks, builds, droplets, jobs, openapi, organizations, packages, processes, roles,
-    root, spaces, stacks, users,
+    apps, buildpacks, builds, droplets, jobs, log_cache, openapi, organizations, packages,
+    processes, roles, root, spaces, stacks, users,
 };
 use crate::state::AppState;
 
@@ -140,7 +140,7 @@ route_table! {
     GET "/v3/droplets/{guid}" => droplets::show, Bearer, None, "Get a droplet";
     DELETE "/v3/droplets/{guid}" => droplets::delete, Bearer, None, "Delete a droplet (answers with a job)";
     GET "/v3/droplets/{guid}/download" => droplets::download, Bearer, None, "Download a staged droplet's tgz";
-    GET "/v3/droplets/{guid}/logs" => droplets::logs, Bearer, None, "A droplet's staging log";
+    GET "/v3/droplets/{guid}/logs" => droplets::logs, Bearer, None, "A droplet's staging log (text, or server-sent events with Accept: text/event-stream)";
     GET "/v3/apps/{guid}/droplets" => droplets::list_for_app, Bearer, None, "List an app's droplets";
     GET "/v3/apps/{guid}/droplets/current" => droplets::show_current, Bearer, None, "Get an app's current droplet";
     GET "/v3/apps/{guid}/relationships/current_droplet" => droplets::show_current_relationship, Bearer, None, "Get an app's current droplet relationship";
@@ -153,6 +153,9 @@ route_table! {
     GET "/v3/builds/{guid}" => builds::show, Bearer, None, "Get a build";
     PATCH "/v3/builds/{guid}" => builds::update, Bearer, Json, "Update a build's metadata";
     GET "/v3/apps/{guid}/builds" => builds::list_for_app, Bearer, None, "List an app's builds";
+    GET "/v3/builds/{guid}/logs" => builds::logs, Bearer, None, "A build's staging log (text, or server-sent events with Accept: text/event-stream)";
+
+    GET "/api/v1/read/{source_id}" => log_cache::read, Bearer, None, "Log-cache read: an app's staging log lines as envelopes";
 }
 
 pub fn router(state: AppState) -> Router {

@@ -98,6 +98,7 @@ async fn open_state(
         config: Arc::new(config),
         users_seen: Arc::new(UsersSeen::default()),
         staging_wakeup: Arc::new(tokio::sync::Notify::new()),
+        staging_log_appended: Arc::new(tokio::sync::Notify::new()),
     })
 }
 

@@ -18,6 +18,7 @@ mod files_at_rest;
 mod includes;
 mod leases;
 mod links;
+mod live_logs;
 mod openapi;
 mod organizations;
 mod packages;
