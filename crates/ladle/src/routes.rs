@@ -12,6 +12,24 @@ pub fn router(state: AppState) -> Router {
         .route("/v3", get(root::v3))
         .route("/v3/info", get(root::v3_info))
         .route("/v2/info", get(root::v2_info))
+        .route("/login", get(crate::api::login::login_info))
+        .route("/token_keys", get(crate::api::login::token_keys))
+        .route(
+            "/oauth/token",
+            axum::routing::post(crate::api::oauth_token::token),
+        )
+        .route(
+            "/Users",
+            get(crate::api::scim_users::list).post(crate::api::scim_users::create),
+        )
+        .route(
+            "/Users/{id}",
+            axum::routing::delete(crate::api::scim_users::delete),
+        )
+        .route(
+            "/Users/{id}/password",
+            axum::routing::put(crate::api::scim_users::change_password),
+        )
         .route(
             "/v3/organizations",
             get(organizations::list).post(organizations::create),

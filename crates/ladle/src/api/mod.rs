@@ -9,14 +9,18 @@ pub mod edge;
 pub mod error;
 pub mod extract;
 pub mod jobs;
+pub mod login;
+pub mod oauth_token;
 pub mod organizations;
 pub mod packages;
 pub mod processes;
 pub mod request_id;
 pub mod roles;
 pub mod root;
+pub mod scim_users;
 pub mod spaces;
 pub mod stacks;
+pub mod uaa_error;
 pub mod users;
 
 use axum::body::Body;
