@@ -15,6 +15,8 @@ mod conventions;
 mod droplets;
 mod environment_variables;
 mod files_at_rest;
+mod includes;
+mod leases;
 mod links;
 mod login;
 mod organizations;
