@@ -17,6 +17,8 @@ cd "$(dirname "$0")/.."
 
 # The staging tests run the real ladle-builder binary, built beside the test binaries.
 cargo build --locked --workspace --bins
+# Acceptance: the PyPI package cloudfoundry-client, unchanged, logs in, lists and refreshes.
+scripts/python-client-test.sh
 # The S3-only tests (tests/api/s3.rs) wait for the S3 pass at the end.
 cargo test --locked --workspace -- --include-ignored --skip s3::
 

@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use clap::Args;
 
+use crate::auth::token::{generate_rsa_private_key_pem, Signing, TokenKeys};
+
 /// Options shared by every command that needs the data dir, the database or the token secret.
 #[derive(Debug, Clone, Args)]
 pub struct CommonArgs {
@@ -18,6 +20,15 @@ pub struct CommonArgs {
     /// HS256 key for bearer tokens; default: a random secret kept in the data dir.
     #[arg(long, env = "LADLE_TOKEN_SECRET", hide_env_values = true)]
     pub token_secret: Option<String>,
+    /// `hs256` (the secret above) or `rs256` (an RSA key kept in the data dir, published at
+    /// `/token_keys`).
+    #[arg(long, env = "LADLE_TOKEN_SIGNING", default_value = "hs256")]
+    pub token_signing: Signing,
+    /// An external UAA that issues the tokens (RS256, checked with the keys of its
+    /// `/token_keys`); `links.login` and `links.uaa` then point there and the built-in login is
+    /// off.
+    #[arg(long, env = "LADLE_UAA_URL")]
+    pub uaa_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -44,7 +55,19 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub http: HttpArgs,
     #[command(flatten)]
+    pub login: LoginArgs,
+    #[command(flatten)]
     pub staging: StagingArgs,
+}
+
+/// Lifetimes of the tokens the built-in login issues.
+#[derive(Debug, Clone, Args)]
+pub struct LoginArgs {
+    #[arg(long, env = "LADLE_ACCESS_TOKEN_TTL_SECONDS", default_value_t = 600, value_parser = clap::value_parser!(i64).range(1..))]
+    pub access_token_ttl_seconds: i64,
+    /// Default 30 days.
+    #[arg(long, env = "LADLE_REFRESH_TOKEN_TTL_SECONDS", default_value_t = 30 * 24 * 3600, value_parser = clap::value_parser!(i64).range(1..))]
+    pub refresh_token_ttl_seconds: i64,
 }
 
 /// How long a client may take, and how many may be connected at once. A request in progress has
@@ -235,6 +258,69 @@ impl CommonArgs {
         })
     }
 
+    /// The keys `ladle serve` signs and verifies with: an external UAA's, the RSA key pair in the
+    /// data dir (made on the first start, 0600), or the HS256 secret.
+    pub fn token_keys_or_create(&self) -> anyhow::Result<TokenKeys> {
+        if let Some(uaa) = self.uaa_url()? {
+            return Ok(TokenKeys::external_uaa(&uaa));
+        }
+        match self.token_signing {
+            Signing::Hs256 => Ok(TokenKeys::new(&self.token_secret_or_create()?)),
+            Signing::Rs256 => {
+                self.prepare_data_dir()?;
+                let path = self.signing_key_path();
+                let pem = match read_secret(&path)? {
+                    Some(pem) => pem,
+                    None => {
+                        let pem = generate_rsa_private_key_pem()?;
+                        write_private(&path, &pem)
+                            .with_context(|| format!("cannot write {}", path.display()))?;
+                        pem
+                    }
+                };
+                TokenKeys::rs256(&pem)
+                    .with_context(|| format!("cannot use the signing key {}", path.display()))
+            }
+        }
+    }
+
+    /// The keys `ladle token` signs with: the server's, never new ones.
+    pub fn existing_token_keys(&self) -> anyhow::Result<TokenKeys> {
+        if self.uaa_url()?.is_some() {
+            bail!("an external UAA issues the tokens (LADLE_UAA_URL is set): ask it for one");
+        }
+        match self.token_signing {
+            Signing::Hs256 => Ok(TokenKeys::new(&self.existing_token_secret()?)),
+            Signing::Rs256 => {
+                let path = self.signing_key_path();
+                let pem = read_secret(&path)?.with_context(|| {
+                    format!(
+                        "no signing key at {}: point --data-dir at the data dir of `ladle serve`",
+                        path.display()
+                    )
+                })?;
+                TokenKeys::rs256(&pem)
+                    .with_context(|| format!("cannot use the signing key {}", path.display()))
+            }
+        }
+    }
+
+    /// The external UAA's URL, without a trailing slash; it must be http(s).
+    pub fn uaa_url(&self) -> anyhow::Result<Option<String>> {
+        let Some(url) = self.uaa_url.as_deref().filter(|url| !url.is_empty()) else {
+            return Ok(None);
+        };
+        let parsed = url::Url::parse(url).with_context(|| format!("LADLE_UAA_URL {url:?}"))?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            bail!("LADLE_UAA_URL {url:?} must be an http or https URL");
+        }
+        Ok(Some(url.trim_end_matches('/').to_string()))
+    }
+
+    fn signing_key_path(&self) -> PathBuf {
+        self.data_dir.join("token-signing-key.pem")
+    }
+
     fn configured_token_secret(&self) -> anyhow::Result<Option<String>> {
         match &self.token_secret {
             Some(secret) if secret.is_empty() => bail!("--token-secret must not be empty"),
@@ -319,6 +405,10 @@ pub struct Config {
     /// Downloads answer with a presigned blobstore URL instead of the bytes.
     pub blobstore_redirects: bool,
     pub staging: StagingArgs,
+    pub access_token_ttl_seconds: i64,
+    pub refresh_token_ttl_seconds: i64,
+    /// An external UAA issues the tokens; the built-in login is off.
+    pub uaa_url: Option<String>,
 }
 
 impl Config {
@@ -336,6 +426,9 @@ impl Config {
             max_package_size_bytes: args.max_package_size_mb.saturating_mul(1024 * 1024),
             blobstore_redirects: args.blobstore_redirects,
             staging: args.staging.clone(),
+            access_token_ttl_seconds: args.login.access_token_ttl_seconds,
+            refresh_token_ttl_seconds: args.login.refresh_token_ttl_seconds,
+            uaa_url: args.common.uaa_url().ok().flatten(),
         }
     }
 
@@ -348,6 +441,9 @@ impl Config {
             max_package_size_bytes: 0,
             blobstore_redirects: false,
             staging: args.staging.clone(),
+            access_token_ttl_seconds: 0,
+            refresh_token_ttl_seconds: 0,
+            uaa_url: None,
         }
     }
 }

@@ -8,8 +8,8 @@ use axum::routing::{on, MethodFilter};
 use axum::Router;
 
 use crate::api::{
-    apps, buildpacks, builds, droplets, jobs, log_cache, openapi, organizations, packages,
-    processes, roles, root, spaces, stacks, users,
+    apps, buildpacks, builds, droplets, jobs, log_cache, login, oauth_token, openapi,
+    organizations, packages, processes, roles, root, scim_users, spaces, stacks, users,
 };
 use crate::state::AppState;
 
@@ -27,6 +27,8 @@ pub enum Caller {
 pub enum Body {
     None,
     Json,
+    /// An HTML form (`application/x-www-form-urlencoded`), as OAuth token requests are.
+    Form,
     /// A multipart form with a file (bits uploads); no size limit of the JSON kind.
     Upload,
 }
@@ -75,6 +77,14 @@ route_table! {
     GET "/v3/info" => root::v3_info, Anyone, None, "Platform information";
     GET "/v2/info" => root::v2_info, Anyone, None, "V2 info, as the cf CLI reads it before logging in";
     GET "/v3/openapi.json" => openapi::document, Anyone, None, "This OpenAPI document";
+
+    GET "/login" => login::login_info, Anyone, None, "Login information, as the cf CLI reads it (UAA's /login)";
+    GET "/token_keys" => login::token_keys, Anyone, None, "The public keys tokens are signed with (UAA's /token_keys)";
+    POST "/oauth/token" => oauth_token::token, Anyone, Form, "Get a token: password, refresh_token and client_credentials grants (UAA's)";
+    GET "/Users" => scim_users::list, Bearer, None, "List login users (UAA's SCIM; filter=userName eq \"NAME\")";
+    POST "/Users" => scim_users::create, Bearer, Json, "Create a login user (UAA's SCIM)";
+    DELETE "/Users/{id}" => scim_users::delete, Bearer, None, "Delete a login user (UAA's SCIM)";
+    PUT "/Users/{id}/password" => scim_users::change_password, Bearer, Json, "Change a login user's password (UAA's SCIM)";
 
     GET "/v3/organizations" => organizations::list, Bearer, None, "List organizations";
     POST "/v3/organizations" => organizations::create, Bearer, Json, "Create an organization";

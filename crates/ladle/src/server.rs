@@ -7,7 +7,6 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::auth::TokenKeys;
 use crate::blobstore::Blobstore;
 use crate::config::{CommonArgs, Config, ServeArgs, WorkerArgs};
 use crate::db;
@@ -31,6 +30,8 @@ impl Server {
         let listener = TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
+        // A malformed UAA URL stops the start here, not at the first request.
+        args.common.uaa_url()?;
         let config = Config::from_args(args, listener.local_addr()?);
         let state = open_state(&args.common, args.blobstore.as_deref(), config).await?;
         Ok(Server {
@@ -79,7 +80,7 @@ async fn open_state(
     blobstore: Option<&str>,
     config: Config,
 ) -> anyhow::Result<AppState> {
-    let secret = common.token_secret_or_create()?;
+    let tokens = common.token_keys_or_create()?;
     let pool = db::connect(&common.database_url())
         .await
         .context("cannot open the database")?;
@@ -93,8 +94,11 @@ async fn open_state(
     Ok(AppState {
         db: pool,
         blobs,
-        tokens: Arc::new(TokenKeys::new(&secret)),
-        links: Links::new(&config.external_url),
+        tokens: Arc::new(tokens),
+        links: match &config.uaa_url {
+            Some(uaa) => Links::new(&config.external_url).with_login(uaa),
+            None => Links::new(&config.external_url),
+        },
         config: Arc::new(config),
         users_seen: Arc::new(UsersSeen::default()),
         staging_wakeup: Arc::new(tokio::sync::Notify::new()),

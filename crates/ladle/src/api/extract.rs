@@ -38,24 +38,41 @@ impl FromRequestParts<AppState> for CurrentUser {
 }
 
 async fn authenticate(parts: &Parts, state: &AppState) -> Result<User, ApiError> {
+    let user = bearer_caller(parts, state).await.map_err(|err| match err {
+        BearerError::Missing => ApiError::not_authenticated(),
+        BearerError::Invalid => ApiError::invalid_auth_token(),
+    })?;
+    state.users_seen.record(&state.db, &user).await?;
+    Ok(user)
+}
+
+/// Why a request has no verified caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BearerError {
+    /// No `Authorization` header.
+    Missing,
+    /// Not a bearer token, or one that fails verification.
+    Invalid,
+}
+
+/// The caller a request's bearer token names, verified by the one token check (`auth`). Both
+/// the Cloud Controller API and the UAA-style routes read their caller here.
+pub async fn bearer_caller(parts: &Parts, state: &AppState) -> Result<User, BearerError> {
     let header = parts
         .headers
         .get(header::AUTHORIZATION)
-        .ok_or_else(ApiError::not_authenticated)?;
-    let header = header
-        .to_str()
-        .map_err(|_| ApiError::invalid_auth_token())?;
+        .ok_or(BearerError::Missing)?;
+    let header = header.to_str().map_err(|_| BearerError::Invalid)?;
     let token = match header.split_once(' ') {
         Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
-        _ => return Err(ApiError::invalid_auth_token()),
+        _ => return Err(BearerError::Invalid),
     };
-    let user = state
+    let claims = state
         .tokens
         .verify(token)
-        .and_then(User::from_claims)
-        .map_err(|_| ApiError::invalid_auth_token())?;
-    state.users_seen.record(&state.db, &user).await?;
-    Ok(user)
+        .await
+        .map_err(|_| BearerError::Invalid)?;
+    User::from_claims(claims).map_err(|_| BearerError::Invalid)
 }
 
 /// A JSON object body, parsed whatever the Content-Type says (2015 clients label JSON as

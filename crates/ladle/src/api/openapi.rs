@@ -95,6 +95,17 @@ fn operation(endpoint: &Endpoint) -> Operation {
                 .required(Some(Required::True))
                 .build(),
         )),
+        Body::Form => builder.request_body(Some(
+            RequestBodyBuilder::new()
+                .content(
+                    "application/x-www-form-urlencoded",
+                    ContentBuilder::new()
+                        .schema(Some(ObjectBuilder::new()))
+                        .build(),
+                )
+                .required(Some(Required::True))
+                .build(),
+        )),
         Body::Upload => builder.request_body(Some(
             RequestBodyBuilder::new()
                 .content(

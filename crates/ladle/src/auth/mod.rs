@@ -1,6 +1,7 @@
 //! Who is calling and what they may do: UAA-style bearer tokens (`token`), the scope gate
 //! (`Scopes`) and space/org roles (`permissions`).
 
+pub mod password;
 pub mod permissions;
 pub mod token;
 
@@ -25,6 +26,10 @@ pub struct Scopes {
     pub global_auditor: bool,
     /// May move a build to a final state (`PATCH /v3/builds/:guid` with `state`).
     pub update_build_state: bool,
+    /// UAA's user management: may list users (`GET /Users`).
+    pub scim_read: bool,
+    /// UAA's user management: may create and delete users and set any user's password.
+    pub scim_write: bool,
 }
 
 impl Scopes {
@@ -37,6 +42,9 @@ impl Scopes {
             admin_read_only: has("cloud_controller.admin_read_only"),
             global_auditor: has("cloud_controller.global_auditor"),
             update_build_state: has("cloud_controller.update_build_state"),
+            // `uaa.admin` may do everything in UAA, user management included.
+            scim_read: has("scim.read") || has("uaa.admin"),
+            scim_write: has("scim.write") || has("uaa.admin"),
         }
     }
 

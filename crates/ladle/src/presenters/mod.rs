@@ -14,6 +14,7 @@ pub mod pagination;
 pub mod process;
 pub mod role;
 pub mod root;
+pub mod scim_user;
 pub mod space;
 pub mod stack;
 pub mod staging_log;
@@ -30,13 +31,28 @@ use time::OffsetDateTime;
 #[derive(Debug, Clone)]
 pub struct Links {
     base: String,
+    /// Where clients log in: our own origin, or the external UAA's.
+    login: String,
 }
 
 impl Links {
     pub fn new(external_url: &str) -> Self {
+        let base = external_url.trim_end_matches('/').to_string();
         Links {
-            base: external_url.trim_end_matches('/').to_string(),
+            login: base.clone(),
+            base,
         }
+    }
+
+    /// Links to an external UAA for logging in (`LADLE_UAA_URL`).
+    pub fn with_login(mut self, login_url: &str) -> Self {
+        self.login = login_url.trim_end_matches('/').to_string();
+        self
+    }
+
+    /// The base of the token endpoint (`/oauth/token`), `/login` and `/token_keys`.
+    pub fn login(&self) -> &str {
+        &self.login
     }
 
     pub fn base(&self) -> &str {

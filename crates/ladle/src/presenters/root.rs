@@ -23,10 +23,8 @@ const V3_RESOURCES: &[&str] = &[
 ];
 
 /// The one document whose links may be `null`: there a null link is CC's way of saying a
-/// feature is off, and clients switch it off. We serve no login or UAA yet (tokens come from
-/// `ladle token`), so `login` and `uaa` are null rather than pointing at routes nobody answers;
-/// clients that need a token endpoint fall back to `self` (the PyPI client) or report that
-/// there is none.
+/// feature is off, and clients switch it off. `login` and `uaa` name where `/oauth/token` is
+/// answered: ladle's own origin, or the external UAA.
 pub fn root(links: &Links) -> Value {
     json!({
         "links": {
@@ -35,8 +33,8 @@ pub fn root(links: &Links) -> Value {
             "cloud_controller_v3": { "href": links.url("/v3"), "meta": { "version": API_VERSION_V3 } },
             "network_policy_v0": Value::Null,
             "network_policy_v1": Value::Null,
-            "login": Value::Null,
-            "uaa": Value::Null,
+            "login": { "href": links.login() },
+            "uaa": { "href": links.login() },
             "credhub": Value::Null,
             "routing": Value::Null,
             "logging": Value::Null,
@@ -80,8 +78,8 @@ pub fn v2_info(links: &Links) -> Value {
         "support": "",
         "version": 0,
         "description": "ladle",
-        "authorization_endpoint": links.base(),
-        "token_endpoint": links.base(),
+        "authorization_endpoint": links.login(),
+        "token_endpoint": links.login(),
         "min_cli_version": Value::Null,
         "min_recommended_cli_version": Value::Null,
         "app_ssh_endpoint": Value::Null,

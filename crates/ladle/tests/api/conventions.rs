@@ -14,9 +14,9 @@ async fn discovery_needs_no_token_and_links_to_every_resource() {
         root.body["links"]["cloud_controller_v3"]["href"],
         format!("{}/v3", server.url)
     );
-    // No login or UAA is served yet: null is CC's "this feature is off".
-    assert_eq!(root.body["links"]["login"], serde_json::Value::Null);
-    assert_eq!(root.body["links"]["uaa"], serde_json::Value::Null);
+    // The built-in login answers on our own origin (tests/api/login.rs).
+    assert_eq!(root.body["links"]["login"]["href"], server.url.as_str());
+    assert_eq!(root.body["links"]["uaa"]["href"], server.url.as_str());
     let v3 = server.request(Method::GET, "/v3", None, None).await;
     v3.assert_status(200);
     for resource in [

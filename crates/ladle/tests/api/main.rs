@@ -19,6 +19,7 @@ mod includes;
 mod leases;
 mod links;
 mod live_logs;
+mod login;
 mod openapi;
 mod organizations;
 mod packages;
