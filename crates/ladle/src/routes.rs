@@ -3,7 +3,7 @@
 use axum::routing::get;
 use axum::Router;
 
-use crate::api::{organizations, root};
+use crate::api::{health, organizations, root};
 use crate::state::AppState;
 
 pub fn router(state: AppState) -> Router {
@@ -12,6 +12,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v3", get(root::v3))
         .route("/v3/info", get(root::v3_info))
         .route("/v2/info", get(root::v2_info))
+        .merge(node_routes())
         .route(
             "/v3/organizations",
             get(organizations::list).post(organizations::create),
@@ -161,6 +162,23 @@ pub fn router(state: AppState) -> Router {
             "/v3/apps/{guid}/actions/clear_buildpack_cache",
             axum::routing::post(crate::api::droplets::clear_buildpack_cache),
         )
+        .fallback(root::not_found)
+        .method_not_allowed_fallback(root::not_found);
+    crate::api::edge::wrap(routes).with_state(state)
+}
+
+/// What a load balancer and monitoring ask every node (no token; not in Cloud Controller, so
+/// not in the root document).
+fn node_routes() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
+}
+
+/// `ladle worker --listen`: the node routes only.
+pub fn worker_router(state: AppState) -> Router {
+    let routes = node_routes()
         .fallback(root::not_found)
         .method_not_allowed_fallback(root::not_found);
     crate::api::edge::wrap(routes).with_state(state)

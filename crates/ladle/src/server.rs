@@ -39,6 +39,7 @@ impl Server {
     }
 
     pub async fn run(self) -> anyhow::Result<()> {
+        crate::telemetry::start();
         start_staging_slots(&self.state)?;
         start_log_pruning(&self.state);
         let app = crate::routes::router(self.state.clone());
@@ -55,7 +56,7 @@ async fn open_state(
     config: Config,
 ) -> anyhow::Result<AppState> {
     let secret = common.token_secret_or_create()?;
-    let pool = db::connect(&common.database_url())
+    let pool = db::connect_waiting(&common.database_url(), common.database_wait())
         .await
         .context("cannot open the database")?;
     ensure_default_stack(&pool, &config.default_stack).await?;
@@ -76,17 +77,47 @@ async fn open_state(
     })
 }
 
-/// `ladle worker`: staging slots only, no HTTP. Point it at the API nodes' database and
-/// blobstore; it claims their queued stagings (waking once a second to look).
+/// `ladle worker`: staging slots, and no API. Point it at the API nodes' database and
+/// blobstore; it claims their queued stagings (waking once a second to look). With `--listen`
+/// it serves `/healthz`, `/readyz` and `/metrics` there.
 pub async fn run_worker(args: &WorkerArgs) -> anyhow::Result<()> {
     args.common.prepare_data_dir()?;
+    let listener = match args.listen {
+        Some(addr) => Some(
+            TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr}"))?,
+        ),
+        None => None,
+    };
     let config = Config::for_worker(args);
     let state = open_state(&args.common, args.blobstore.as_deref(), config).await?;
+    crate::telemetry::start();
     start_staging_slots(&state)?;
     start_log_pruning(&state);
-    shutdown_signal().await;
+    match listener {
+        Some(listener) => {
+            // Tests and scripts read this line to learn the port when listening on port 0.
+            println!(
+                "ladle worker listening on http://{}",
+                listener.local_addr()?
+            );
+            let app = crate::routes::worker_router(state);
+            serve(listener, app, WORKER_LIMITS, shutdown_signal()).await;
+        }
+        None => shutdown_signal().await,
+    }
     Ok(())
 }
+
+/// A worker's HTTP is probes and scrapes: small requests from a few clients.
+const WORKER_LIMITS: ConnectionLimits = ConnectionLimits {
+    header_read_timeout: Duration::from_secs(10),
+    idle_timeout: Duration::from_secs(75),
+    body_timeout: Duration::from_secs(10),
+    send_timeout: Duration::from_secs(30),
+    max_connections: 64,
+};
 
 /// Sets up the stager (runc or process, as configured), clears what a crashed predecessor left
 /// behind, and starts this node's staging slots.

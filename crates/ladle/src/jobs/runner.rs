@@ -15,12 +15,14 @@ use super::staging::{self, StagingContext};
 use crate::cause_chain::CauseChain;
 use crate::db::job_queue::{self as queue, ClaimedJob, LEASE, MAX_ATTEMPTS, STAGING};
 use crate::db::{DbPool, DbResult};
+use crate::telemetry;
 
 const POLL: Duration = Duration::from_secs(1);
 
 /// Starts `slots` staging slots; they run until the process ends.
 pub fn spawn_slots(ctx: StagingContext, slots: usize) -> Vec<JoinHandle<()>> {
     let node = uuid::Uuid::new_v4().simple().to_string();
+    metrics::gauge!(telemetry::STAGING_SLOTS).increment(slots as f64);
     (0..slots)
         .map(|slot| {
             let ctx = ctx.clone();
@@ -33,7 +35,12 @@ pub fn spawn_slots(ctx: StagingContext, slots: usize) -> Vec<JoinHandle<()>> {
 async fn slot_loop(ctx: StagingContext, owner: String) {
     loop {
         match queue::claim(&ctx.state.db, STAGING, &owner).await {
-            Ok(Some(job)) => run_with_lease(&ctx, job, &owner).await,
+            Ok(Some(job)) => {
+                let busy = metrics::gauge!(telemetry::STAGING_SLOTS_BUSY);
+                busy.increment(1.0);
+                run_with_lease(&ctx, job, &owner).await;
+                busy.decrement(1.0);
+            }
             Ok(None) => {
                 tokio::select! {
                     _ = ctx.state.staging_wakeup.notified() => {}
