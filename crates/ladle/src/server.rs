@@ -123,6 +123,8 @@ const WORKER_LIMITS: ConnectionLimits = ConnectionLimits {
 /// behind, and starts this node's staging slots.
 pub fn start_staging_slots(state: &AppState) -> anyhow::Result<()> {
     let slots = state.config.staging.staging_slots.unwrap_or_else(num_cores);
+    metrics::gauge!(crate::telemetry::STAGING_SLOTS).set(slots as f64);
+    metrics::gauge!(crate::telemetry::STAGING_SLOTS_BUSY).set(0.0);
     if slots == 0 {
         tracing::info!("no staging slots on this node");
         return Ok(());

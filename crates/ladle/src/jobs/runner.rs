@@ -22,7 +22,6 @@ const POLL: Duration = Duration::from_secs(1);
 /// Starts `slots` staging slots; they run until the process ends.
 pub fn spawn_slots(ctx: StagingContext, slots: usize) -> Vec<JoinHandle<()>> {
     let node = uuid::Uuid::new_v4().simple().to_string();
-    metrics::gauge!(telemetry::STAGING_SLOTS).increment(slots as f64);
     (0..slots)
         .map(|slot| {
             let ctx = ctx.clone();

@@ -16,6 +16,7 @@ mod droplets;
 mod environment_variables;
 mod files_at_rest;
 mod links;
+mod node;
 mod organizations;
 mod packages;
 mod roles;
