@@ -237,3 +237,41 @@ async fn json_logs_carry_request_id_route_status_and_duration() {
     assert_eq!(line["level"], "INFO");
     assert!(line["timestamp"].is_string(), "{line}");
 }
+
+#[tokio::test]
+async fn stagings_are_counted_by_outcome_and_timed_by_phase() {
+    let server = TestServer::start().await;
+    server.admin_buildpack("detect-pass", "detect-pass").await;
+    server.admin_buildpack("compile-fail", "compile-fail").await;
+    let developer = "metrics-dev";
+    let (_, package_guid) = server.app_with_package(developer, "plain").await;
+    let token = server.user_token(developer);
+    for buildpack in ["detect-pass", "compile-fail"] {
+        let created = server
+            .post(
+                "/v3/builds",
+                &token,
+                serde_json::json!({"package": {"guid": package_guid}, "lifecycle": {"type": "buildpack", "data": {"buildpacks": [buildpack]}}}),
+            )
+            .await;
+        created.assert_status(201);
+        let guid = created.body["guid"].as_str().unwrap();
+        server.wait_final(&format!("/v3/builds/{guid}"), &token).await;
+    }
+    let text = get_plain(&server.url, "/metrics", None).await.text;
+    let staged = r#"ladle_stagings_total{outcome="staged",reason=""}"#;
+    assert_eq!(sample(&text, staged), Some(1.0), "{text}");
+    let failed = r#"ladle_stagings_total{outcome="failed",reason="BuildpackCompileFailed"}"#;
+    assert_eq!(sample(&text, failed), Some(1.0), "{text}");
+    for (phase, count) in [
+        ("queue_wait", 2.0),
+        ("fetch", 2.0),
+        ("container_start", 2.0),
+        ("buildpacks", 2.0),
+        ("droplet_upload", 1.0),
+    ] {
+        let series = format!(r#"ladle_staging_phase_duration_seconds_count{{phase="{phase}"}}"#);
+        assert_eq!(sample(&text, &series), Some(count), "{phase}: {text}");
+    }
+    assert_eq!(sample(&text, "ladle_staging_slots_busy"), Some(0.0), "{text}");
+}
