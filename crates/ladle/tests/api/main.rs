@@ -18,6 +18,7 @@ mod files_at_rest;
 mod links;
 mod node;
 mod organizations;
+mod outages;
 mod packages;
 mod roles;
 mod s3;

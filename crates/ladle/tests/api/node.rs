@@ -47,9 +47,7 @@ async fn health_and_readiness_answer_without_a_token() {
         assert!(!root.text.contains(route), "{route} in {}", root.text);
     }
     // Only GET: other methods are unknown routes, as elsewhere.
-    let posted = server
-        .request(Method::POST, "/readyz", None, None)
-        .await;
+    let posted = server.request(Method::POST, "/readyz", None, None).await;
     posted.assert_error(404, 10000, "NotFound", "Unknown request");
 }
 
@@ -62,10 +60,16 @@ async fn metrics_count_requests_by_route_template_and_status() {
         server.get(&app, &fx.developer).await.assert_status(200);
     }
     server
-        .get(&format!("/v3/apps/{}", crate::support::uuid()), &fx.developer)
+        .get(
+            &format!("/v3/apps/{}", crate::support::uuid()),
+            &fx.developer,
+        )
         .await
         .assert_status(404);
-    server.get("/no/such/route", &fx.developer).await.assert_status(404);
+    server
+        .get("/no/such/route", &fx.developer)
+        .await
+        .assert_status(404);
 
     let scraped = get_plain(&server.url, "/metrics", None).await;
     scraped.assert_status(200);
@@ -105,9 +109,12 @@ async fn metrics_count_requests_by_route_template_and_status() {
 #[tokio::test]
 async fn metrics_behind_a_token_refuse_a_missing_or_wrong_one() {
     let server = TestServer::start_with(&[("LADLE_METRICS_TOKEN", "scrape-me")]).await;
-    get_plain(&server.url, "/metrics", None)
-        .await
-        .assert_error(401, 10002, "NotAuthenticated", "Authentication error");
+    get_plain(&server.url, "/metrics", None).await.assert_error(
+        401,
+        10002,
+        "NotAuthenticated",
+        "Authentication error",
+    );
     get_plain(&server.url, "/metrics", Some("scrape-you"))
         .await
         .assert_error(401, 1000, "InvalidAuthToken", "Invalid Auth Token");
@@ -117,10 +124,18 @@ async fn metrics_behind_a_token_refuse_a_missing_or_wrong_one() {
         .assert_error(401, 1000, "InvalidAuthToken", "Invalid Auth Token");
     let scraped = get_plain(&server.url, "/metrics", Some("scrape-me")).await;
     scraped.assert_status(200);
-    assert!(scraped.text.contains("ladle_http_requests_total"), "{}", scraped.text);
+    assert!(
+        scraped.text.contains("ladle_http_requests_total"),
+        "{}",
+        scraped.text
+    );
     // Health and readiness stay open to load balancers.
-    get_plain(&server.url, "/healthz", None).await.assert_status(200);
-    get_plain(&server.url, "/readyz", None).await.assert_status(200);
+    get_plain(&server.url, "/healthz", None)
+        .await
+        .assert_status(200);
+    get_plain(&server.url, "/readyz", None)
+        .await
+        .assert_status(200);
 }
 
 /// A `ladle worker --listen=127.0.0.1:0` without staging slots, on `server`'s database and
@@ -175,14 +190,25 @@ impl Drop for ListeningWorker {
 async fn a_worker_with_listen_serves_health_readiness_and_metrics_only() {
     let server = TestServer::start().await;
     let worker = ListeningWorker::start(&server);
-    get_plain(&worker.url, "/healthz", None).await.assert_status(200);
+    get_plain(&worker.url, "/healthz", None)
+        .await
+        .assert_status(200);
     let ready = get_plain(&worker.url, "/readyz", None).await;
     ready.assert_status(200);
     assert_eq!(ready.body["checks"]["database"], "ok", "{}", ready.text);
     let scraped = get_plain(&worker.url, "/metrics", None).await;
     scraped.assert_status(200);
-    assert_eq!(sample(&scraped.text, "ladle_staging_slots"), Some(0.0), "{}", scraped.text);
-    assert!(sample(&scraped.text, "ladle_db_pool_connections").is_some(), "{}", scraped.text);
+    assert_eq!(
+        sample(&scraped.text, "ladle_staging_slots"),
+        Some(0.0),
+        "{}",
+        scraped.text
+    );
+    assert!(
+        sample(&scraped.text, "ladle_db_pool_connections").is_some(),
+        "{}",
+        scraped.text
+    );
     // No API on a worker.
     let api = get_plain(&worker.url, "/v3/info", None).await;
     api.assert_error(404, 10000, "NotFound", "Unknown request");
@@ -233,7 +259,10 @@ async fn json_logs_carry_request_id_route_status_and_duration() {
     let line = found.expect("an access log line for the request");
     assert_eq!(line["route"], "/v3/apps/{guid}");
     assert_eq!(line["method"], "GET");
-    assert!(line["duration_ms"].as_str().unwrap().parse::<f64>().is_ok(), "{line}");
+    assert!(
+        line["duration_ms"].as_str().unwrap().parse::<f64>().is_ok(),
+        "{line}"
+    );
     assert_eq!(line["level"], "INFO");
     assert!(line["timestamp"].is_string(), "{line}");
 }
@@ -256,7 +285,9 @@ async fn stagings_are_counted_by_outcome_and_timed_by_phase() {
             .await;
         created.assert_status(201);
         let guid = created.body["guid"].as_str().unwrap();
-        server.wait_final(&format!("/v3/builds/{guid}"), &token).await;
+        server
+            .wait_final(&format!("/v3/builds/{guid}"), &token)
+            .await;
     }
     let text = get_plain(&server.url, "/metrics", None).await.text;
     let staged = r#"ladle_stagings_total{outcome="staged",reason=""}"#;
@@ -273,5 +304,9 @@ async fn stagings_are_counted_by_outcome_and_timed_by_phase() {
         let series = format!(r#"ladle_staging_phase_duration_seconds_count{{phase="{phase}"}}"#);
         assert_eq!(sample(&text, &series), Some(count), "{phase}: {text}");
     }
-    assert_eq!(sample(&text, "ladle_staging_slots_busy"), Some(0.0), "{text}");
+    assert_eq!(
+        sample(&text, "ladle_staging_slots_busy"),
+        Some(0.0),
+        "{text}"
+    );
 }
