@@ -4,8 +4,8 @@
 //!
 //! Each test starts what it stops: a PostgreSQL cluster of its own (the installed PostgreSQL's
 //! `initdb` and `pg_ctl`, on its own port) and an S3 server of its own (`scripts/s3-server.sh`).
-//! They are ignored in the ordinary passes (they need PostgreSQL's binaries and moto) and fail,
-//! never skip, when either is missing.
+//! They are ignored in the ordinary passes (they need PostgreSQL's binaries and moto, which the
+//! test command's S3 pass has) and fail, never skip, when either is missing.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -248,7 +248,7 @@ fn assert_unavailable(response: &Response, service: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "starts and stops its own PostgreSQL and S3 server; the test command's outage pass runs it"]
+#[ignore = "starts and stops its own PostgreSQL and S3 server; the test command's S3 pass runs it"]
 async fn database_and_blobstore_outages_are_503s_and_the_node_recovers_by_itself() {
     let postgres = OwnPostgres::start();
     let s3 = OwnS3::start();
