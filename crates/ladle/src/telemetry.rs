@@ -23,7 +23,6 @@ pub const STAGING_SLOTS_BUSY: &str = "ladle_staging_slots_busy";
 pub const DB_POOL_CONNECTIONS: &str = "ladle_db_pool_connections";
 pub const DB_POOL_IDLE: &str = "ladle_db_pool_idle_connections";
 pub const DB_POOL_MAX: &str = "ladle_db_pool_max_connections";
-pub const LEASE_TAKEOVERS: &str = "ladle_job_lease_takeovers_total";
 
 /// Request latencies: a quick GET takes a millisecond, an upload or a staged download minutes.
 const HTTP_BUCKETS: &[f64] = &[
@@ -107,10 +106,6 @@ fn describe() {
     );
     describe_gauge!(DB_POOL_IDLE, "Open database connections not in use");
     describe_gauge!(DB_POOL_MAX, "Most database connections the pool opens");
-    describe_counter!(
-        LEASE_TAKEOVERS,
-        "Running jobs this node claimed after their owner's lease expired"
-    );
 }
 
 /// `LADLE_LOG_FORMAT`: `text` (default) for people, `json` for one JSON object per line.
