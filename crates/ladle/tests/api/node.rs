@@ -310,3 +310,38 @@ async fn stagings_are_counted_by_outcome_and_timed_by_phase() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn readiness_names_migrations_the_database_lacks() {
+    let server = TestServer::start().await;
+    let pool = ladle::db::connect(&server.database_url)
+        .await
+        .expect("open the server's database");
+    let (latest,): (i64,) = sqlx::query_as("SELECT MAX(version) FROM _sqlx_migrations")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM _sqlx_migrations WHERE version = $1")
+        .bind(latest)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let ready = get_plain(&server.url, "/readyz", None).await;
+    ready.assert_status(503);
+    assert_eq!(ready.body["status"], "not ready");
+    assert_eq!(
+        ready.body["not_ready"],
+        serde_json::json!(["migrations"]),
+        "{}",
+        ready.text
+    );
+    let said = ready.body["checks"]["migrations"].as_str().unwrap();
+    assert!(said.contains(&latest.to_string()), "{said}");
+    assert!(said.contains("ladle migrate"), "{said}");
+    assert_eq!(ready.body["checks"]["database"], "ok");
+    assert_eq!(ready.body["checks"]["blobstore"], "ok");
+    // Health is about the process only.
+    get_plain(&server.url, "/healthz", None)
+        .await
+        .assert_status(200);
+}
