@@ -345,3 +345,23 @@ async fn readiness_names_migrations_the_database_lacks() {
         .await
         .assert_status(200);
 }
+
+#[test]
+fn an_unknown_log_format_is_refused_at_start() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let out = crate::support::output_within(
+        Command::new(ladle_bin())
+            .arg("serve")
+            .arg("--listen=127.0.0.1:0")
+            .arg(format!("--data-dir={}", data_dir.path().display()))
+            .env("LADLE_TOKEN_SECRET", SECRET)
+            .env("LADLE_LOG_FORMAT", "yaml"),
+        crate::support::CLI_DEADLINE,
+    );
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(r#"LADLE_LOG_FORMAT="yaml": expected "text" or "json""#),
+        "{stderr}"
+    );
+}
