@@ -7,6 +7,7 @@ pub mod runner;
 pub mod staging;
 pub mod staging_log;
 pub mod staging_metrics;
+pub mod sweep;
 
 #[cfg(test)]
 mod tests;
