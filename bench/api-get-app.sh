@@ -1,22 +1,35 @@
 #!/usr/bin/env bash
 # Throughput and latency of `GET /v3/apps/:guid` for a space developer's token (token check,
-# role lookup, app read, presentation) on the embedded defaults (SQLite), with wrk on the same
-# machine: 2 threads, 32 connections.
+# role lookup, app read, presentation), with wrk on the same machine: 2 threads, 32 connections.
+# On the embedded defaults (SQLite), or with a database URL on PostgreSQL (a fresh database is
+# made on that server for the run and dropped after it).
 # Targets: at least 10,000 requests/s, p99 under 10 ms.
 #
-#   bench/api-get-app.sh [seconds]      (default 15; needs wrk, curl, jq)
+#   bench/api-get-app.sh [seconds] [postgres://user@host/db]
+#                                       (default 15 s on SQLite; needs wrk, curl, jq, and psql
+#                                       for PostgreSQL)
 set -euo pipefail
 
 seconds=${1:-15}
+postgres=${2:-}
 repo=$(cd "$(dirname "$0")/.." && pwd)
 target=${CARGO_TARGET_DIR:-$repo/target}
 work=$(mktemp -d "${TMPDIR:-/tmp}/ladle-get-bench.XXXXXX")
 server_pid=
+bench_db=
 cleanup() {
   if [[ -n $server_pid ]]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
+  if [[ -n $bench_db ]]; then psql -q "$postgres" -c "DROP DATABASE IF EXISTS $bench_db" || true; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
+database_args=()
+if [[ -n $postgres ]]; then
+  bench_db=ladle_bench_$$
+  psql -q "$postgres" -c "CREATE DATABASE $bench_db"
+  # The same server and credentials, the fresh database.
+  database_args=(--database-url "${postgres%/*}/$bench_db")
+fi
 
 echo "building release binary..." >&2
 (cd "$repo" && cargo build --release -q -p ladle)
@@ -24,7 +37,7 @@ ladle=$target/release/ladle
 data=$work/data
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 api=http://127.0.0.1:$port
-LADLE_LOG=warn LADLE_STAGING_SLOTS=0 "$ladle" serve --data-dir "$data" --listen "127.0.0.1:$port" \
+LADLE_LOG=warn LADLE_STAGING_SLOTS=0 "$ladle" serve --data-dir "$data" --listen "127.0.0.1:$port" "${database_args[@]}" \
   > "$work/serve.log" 2>&1 &
 server_pid=$!
 until curl -sf -o /dev/null "$api/v3/info"; do
@@ -51,7 +64,8 @@ app=$(jq -r .guid "$work/app.json")
 status=$(curl -s -o /dev/null -w '%{http_code}' "$api/v3/apps/$app" -H "Authorization: bearer $developer")
 [[ $status == 200 ]] || { echo "GET as the developer answered $status" >&2; exit 1; }
 
-echo "wrk: ${seconds}s, 2 threads, 32 connections, GET /v3/apps/:guid as a space developer" >&2
+echo "wrk: ${seconds}s, 2 threads, 32 connections, GET /v3/apps/:guid as a space developer," \
+  "on $([[ -n $postgres ]] && echo PostgreSQL || echo SQLite)" >&2
 wrk -t2 -c32 -d"${seconds}s" --latency -H "Authorization: bearer $developer" "$api/v3/apps/$app" | tee "$work/wrk.txt"
 rss_kb=$(awk '$1 == "VmHWM:" { print $2 }' "/proc/$server_pid/status")
 echo "server peak RSS during the run: $((rss_kb / 1024)) MB"

@@ -3,9 +3,13 @@
 # loopback, keeping objects in memory, with one bucket for the tests.
 #
 #   scripts/s3-server.sh install     install moto into a virtualenv under target/ (once)
-#   scripts/s3-server.sh start DIR   install if needed, start on a free loopback port, create the
-#                                    bucket; DIR/env then holds the variables that point ladle
-#                                    and the HTTP suite at it, DIR/pid the server's pid
+#   scripts/s3-server.sh start DIR [PORT]
+#                                    install if needed, start on PORT (default a free loopback
+#                                    port), create the bucket; DIR/env then holds the variables
+#                                    that point ladle and the HTTP suite at it, DIR/pid the
+#                                    server's pid. Started again on the same PORT, it is the
+#                                    same endpoint with an empty bucket (moto keeps objects in
+#                                    memory)
 #   scripts/s3-server.sh stop DIR    stop the server started with DIR
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,9 +31,11 @@ start() {
   local dir=$1
   install
   mkdir -p "$dir"
-  local port
-  port=$("$venv/bin/python" -c \
-    'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  local port=${2:-}
+  if [ -z "$port" ]; then
+    port=$("$venv/bin/python" -c \
+      'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  fi
   "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$dir/moto.log" 2>&1 &
   echo $! >"$dir/pid"
   cat >"$dir/env" <<EOF
@@ -61,17 +67,24 @@ EOF
 stop() {
   local dir=$1
   if [ -f "$dir/pid" ]; then
-    kill "$(cat "$dir/pid")" 2>/dev/null || true
+    local pid
+    pid=$(cat "$dir/pid")
+    kill "$pid" 2>/dev/null || true
+    # Until it has gone (5 s at most), so that its port is free for a restart.
+    for _ in $(seq 50); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
     rm -f "$dir/pid"
   fi
 }
 
 case "${1:-}" in
   install) install ;;
-  start) start "${2:?usage: $0 start DIR}" ;;
+  start) start "${2:?usage: $0 start DIR [PORT]}" "${3:-}" ;;
   stop) stop "${2:?usage: $0 stop DIR}" ;;
   *)
-    echo "usage: $0 install | start DIR | stop DIR" >&2
+    echo "usage: $0 install | start DIR [PORT] | stop DIR" >&2
     exit 2
     ;;
 esac

@@ -19,8 +19,9 @@ cd "$(dirname "$0")/.."
 cargo build --locked --workspace --bins
 # Acceptance: the PyPI package cloudfoundry-client, unchanged, logs in, lists and refreshes.
 scripts/python-client-test.sh
-# The S3-only tests (tests/api/s3.rs) wait for the S3 pass at the end.
-cargo test --locked --workspace -- --include-ignored --skip s3::
+# The S3-only tests (tests/api/s3.rs) and the outage tests (tests/api/outages.rs, which start
+# and stop a PostgreSQL and an S3 server of their own) wait for the S3 pass at the end.
+cargo test --locked --workspace -- --include-ignored --skip s3:: --skip outages::
 
 pg_url=${LADLE_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1/postgres}
 if command -v pg_lsclusters >/dev/null; then
@@ -33,7 +34,7 @@ if command -v pg_lsclusters >/dev/null; then
   done
 fi
 if PGCONNECT_TIMEOUT=10 timeout 20 psql -w "$pg_url" -qtAc 'select 1' >/dev/null; then
-  LADLE_TEST_DATABASE_URL=$pg_url cargo test --locked -p ladle --lib --test api -- --include-ignored --skip s3::
+  LADLE_TEST_DATABASE_URL=$pg_url cargo test --locked -p ladle --lib --test api -- --include-ignored --skip s3:: --skip outages::
 else
   case "${CI:-}" in
     '' | 0 | false)

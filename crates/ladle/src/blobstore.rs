@@ -16,7 +16,7 @@ use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
 use object_store::prefix::PrefixStore;
 use object_store::signer::Signer;
-use object_store::{MultipartUpload, ObjectStore, PutPayload};
+use object_store::{BackoffConfig, MultipartUpload, ObjectStore, PutPayload, RetryConfig};
 use tokio::io::AsyncReadExt;
 use tokio::task::JoinSet;
 
@@ -137,6 +137,12 @@ impl Blobstore {
         }
     }
 
+    /// Whether the store answers: a HEAD of a key nobody writes, which a store that can be
+    /// reached answers with "not found".
+    pub async fn check(&self) -> Result<(), BlobError> {
+        self.exists(".ladle-readiness-probe").await.map(drop)
+    }
+
     /// Copies a blob to another key inside the store (S3 copies it server-side; a local
     /// blobstore copies the file off the async workers). A missing source is `NotFound`.
     pub async fn copy(&self, from: &str, to: &str) -> Result<(), BlobError> {
@@ -160,6 +166,19 @@ impl Blobstore {
     }
 }
 
+/// Retries of a failed S3 request: a few, within seconds. object_store's default (10 retries
+/// within 3 minutes) would hold a client's request for minutes while S3 is away; with these, the
+/// client hears ServiceUnavailable soon and retries itself.
+const S3_RETRIES: RetryConfig = RetryConfig {
+    backoff: BackoffConfig {
+        init_backoff: Duration::from_millis(100),
+        max_backoff: Duration::from_secs(2),
+        base: 2.0,
+    },
+    max_retries: 3,
+    retry_timeout: Duration::from_secs(10),
+};
+
 /// `bucket[/prefix]` of an `s3://` spec: the bucket, and the folder in it that holds the blobs.
 fn open_s3(location: &str) -> anyhow::Result<(AmazonS3, ObjectPath)> {
     let (bucket, prefix) = location.split_once('/').unwrap_or((location, ""));
@@ -170,6 +189,7 @@ fn open_s3(location: &str) -> anyhow::Result<(AmazonS3, ObjectPath)> {
         .with_context(|| format!("{prefix:?} is not a valid prefix of S3 object keys"))?;
     let s3 = AmazonS3Builder::from_env()
         .with_bucket_name(bucket)
+        .with_retry(S3_RETRIES)
         .build()
         .with_context(|| format!("cannot set up the S3 bucket {bucket}"))?;
     Ok((s3, prefix))

@@ -29,6 +29,10 @@ pub struct CommonArgs {
     /// off.
     #[arg(long, env = "LADLE_UAA_URL")]
     pub uaa_url: Option<String>,
+    /// Seconds a request waits for a database connection; when the database is down, requests
+    /// are answered 503 ServiceUnavailable after this long.
+    #[arg(long, env = "LADLE_DATABASE_WAIT_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    pub database_wait_seconds: u64,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -57,6 +61,8 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub login: LoginArgs,
     #[command(flatten)]
+    pub metrics: MetricsArgs,
+    #[command(flatten)]
     pub staging: StagingArgs,
 }
 
@@ -68,6 +74,15 @@ pub struct LoginArgs {
     /// Default 30 days.
     #[arg(long, env = "LADLE_REFRESH_TOKEN_TTL_SECONDS", default_value_t = 30 * 24 * 3600, value_parser = clap::value_parser!(i64).range(1..))]
     pub refresh_token_ttl_seconds: i64,
+}
+
+/// Who may read `GET /metrics`.
+#[derive(Debug, Clone, Args)]
+pub struct MetricsArgs {
+    /// Bearer token that `GET /metrics` asks for; unset, metrics are open to anyone who can
+    /// reach the node.
+    #[arg(long, env = "LADLE_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
 }
 
 /// How long a client may take, and how many may be connected at once. A request in progress has
@@ -105,6 +120,12 @@ pub struct WorkerArgs {
     pub blobstore: Option<String>,
     #[arg(long, env = "LADLE_DEFAULT_STACK", default_value = "cflinuxfs4")]
     pub default_stack: String,
+    /// Serve `/healthz`, `/readyz` and `/metrics` on this address; unset, the worker serves no
+    /// HTTP.
+    #[arg(long, env = "LADLE_WORKER_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
     #[command(flatten)]
     pub staging: StagingArgs,
 }
@@ -213,6 +234,10 @@ impl CommonArgs {
             .with_context(|| format!("data dir {} is not writable", self.data_dir.display()))?;
         std::fs::remove_file(&probe).ok();
         Ok(())
+    }
+
+    pub fn database_wait(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.database_wait_seconds)
     }
 
     pub fn database_url(&self) -> String {
@@ -404,6 +429,8 @@ pub struct Config {
     pub max_package_size_bytes: u64,
     /// Downloads answer with a presigned blobstore URL instead of the bytes.
     pub blobstore_redirects: bool,
+    /// The bearer token `GET /metrics` asks for, if any.
+    pub metrics_token: Option<String>,
     pub staging: StagingArgs,
     pub access_token_ttl_seconds: i64,
     pub refresh_token_ttl_seconds: i64,
@@ -425,6 +452,11 @@ impl Config {
             default_stack: args.default_stack.clone(),
             max_package_size_bytes: args.max_package_size_mb.saturating_mul(1024 * 1024),
             blobstore_redirects: args.blobstore_redirects,
+            metrics_token: args
+                .metrics
+                .metrics_token
+                .clone()
+                .filter(|token| !token.is_empty()),
             staging: args.staging.clone(),
             access_token_ttl_seconds: args.login.access_token_ttl_seconds,
             refresh_token_ttl_seconds: args.login.refresh_token_ttl_seconds,
@@ -440,6 +472,11 @@ impl Config {
             default_stack: args.default_stack.clone(),
             max_package_size_bytes: 0,
             blobstore_redirects: false,
+            metrics_token: args
+                .metrics
+                .metrics_token
+                .clone()
+                .filter(|token| !token.is_empty()),
             staging: args.staging.clone(),
             access_token_ttl_seconds: 0,
             refresh_token_ttl_seconds: 0,

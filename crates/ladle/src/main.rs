@@ -101,7 +101,10 @@ fn main() -> std::process::ExitCode {
     // what the staging user must reach.
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
     let cli = Cli::parse();
-    init_tracing();
+    match ladle::telemetry::LogFormat::from_env() {
+        Ok(format) => ladle::telemetry::init_logging(format),
+        Err(err) => return fail(anyhow::anyhow!(err)),
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(err) => return fail(err.into()),
@@ -212,16 +215,4 @@ async fn create_client(args: ClientCreateArgs) -> anyhow::Result<()> {
     let client = ladle::actions::oauth_clients::create(&db, &args.id, secret, scopes).await?;
     println!("{}", client.client_id);
     Ok(())
-}
-
-fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("LADLE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-    // Colour codes only for a person at a terminal, never into a file or a log collector.
-    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(colour)
-        .init();
 }

@@ -8,7 +8,7 @@ use axum::routing::{on, MethodFilter};
 use axum::Router;
 
 use crate::api::{
-    apps, buildpacks, builds, droplets, jobs, log_cache, login, oauth_token, openapi,
+    apps, buildpacks, builds, droplets, health, jobs, log_cache, login, oauth_token, openapi,
     organizations, packages, processes, roles, root, scim_users, spaces, stacks, users,
 };
 use crate::state::AppState;
@@ -56,8 +56,10 @@ macro_rules! route_table {
             },)*
         ];
 
-        fn add_routes(mut routes: Router<AppState>) -> Router<AppState> {
+        /// The table's routes, those whose path `keep` accepts.
+        fn add_routes(mut routes: Router<AppState>, keep: fn(&str) -> bool) -> Router<AppState> {
             $(
+                if keep($path) {
                 let method_router = on(MethodFilter::$method, $handler);
                 let method_router = if matches!(Body::$body, Body::Upload) {
                     method_router.layer(DefaultBodyLimit::disable())
@@ -65,6 +67,7 @@ macro_rules! route_table {
                     method_router
                 };
                 routes = routes.route($path, method_router);
+                }
             )*
             routes
         }
@@ -76,6 +79,9 @@ route_table! {
     GET "/v3" => root::v3, Anyone, None, "V3 API root: links to every resource";
     GET "/v3/info" => root::v3_info, Anyone, None, "Platform information";
     GET "/v2/info" => root::v2_info, Anyone, None, "V2 info, as the cf CLI reads it before logging in";
+    GET "/healthz" => health::healthz, Anyone, None, "Whether the process answers (for load balancers)";
+    GET "/readyz" => health::readyz, Anyone, None, "Whether the database and blobstore answer and migrations are current; 503 names what is not ready";
+    GET "/metrics" => health::metrics, Anyone, None, "Prometheus metrics (a bearer LADLE_METRICS_TOKEN when one is set)";
     GET "/v3/openapi.json" => openapi::document, Anyone, None, "This OpenAPI document";
 
     GET "/login" => login::login_info, Anyone, None, "Login information, as the cf CLI reads it (UAA's /login)";
@@ -168,8 +174,20 @@ route_table! {
     GET "/api/v1/read/{source_id}" => log_cache::read, Bearer, None, "Log-cache read: an app's staging log lines as envelopes";
 }
 
+/// What a load balancer and monitoring ask every node, API or worker (not in Cloud Controller,
+/// so not linked from the root document).
+const NODE_PATHS: &[&str] = &["/healthz", "/readyz", "/metrics"];
+
 pub fn router(state: AppState) -> Router {
-    let routes = add_routes(Router::new())
+    let routes = add_routes(Router::new(), |_| true)
+        .fallback(root::not_found)
+        .method_not_allowed_fallback(root::not_found);
+    crate::api::edge::wrap(routes).with_state(state)
+}
+
+/// `ladle worker --listen`: the node routes only.
+pub fn worker_router(state: AppState) -> Router {
+    let routes = add_routes(Router::new(), |path| NODE_PATHS.contains(&path))
         .fallback(root::not_found)
         .method_not_allowed_fallback(root::not_found);
     crate::api::edge::wrap(routes).with_state(state)

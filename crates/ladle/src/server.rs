@@ -45,6 +45,7 @@ impl Server {
     /// stagings, and gives requests in flight and running stagings the grace period to finish
     /// (stagings still running then are handed back to the queue).
     pub async fn run(self) -> anyhow::Result<()> {
+        crate::telemetry::start();
         let slots = start_staging_slots(&self.state)?;
         start_background_work(&self.state);
         let app = crate::routes::router(self.state.clone());
@@ -81,7 +82,7 @@ async fn open_state(
     config: Config,
 ) -> anyhow::Result<AppState> {
     let tokens = common.token_keys_or_create()?;
-    let pool = db::connect(&common.database_url())
+    let pool = db::connect_waiting(&common.database_url(), common.database_wait())
         .await
         .context("cannot open the database")?;
     ensure_default_stack(&pool, &config.default_stack).await?;
@@ -106,20 +107,57 @@ async fn open_state(
     })
 }
 
-/// `ladle worker`: staging slots only, no HTTP. Point it at the API nodes' database and
-/// blobstore; it claims their queued stagings (waking once a second to look).
+/// `ladle worker`: staging slots, and no API. Point it at the API nodes' database and
+/// blobstore; it claims their queued stagings (waking once a second to look). With `--listen`
+/// it serves `/healthz`, `/readyz` and `/metrics` there.
 pub async fn run_worker(args: &WorkerArgs) -> anyhow::Result<()> {
     args.common.prepare_data_dir()?;
+    let listener = match args.listen {
+        Some(addr) => Some(
+            TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr}"))?,
+        ),
+        None => None,
+    };
     let config = Config::for_worker(args);
     let state = open_state(&args.common, args.blobstore.as_deref(), config).await?;
+    crate::telemetry::start();
     let slots = start_staging_slots(&state)?;
     start_background_work(&state);
-    shutdown_signal().await;
+    match listener {
+        Some(listener) => {
+            // Tests and scripts read this line to learn the port when listening on port 0.
+            println!(
+                "ladle worker listening on http://{}",
+                listener.local_addr()?
+            );
+            let app = crate::routes::worker_router(state.clone());
+            let stop = CancellationToken::new();
+            let http = serve(listener, app, WORKER_LIMITS, stop.clone().cancelled_owned());
+            tokio::pin!(http);
+            tokio::select! {
+                () = &mut http => {}
+                () = shutdown_signal() => {}
+            }
+            stop.cancel();
+        }
+        None => shutdown_signal().await,
+    }
     let grace = state.config.staging.shutdown_grace();
     tracing::info!(grace_seconds = grace.as_secs(), "shutting down");
     shut_down_slots(slots, grace).await;
     Ok(())
 }
+
+/// A worker's HTTP is probes and scrapes: small requests from a few clients.
+const WORKER_LIMITS: ConnectionLimits = ConnectionLimits {
+    header_read_timeout: Duration::from_secs(10),
+    idle_timeout: Duration::from_secs(75),
+    body_timeout: Duration::from_secs(10),
+    send_timeout: Duration::from_secs(30),
+    max_connections: 64,
+};
 
 async fn shut_down_slots(slots: Option<Slots>, grace: Duration) {
     if let Some(slots) = slots {
@@ -131,6 +169,8 @@ async fn shut_down_slots(slots: Option<Slots>, grace: Duration) {
 /// behind, and starts this node's staging slots (none when configured with 0).
 pub fn start_staging_slots(state: &AppState) -> anyhow::Result<Option<Slots>> {
     let slots = state.config.staging.staging_slots.unwrap_or_else(num_cores);
+    metrics::gauge!(crate::telemetry::STAGING_SLOTS).set(slots as f64);
+    metrics::gauge!(crate::telemetry::STAGING_SLOTS_BUSY).set(0.0);
     if slots == 0 {
         tracing::info!("no staging slots on this node");
         return Ok(None);

@@ -20,6 +20,7 @@ pub mod package_stage;
 pub mod package_upload;
 pub mod packages;
 pub mod processes;
+pub mod readiness;
 pub mod roles;
 pub mod spaces;
 pub mod stacks;

@@ -10,6 +10,7 @@ use serde_json::json;
 use crate::cause_chain::CauseChain;
 use crate::domain::unknown_error;
 use crate::messages::{MessageError, MessageErrorKind};
+use crate::outage::Outage;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
@@ -169,11 +170,31 @@ impl ApiError {
         )
     }
 
-    /// A 500 whose cause, with every error beneath it, is logged here with the request's span
-    /// and never sent to the client.
+    /// CC's ServiceUnavailable (its format is a bare `%s`): a backing service is away, the
+    /// client may try again.
+    pub fn service_unavailable(outage: Outage) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            10015,
+            "ServiceUnavailable",
+            format!("The {} is unavailable; try again later", outage.name()),
+        )
+    }
+
+    /// A failure that is not the client's: its cause, with every error beneath it, is logged
+    /// here with the request's span and never sent to the client. When the cause is a database
+    /// or blobstore that cannot be reached it is a 503 the client may retry, else a 500.
     pub fn internal(cause: &(dyn std::error::Error + 'static)) -> Self {
-        tracing::error!(error = %CauseChain(cause), "request failed");
-        Self::unknown_error()
+        match Outage::of(cause) {
+            Some(outage) => {
+                tracing::warn!(error = %CauseChain(cause), "request failed: {} unavailable", outage.name());
+                Self::service_unavailable(outage)
+            }
+            None => {
+                tracing::error!(error = %CauseChain(cause), "request failed");
+                Self::unknown_error()
+            }
+        }
     }
 
     /// `CF-<Name>`, except UnknownError: Cloud Controller sends the 500s it hides from the
@@ -212,7 +233,8 @@ impl From<MessageError> for ApiError {
     }
 }
 
-/// Database failures are never the client's fault: log the cause, answer UnknownError.
+/// Database failures are never the client's fault: log the cause, answer ServiceUnavailable
+/// when the database cannot be reached and UnknownError otherwise.
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
         ApiError::internal(&err)
@@ -258,6 +280,21 @@ mod tests {
         }
     }
 
+    #[test]
+    fn an_unreachable_database_is_a_503_service_unavailable() {
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        let answer = ApiError::from(sqlx::Error::Io(refused));
+        assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE);
+        let body = answer.body();
+        assert_eq!(body["errors"][0]["code"], 10015);
+        assert_eq!(body["errors"][0]["title"], "CF-ServiceUnavailable");
+        assert_eq!(
+            body["errors"][0]["detail"],
+            "The database is unavailable; try again later"
+        );
+        assert_eq!(body["error_code"], "CF-ServiceUnavailable");
+    }
+
     /// A log sink the test can read back.
     #[derive(Clone, Default)]
     struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
@@ -284,12 +321,12 @@ mod tests {
             .with_ansi(false)
             .with_writer(move || sink.clone())
             .finish();
-        let err = Outcome(sqlx::Error::Io(std::io::Error::other("connection reset")));
+        let err = Outcome(sqlx::Error::Protocol("unexpected message 'Z'".into()));
         let answer = tracing::subscriber::with_default(subscriber, || ApiError::internal(&err));
         let logged = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
         assert!(
             logged.contains(
-                "recording the staging outcome: error communicating with database: connection reset"
+                "recording the staging outcome: encountered unexpected or invalid data: unexpected message 'Z'"
             ),
             "{logged}"
         );
@@ -298,6 +335,6 @@ mod tests {
         assert_eq!(body["errors"][0]["title"], "UnknownError");
         assert_eq!(body["errors"][0]["detail"], "An unknown error occurred.");
         assert_eq!(body["error_code"], "UnknownError");
-        assert!(!body.to_string().contains("connection reset"));
+        assert!(!body.to_string().contains("unexpected message"));
     }
 }

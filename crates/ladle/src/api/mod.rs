@@ -8,6 +8,7 @@ pub mod droplets;
 pub mod edge;
 pub mod error;
 pub mod extract;
+pub mod health;
 pub mod jobs;
 pub mod log_cache;
 pub mod login;

@@ -2,13 +2,15 @@
 //! a tracing span carrying it so every log line of the request shows it, the headers every
 //! response gets, and one access log line per request.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request};
-use axum::http::{header, HeaderValue};
+use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
 use tracing::Instrument;
+
+use crate::telemetry;
 
 pub const REQUEST_ID_HEADER: &str = "x-vcap-request-id";
 
@@ -34,6 +36,7 @@ pub async fn layer(mut request: Request, next: Next) -> Response {
         .map_or("-".to_string(), |matched| matched.as_str().to_string());
     let started = Instant::now();
     let mut response = next.run(request).instrument(span).await;
+    record_metrics(&method, &route, response.status(), started.elapsed());
     // Timed to the response head: a streamed body (a download, a followed log) goes on after.
     tracing::info!(
         target: "ladle::access",
@@ -62,6 +65,29 @@ pub async fn layer(mut request: Request, next: Next) -> Response {
         );
     }
     response
+}
+
+/// One request in `ladle_http_requests_total` and its latency histogram, by route template (an
+/// unknown path is `-`, never the path itself, so clients cannot mint new series).
+fn record_metrics(method: &Method, route: &str, status: StatusCode, elapsed: Duration) {
+    // Methods outside HTTP's own set are one label, for the same reason.
+    let method = match *method {
+        Method::GET
+        | Method::POST
+        | Method::PUT
+        | Method::PATCH
+        | Method::DELETE
+        | Method::HEAD
+        | Method::OPTIONS => method.as_str(),
+        _ => "other",
+    };
+    let labels = [
+        ("method", method.to_string()),
+        ("route", route.to_string()),
+        ("status", status.as_str().to_string()),
+    ];
+    metrics::counter!(telemetry::HTTP_REQUESTS, &labels).increment(1);
+    metrics::histogram!(telemetry::HTTP_REQUEST_DURATION, &labels).record(elapsed.as_secs_f64());
 }
 
 /// Keeps only `[A-Za-z0-9_-]` of the client's id, at most 255 characters, and appends a fresh

@@ -21,6 +21,15 @@ pub struct JobRecord {
     pub updated_at: Option<String>,
 }
 
+/// Number of jobs of `kind` waiting to be claimed (queued, including those waiting out a
+/// retry's backoff).
+pub async fn queued_count(db: &DbPool, kind: &str) -> DbResult<i64> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE kind = $1 AND state = 'QUEUED'")
+        .bind(kind)
+        .fetch_one(db)
+        .await
+}
+
 pub async fn insert(db: &DbPool, job: &JobRecord) -> DbResult<()> {
     sqlx::query(
         "INSERT INTO jobs (guid, kind, operation, state, resource_guid, payload, errors, created_at) \

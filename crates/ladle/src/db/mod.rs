@@ -56,8 +56,18 @@ impl Backend {
     }
 }
 
+/// How long a query waits for a connection unless the node says otherwise: when the database
+/// is down, this is how long a request waits before it is answered ServiceUnavailable.
+pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Opens the pool and brings the schema up to date.
 pub async fn connect(url: &str) -> anyhow::Result<DbPool> {
+    connect_waiting(url, DEFAULT_ACQUIRE_TIMEOUT).await
+}
+
+/// `connect`, with queries waiting at most `acquire_timeout` for a connection (a new one is
+/// tried meanwhile, so the pool recovers by itself once the database is back).
+pub async fn connect_waiting(url: &str, acquire_timeout: Duration) -> anyhow::Result<DbPool> {
     sqlx::any::install_default_drivers();
     let backend = Backend::of_url(url).ok_or_else(|| {
         anyhow::anyhow!("unsupported database URL {url:?}: use sqlite:// or postgres://")
@@ -70,7 +80,7 @@ pub async fn connect(url: &str) -> anyhow::Result<DbPool> {
             Backend::Sqlite => 4,
             Backend::Postgres => 32,
         })
-        .acquire_timeout(Duration::from_secs(30))
+        .acquire_timeout(acquire_timeout)
         .after_connect(move |conn, _| {
             Box::pin(async move {
                 if backend == Backend::Sqlite {
@@ -88,6 +98,21 @@ pub async fn connect(url: &str) -> anyhow::Result<DbPool> {
         .await?;
     MIGRATOR.run(&pool).await?;
     Ok(pool)
+}
+
+/// Versions of this binary's migrations that the database has not applied (a node of a newer
+/// version migrated it further: that is fine, the schema only grows).
+pub async fn missing_migrations(pool: &DbPool) -> DbResult<Vec<i64>> {
+    let applied: Vec<i64> =
+        sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success = TRUE")
+            .fetch_all(pool)
+            .await?;
+    Ok(MIGRATOR
+        .iter()
+        .filter(|migration| !migration.migration_type.is_down_migration())
+        .map(|migration| migration.version)
+        .filter(|version| !applied.contains(version))
+        .collect())
 }
 
 /// Current time as stored: RFC 3339, UTC, microseconds (sorts as text).

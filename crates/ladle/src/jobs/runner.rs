@@ -19,6 +19,7 @@ use super::staging::{self, StagingContext};
 use crate::cause_chain::CauseChain;
 use crate::db::job_queue::{self as queue, ClaimedJob, STAGING};
 use crate::db::{DbPool, DbResult};
+use crate::telemetry;
 
 const POLL: Duration = Duration::from_secs(1);
 
@@ -91,7 +92,10 @@ impl Slot {
         while !self.stop_claiming.is_cancelled() {
             let pause = match queue::claim(&self.ctx.state.db, STAGING, &self.owner, lease).await {
                 Ok(Some(job)) => {
+                    let busy = metrics::gauge!(telemetry::STAGING_SLOTS_BUSY);
+                    busy.increment(1.0);
                     self.run_with_lease(job).await;
+                    busy.decrement(1.0);
                     continue;
                 }
                 Ok(None) => POLL,

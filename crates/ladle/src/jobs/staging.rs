@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Instant;
 
 use anyhow::Context;
 use ladle_stager::env::{staging_environment, StagingEnvInput};
@@ -13,6 +14,7 @@ use ladle_stager::{
 use serde_json::{Map, Value};
 
 use super::staging_log::{DbLogSink, LogLimits};
+use super::staging_metrics::{self, TimedSink};
 use crate::actions::staging_complete::{self, Outcome};
 use crate::blobstore::keys;
 use crate::db::droplets::{self, DropletRecord};
@@ -44,6 +46,9 @@ pub async fn run(ctx: &StagingContext, job: &ClaimedJob) -> anyhow::Result<()> {
     if !droplet.state().is_in_flight() {
         return Ok(()); // already completed by an earlier claim
     }
+    if job.attempts == 1 {
+        staging_metrics::queue_wait(&droplet.created_at);
+    }
     droplets::mark_staging(db, droplet_guid).await?;
     #[cfg(test)]
     test_hooks::panic_if_asked(droplet_guid);
@@ -56,9 +61,15 @@ pub async fn run(ctx: &StagingContext, job: &ClaimedJob) -> anyhow::Result<()> {
             .unwrap_or(staging.staging_log_rate_limit_bytes_per_second),
     );
     let outcome = match stage(ctx, &droplet, &inputs, log_limits).await {
-        Ok(success) => store_outputs(ctx, &droplet, success).await,
+        Ok(success) => {
+            let started = Instant::now();
+            let stored = store_outputs(ctx, &droplet, success).await;
+            staging_metrics::phase("droplet_upload", started.elapsed());
+            stored
+        }
         Err(failure) => Outcome::Failed(failure),
     };
+    staging_metrics::ended(&outcome);
     staging_complete::record(&ctx.state, &droplet, outcome)
         .await
         .context("cannot record the staging's outcome")?;
@@ -78,6 +89,7 @@ pub async fn give_up(ctx: &StagingContext, job: &ClaimedJob, cause: &str) -> any
     match droplets::find(&ctx.state.db, droplet_guid).await? {
         Some(droplet) => {
             let failure = Outcome::Failed(StagingFailure::stager(cause));
+            staging_metrics::gave_up();
             staging_complete::record(&ctx.state, &droplet, failure).await?
         }
         None => staging_complete::fail_build_of_deleted_droplet(&ctx.state, droplet_guid).await?,
@@ -103,14 +115,20 @@ async fn stage(
     inputs: &InputDir,
     log_limits: LogLimits,
 ) -> Result<StagingSuccess, StagingFailure> {
+    let fetching = Instant::now();
     let request = gather_inputs(&ctx.state, droplet, inputs).await?;
+    staging_metrics::phase("fetch", fetching.elapsed());
     let (sink, writer) = DbLogSink::start(
         ctx.state.db.clone(),
         ctx.state.staging_log_appended.clone(),
         droplet.guid.clone(),
         log_limits,
     );
-    let result = ctx.stager.stage(request, &sink).await;
+    let timed = TimedSink::new(&sink);
+    let staging = Instant::now();
+    let result = ctx.stager.stage(request, &timed).await;
+    timed.record(staging);
+    drop(timed);
     drop(sink);
     let _ = writer.await;
     result

@@ -1,0 +1,396 @@
+//! The database and the blobstore going away and coming back while a node runs: requests
+//! meanwhile are answered 503 ServiceUnavailable (CF's error body), nothing is half-written,
+//! `/readyz` names what is missing, and the node recovers by itself without a restart.
+//!
+//! Each test starts what it stops: a PostgreSQL cluster of its own (the installed PostgreSQL's
+//! `initdb` and `pg_ctl`, on its own port) and an S3 server of its own (`scripts/s3-server.sh`).
+//! They are ignored in the ordinary passes (they need PostgreSQL's binaries and moto, which the
+//! test command's S3 pass has) and fail, never skip, when either is missing.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::packages::{upload, zip_bytes, AppFixture, Entry};
+use crate::support::{output_within, Response, ServerOptions, TestServer};
+
+/// A PostgreSQL cluster in a temporary directory on a loopback port, stopped on drop.
+struct OwnPostgres {
+    dir: tempfile::TempDir,
+    bin: PathBuf,
+    port: u16,
+}
+
+impl OwnPostgres {
+    fn start() -> OwnPostgres {
+        let bin = postgres_bin();
+        let dir = tempfile::tempdir().unwrap();
+        // PostgreSQL refuses to run as root: as root, the cluster is the postgres user's.
+        if nix::unistd::geteuid().is_root() {
+            let user = nix::unistd::User::from_name("postgres")
+                .unwrap()
+                .expect("a postgres user to run the test's PostgreSQL as");
+            nix::unistd::chown(dir.path(), Some(user.uid), Some(user.gid)).unwrap();
+        }
+        let postgres = OwnPostgres {
+            dir,
+            bin,
+            port: free_port(),
+        };
+        postgres.run(
+            "initdb",
+            &[
+                "-D",
+                &postgres.data(),
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "--no-sync",
+            ],
+        );
+        postgres.start_again();
+        postgres
+    }
+
+    fn data(&self) -> String {
+        self.dir.path().join("data").display().to_string()
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    fn start_again(&self) {
+        let options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
+            self.port,
+            self.dir.path().display()
+        );
+        let log = self.dir.path().join("postgres.log").display().to_string();
+        self.run(
+            "pg_ctl",
+            &[
+                "-D",
+                &self.data(),
+                "-o",
+                &options,
+                "-l",
+                &log,
+                "-w",
+                "start",
+            ],
+        );
+    }
+
+    fn stop(&self) {
+        self.run("pg_ctl", &["-D", &self.data(), "-m", "fast", "-w", "stop"]);
+    }
+
+    fn run(&self, tool: &str, args: &[&str]) {
+        let program = self.bin.join(tool);
+        let mut command = if nix::unistd::geteuid().is_root() {
+            let mut command = Command::new("runuser");
+            command.args(["-u", "postgres", "--"]).arg(&program);
+            command
+        } else {
+            Command::new(&program)
+        };
+        command.args(args).current_dir(self.dir.path());
+        let out = output_within(&mut command, Duration::from_secs(60));
+        assert!(
+            out.status.success(),
+            "{tool} {args:?} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+impl Drop for OwnPostgres {
+    fn drop(&mut self) {
+        let program = self.bin.join("pg_ctl");
+        let data = self.data();
+        let mut command = Command::new("runuser");
+        if nix::unistd::geteuid().is_root() {
+            command.args(["-u", "postgres", "--"]).arg(&program);
+        } else {
+            command = Command::new(&program);
+        }
+        let _ = command
+            .args(["-D", &data, "-m", "immediate", "-w", "stop"])
+            .output();
+    }
+}
+
+/// The newest installed PostgreSQL's `bin` directory (`/usr/lib/postgresql/<version>/bin`).
+fn postgres_bin() -> PathBuf {
+    let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .map(|entries| {
+            entries
+                .filter_map(|entry| entry.ok().map(|entry| entry.path().join("bin")))
+                .filter(|bin| bin.join("initdb").is_file() && bin.join("pg_ctl").is_file())
+                .collect()
+        })
+        .unwrap_or_default();
+    found.sort_by_key(|bin| {
+        bin.parent()
+            .and_then(Path::file_name)
+            .and_then(|version| version.to_str()?.parse::<u32>().ok())
+    });
+    found
+        .pop()
+        .expect("this test needs PostgreSQL's initdb and pg_ctl under /usr/lib/postgresql/*/bin")
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A moto S3 server of the test's own, started and stopped by `scripts/s3-server.sh`.
+struct OwnS3 {
+    dir: tempfile::TempDir,
+    port: u16,
+    env: Vec<(String, String)>,
+}
+
+impl OwnS3 {
+    fn start() -> OwnS3 {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let mut s3 = OwnS3 {
+            dir,
+            port,
+            env: Vec::new(),
+        };
+        s3.script("start");
+        let env = std::fs::read_to_string(s3.dir.path().join("env")).unwrap();
+        s3.env = env
+            .lines()
+            .filter_map(|line| line.split_once('='))
+            .map(|(key, value)| (key.to_string(), value.to_string()))
+            .collect();
+        s3
+    }
+
+    fn var(&self, key: &str) -> &str {
+        &self.env.iter().find(|(k, _)| k == key).unwrap().1
+    }
+
+    fn script(&self, action: &str) {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/s3-server.sh");
+        let dir = self.dir.path().display().to_string();
+        let port = self.port.to_string();
+        let mut command = Command::new("bash");
+        command.arg(&script).arg(action).arg(&dir);
+        if action == "start" {
+            command.arg(&port);
+        }
+        let out = output_within(&mut command, Duration::from_secs(300));
+        assert!(
+            out.status.success(),
+            "scripts/s3-server.sh {action} failed (this test needs moto from PyPI): {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+impl Drop for OwnS3 {
+    fn drop(&mut self) {
+        self.script("stop");
+    }
+}
+
+async fn readyz(server: &TestServer) -> Response {
+    let response = server
+        .client
+        .get(format!("{}/readyz", server.url))
+        .send()
+        .await
+        .expect("readyz answers");
+    Response::read(response).await
+}
+
+/// Polls `/readyz` until it is 200, failing the test after `limit`.
+async fn wait_ready(server: &TestServer, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    loop {
+        let ready = readyz(server).await;
+        if ready.status == 200 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not ready {} s after the service came back: {}",
+            limit.as_secs(),
+            ready.text
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[track_caller]
+fn assert_unavailable(response: &Response, service: &str) {
+    response.assert_error(
+        503,
+        10015,
+        "ServiceUnavailable",
+        &format!("The {service} is unavailable"),
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "starts and stops its own PostgreSQL and S3 server; the test command's S3 pass runs it"]
+async fn database_and_blobstore_outages_are_503s_and_the_node_recovers_by_itself() {
+    let postgres = OwnPostgres::start();
+    let s3 = OwnS3::start();
+    let database_url = postgres.url();
+    let env = [
+        ("DATABASE_URL", database_url.as_str()),
+        ("LADLE_DATABASE_WAIT_SECONDS", "2"),
+        ("LADLE_STAGING_SLOTS", "0"),
+        ("LADLE_BLOBSTORE", "s3://ladle-test/outages"),
+        ("AWS_ENDPOINT_URL", s3.var("AWS_ENDPOINT_URL")),
+        ("AWS_ALLOW_HTTP", "true"),
+        ("AWS_REGION", s3.var("AWS_REGION")),
+        ("AWS_ACCESS_KEY_ID", s3.var("AWS_ACCESS_KEY_ID")),
+        ("AWS_SECRET_ACCESS_KEY", s3.var("AWS_SECRET_ACCESS_KEY")),
+    ];
+    let server = TestServer::start_with_options(ServerOptions {
+        env: &env,
+        ..ServerOptions::default()
+    })
+    .await;
+    let fx = AppFixture::create(&server).await;
+    let app_path = format!("/v3/apps/{}", fx.app_guid);
+    let bits = zip_bytes(&[Entry::File("index.html", b"hello")]);
+    let before = fx.bits_package(&server).await;
+    upload(
+        &server,
+        &format!("/v3/packages/{before}/upload"),
+        &fx.developer,
+        Some(bits.clone()),
+        None,
+    )
+    .await
+    .assert_status(200);
+    assert_eq!(readyz(&server).await.status, 200);
+
+    // The database goes away for ten seconds.
+    postgres.stop();
+    let stopped = Instant::now();
+    assert_unavailable(&server.get(&app_path, &fx.developer).await, "database");
+    let create = json!({"name": "made-in-the-outage", "relationships": {"space": {"data": {"guid": fx.space_guid}}}});
+    assert_unavailable(
+        &server.post("/v3/apps", &fx.developer, create.clone()).await,
+        "database",
+    );
+    let not_ready = readyz(&server).await;
+    not_ready.assert_status(503);
+    assert_eq!(
+        not_ready.body["not_ready"],
+        json!(["database", "migrations"]),
+        "{}",
+        not_ready.text
+    );
+    assert!(not_ready.body["checks"]["database"].as_str().unwrap() != "ok");
+    assert_eq!(
+        not_ready.body["checks"]["blobstore"], "ok",
+        "{}",
+        not_ready.text
+    );
+    let health = server
+        .client
+        .get(format!("{}/healthz", server.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200, "the process itself is fine");
+    tokio::time::sleep(Duration::from_secs(10).saturating_sub(stopped.elapsed())).await;
+    postgres.start_again();
+    wait_ready(&server, Duration::from_secs(30)).await;
+    server
+        .get(&app_path, &fx.developer)
+        .await
+        .assert_status(200);
+    let listed = server
+        .get("/v3/apps?names=made-in-the-outage", &fx.developer)
+        .await;
+    listed.assert_status(200);
+    assert_eq!(
+        listed.body["pagination"]["total_results"], 0,
+        "the refused create left nothing"
+    );
+    let created = server.post("/v3/apps", &fx.developer, create).await;
+    created.assert_status(201);
+
+    // The blobstore goes away: uploads and downloads are 503s, the rest of the API works.
+    s3.script("stop");
+    let during = fx.bits_package(&server).await;
+    let refused = upload(
+        &server,
+        &format!("/v3/packages/{during}/upload"),
+        &fx.developer,
+        Some(bits.clone()),
+        None,
+    )
+    .await;
+    assert_unavailable(&refused, "blobstore");
+    let download = server
+        .get(&format!("/v3/packages/{before}/download"), &fx.developer)
+        .await;
+    assert_unavailable(&download, "blobstore");
+    let not_ready = readyz(&server).await;
+    not_ready.assert_status(503);
+    assert_eq!(
+        not_ready.body["not_ready"],
+        json!(["blobstore"]),
+        "{}",
+        not_ready.text
+    );
+    server
+        .get(&app_path, &fx.developer)
+        .await
+        .assert_status(200);
+    let half = server
+        .get(&format!("/v3/packages/{during}"), &fx.developer)
+        .await;
+    half.assert_status(200);
+    assert_eq!(
+        half.body["state"], "FAILED",
+        "never READY without its blob: {}",
+        half.text
+    );
+
+    // Back (moto starts empty on the same endpoint): ready again, and uploads work.
+    s3.script("start");
+    wait_ready(&server, Duration::from_secs(30)).await;
+    let after = fx.bits_package(&server).await;
+    let uploaded = upload(
+        &server,
+        &format!("/v3/packages/{after}/upload"),
+        &fx.developer,
+        Some(bits.clone()),
+        None,
+    )
+    .await;
+    uploaded.assert_status(200);
+    assert_eq!(uploaded.body["state"], "READY");
+    let download = server
+        .client
+        .get(format!("{}/v3/packages/{after}/download", server.url))
+        .header("Authorization", format!("bearer {}", fx.developer))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(download.status(), 200);
+    assert_eq!(download.bytes().await.unwrap().to_vec(), bits);
+}
