@@ -3,7 +3,6 @@
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, StatusCode};
 use axum::Json;
-use serde_json::Value;
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{CfJson, CurrentUser};
@@ -13,7 +12,8 @@ use crate::messages::app_update::AppUpdate;
 use crate::messages::env_vars::EnvVarsPatch;
 use crate::messages::filters::AppFilter;
 use crate::messages::list::ListParams;
-use crate::presenters::{app, pagination};
+use crate::presenters::app::{self, AppView, EnvVarsView, EnvView};
+use crate::presenters::pagination::{self, ListView};
 use crate::state::AppState;
 
 impl From<AppError> for ApiError {
@@ -36,7 +36,7 @@ pub async fn create(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     CfJson(body): CfJson,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<AppView>)> {
     let input = AppCreate::parse(&body)?;
     let details = actions::create(&state.db, &user, &state.config.default_stack, input).await?;
     Ok((StatusCode::CREATED, Json(view(&state, &details))))
@@ -46,7 +46,7 @@ pub async fn show(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     Path(guid): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<AppView>> {
     let details = actions::show(&state.db, &user, &guid).await?;
     Ok(Json(view(&state, &details)))
 }
@@ -55,17 +55,16 @@ pub async fn list(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     RawQuery(query): RawQuery,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ListView<AppView>>> {
     let params = ListParams::parse(query.as_deref(), AppFilter::NAMES)?;
     let filter = AppFilter::from_params(&params);
-    let (apps, total) = actions::list(&state.db, &user, &filter, &params.page()).await?;
-    let resources = apps.iter().map(|details| view(&state, details)).collect();
-    Ok(Json(pagination::present(
-        resources,
-        total,
+    let found = actions::list(&state.db, &user, &filter, &params.page()).await?;
+    Ok(Json(pagination::present_page(
+        found,
         &params,
         "/v3/apps",
         &state.links,
+        |details| view(&state, details),
     )))
 }
 
@@ -74,14 +73,14 @@ pub async fn update(
     CurrentUser(user): CurrentUser,
     Path(guid): Path<String>,
     CfJson(body): CfJson,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<AppView>> {
     let input = AppUpdate::parse(&body)?;
     let details = actions::update(&state.db, &user, &guid, input).await?;
     Ok(Json(view(&state, &details)))
 }
 
 /// The app's view, both dialects (also the answer to 2015's `PUT /current_droplet`).
-pub(super) fn view(state: &AppState, details: &AppDetails) -> Value {
+pub(super) fn view(state: &AppState, details: &AppDetails) -> AppView {
     app::present(
         &details.app,
         details.total_desired_instances,
@@ -106,7 +105,7 @@ pub async fn show_env_vars(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     Path(guid): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<EnvVarsView>> {
     let record = actions::env_vars(&state.db, &user, &guid).await?;
     Ok(Json(app::present_env_vars(&record, &state.links)))
 }
@@ -116,7 +115,7 @@ pub async fn update_env_vars(
     CurrentUser(user): CurrentUser,
     Path(guid): Path<String>,
     CfJson(body): CfJson,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<EnvVarsView>> {
     let patch = EnvVarsPatch::parse(&body)?;
     let record = actions::patch_env_vars(&state.db, &user, &guid, patch).await?;
     Ok(Json(app::present_env_vars(&record, &state.links)))
@@ -126,7 +125,7 @@ pub async fn env(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     Path(guid): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<EnvView>> {
     let env = actions::env(&state.db, &user, &guid).await?;
     Ok(Json(app::present_env(
         &env.app,

@@ -13,11 +13,12 @@ use serde_json::Value;
 use super::error::{ApiError, ApiResult};
 use super::extract::{CfJson, CurrentUser};
 use crate::actions::package_upload;
-use crate::actions::packages::{self as actions, PackageError, PackagePage};
+use crate::actions::packages::{self as actions, PackageError};
 use crate::messages::filters::PackageFilter;
 use crate::messages::list::ListParams;
 use crate::messages::package_create::PackageCreate;
-use crate::presenters::{package, pagination};
+use crate::presenters::package::{self, PackageView};
+use crate::presenters::pagination::{self, ListView};
 use crate::state::AppState;
 use crate::upload_check::{self, ReceiveError, ReceivedFile};
 
@@ -47,7 +48,7 @@ pub async fn create(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     CfJson(body): CfJson,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<PackageView>)> {
     let input = PackageCreate::parse(&body)?;
     let created = actions::create(&state.db, &user, input).await?;
     Ok((
@@ -62,7 +63,7 @@ pub async fn create_for_app(
     CurrentUser(user): CurrentUser,
     Path(app_guid): Path<String>,
     CfJson(body): CfJson,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<PackageView>)> {
     let input = PackageCreate::parse_2015(&body, &app_guid)?;
     let created = actions::create_for_app(&state.db, &user, input).await?;
     Ok((
@@ -75,7 +76,7 @@ pub async fn show(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     Path(guid): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<PackageView>> {
     let (found, _) = actions::find_readable(&state.db, &user, &guid).await?;
     Ok(Json(package::present(&found, &state.links)))
 }
@@ -84,11 +85,17 @@ pub async fn list(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     RawQuery(query): RawQuery,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ListView<PackageView>>> {
     let params = ListParams::parse(query.as_deref(), PackageFilter::NAMES)?;
     let filter = PackageFilter::from_params(&params);
     let found = actions::list(&state.db, &user, &filter, &params.page(), None).await?;
-    Ok(Json(present_page(&state, found, &params, "/v3/packages")))
+    Ok(Json(pagination::present_page(
+        found,
+        &params,
+        "/v3/packages",
+        &state.links,
+        |p| package::present(p, &state.links),
+    )))
 }
 
 pub async fn list_for_app(
@@ -96,26 +103,19 @@ pub async fn list_for_app(
     CurrentUser(user): CurrentUser,
     Path(app_guid): Path<String>,
     RawQuery(query): RawQuery,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ListView<PackageView>>> {
     let params = ListParams::parse(query.as_deref(), PackageFilter::APP_NAMES)?;
     let filter = PackageFilter::from_params(&params);
     let page = params.page();
     let found = actions::list(&state.db, &user, &filter, &page, Some(&app_guid)).await?;
     let path = format!("/v3/apps/{app_guid}/packages");
-    Ok(Json(present_page(&state, found, &params, &path)))
-}
-
-fn present_page(
-    state: &AppState,
-    (found, total): PackagePage,
-    params: &ListParams,
-    path: &str,
-) -> Value {
-    let resources = found
-        .iter()
-        .map(|p| package::present(p, &state.links))
-        .collect();
-    pagination::present(resources, total, params, path, &state.links)
+    Ok(Json(pagination::present_page(
+        found,
+        &params,
+        &path,
+        &state.links,
+        |p| package::present(p, &state.links),
+    )))
 }
 
 /// 202 with the job in `Location`, as CC answers today; the job is already finished.
@@ -136,7 +136,7 @@ pub async fn upload(
     CurrentUser(user): CurrentUser,
     Path(guid): Path<String>,
     form: Result<Multipart, MultipartRejection>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<PackageView>> {
     let found = package_upload::check_uploadable(&state.db, &user, &guid).await?;
     let limits = package_upload::zip_limits(state.config.max_package_size_bytes);
     let form = UploadForm::read(form, &upload_dir(&state), limits.max_upload_bytes(), true).await?;

@@ -3,7 +3,6 @@
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::Json;
-use serde_json::Value;
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{CfJson, CurrentUser};
@@ -13,7 +12,8 @@ use crate::fetchers::roles;
 use crate::messages::filters::RoleFilter;
 use crate::messages::list::ListParams;
 use crate::messages::role_create::RoleCreate;
-use crate::presenters::{pagination, role};
+use crate::presenters::pagination::{self, ListView};
+use crate::presenters::role::{self, RoleView};
 use crate::state::AppState;
 
 impl From<RoleError> for ApiError {
@@ -35,7 +35,7 @@ pub async fn create(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     CfJson(body): CfJson,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<RoleView>)> {
     let input = RoleCreate::parse(&body)?;
     let created = actions::create(&state.db, &user, input).await?;
     Ok((
@@ -48,7 +48,7 @@ pub async fn show(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     Path(guid): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<RoleView>> {
     let found = actions::find_readable(&state.db, &user, &guid).await?;
     Ok(Json(role::present(&found, &state.links)))
 }
@@ -57,23 +57,19 @@ pub async fn list(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     RawQuery(query): RawQuery,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ListView<RoleView>>> {
     let params = ListParams::parse(query.as_deref(), RoleFilter::NAMES)?;
     let filter = RoleFilter::from_params(&params);
     let orgs = permissions::readable_orgs(&state.db, &user).await?;
     let spaces = permissions::readable_spaces(&state.db, &user).await?;
     let page = params.page();
-    let (found, total) = roles::list(&state.db, &orgs, &spaces, &filter, &page).await?;
-    let resources = found
-        .iter()
-        .map(|r| role::present(r, &state.links))
-        .collect();
-    Ok(Json(pagination::present(
-        resources,
-        total,
+    let found = roles::list(&state.db, &orgs, &spaces, &filter, &page).await?;
+    Ok(Json(pagination::present_page(
+        found,
         &params,
         "/v3/roles",
         &state.links,
+        |r| role::present(r, &state.links),
     )))
 }
 

@@ -3,7 +3,6 @@
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::Json;
-use serde_json::Value;
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{CfJson, CurrentUser};
@@ -13,7 +12,8 @@ use crate::fetchers::spaces;
 use crate::messages::filters::SpaceFilter;
 use crate::messages::list::ListParams;
 use crate::messages::space_create::SpaceCreate;
-use crate::presenters::{pagination, space};
+use crate::presenters::pagination::{self, ListView};
+use crate::presenters::space::{self, SpaceView};
 use crate::state::AppState;
 
 impl From<SpaceError> for ApiError {
@@ -33,7 +33,7 @@ pub async fn create(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     CfJson(body): CfJson,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<SpaceView>)> {
     let input = SpaceCreate::parse(&body)?;
     let created = actions::create(&state.db, &user, input).await?;
     Ok((
@@ -46,7 +46,7 @@ pub async fn show(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     Path(guid): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<SpaceView>> {
     let found = actions::find_readable(&state.db, &user, &guid).await?;
     Ok(Json(space::present(&found, &state.links)))
 }
@@ -55,21 +55,17 @@ pub async fn list(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     RawQuery(query): RawQuery,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ListView<SpaceView>>> {
     let params = ListParams::parse(query.as_deref(), SpaceFilter::NAMES)?;
     let filter = SpaceFilter::from_params(&params);
     let visible = permissions::readable_spaces(&state.db, &user).await?;
-    let (found, total) = spaces::list(&state.db, &visible, &filter, &params.page()).await?;
-    let resources = found
-        .iter()
-        .map(|s| space::present(s, &state.links))
-        .collect();
-    Ok(Json(pagination::present(
-        resources,
-        total,
+    let found = spaces::list(&state.db, &visible, &filter, &params.page()).await?;
+    Ok(Json(pagination::present_page(
+        found,
         &params,
         "/v3/spaces",
         &state.links,
+        |s| space::present(s, &state.links),
     )))
 }
 
