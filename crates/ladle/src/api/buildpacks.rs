@@ -7,7 +7,7 @@ use axum::Json;
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{CfJson, CurrentUser};
-use super::packages::{upload_dir, UploadForm};
+use super::upload::{upload_dir, UploadForm};
 use crate::actions::buildpack_upload::{self, ZIP_LIMITS};
 use crate::actions::buildpacks::{self as actions, BuildpackError};
 use crate::fetchers::buildpacks;

@@ -17,6 +17,7 @@ pub mod roles;
 pub mod root;
 pub mod spaces;
 pub mod stacks;
+pub mod upload;
 pub mod users;
 
 use axum::body::Body;
