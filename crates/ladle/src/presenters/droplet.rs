@@ -191,7 +191,7 @@ pub fn present_current_relationship(
 
 /// The Procfile text CC's 2015 API shows: process types as YAML.
 fn procfile_yaml(process_types: &BTreeMap<String, String>) -> String {
-    serde_yaml::to_string(process_types).unwrap_or_default()
+    serde_yaml_ng::to_string(process_types).unwrap_or_default()
 }
 
 /// The buildpacks that staged the droplet; a URL's credentials are not shown (CC shows the
