@@ -7,12 +7,15 @@ use axum::Json;
 use super::error::{ApiError, ApiResult};
 use super::extract::{CfJson, CurrentUser};
 use crate::actions::apps::{self as actions, AppDetails, AppError};
+use crate::fetchers::included;
 use crate::messages::app_create::AppCreate;
 use crate::messages::app_update::AppUpdate;
 use crate::messages::env_vars::EnvVarsPatch;
 use crate::messages::filters::AppFilter;
+use crate::messages::include::{self, Include};
 use crate::messages::list::ListParams;
 use crate::presenters::app::{self, AppView, EnvVarsView, EnvView};
+use crate::presenters::included::WithIncluded;
 use crate::presenters::pagination::{self, ListView};
 use crate::state::AppState;
 
@@ -46,26 +49,30 @@ pub async fn show(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     Path(guid): Path<String>,
-) -> ApiResult<Json<AppView>> {
+    RawQuery(query): RawQuery,
+) -> ApiResult<Json<WithIncluded<AppView>>> {
+    let include = Include::from_show_query(query.as_deref(), include::APP)?;
     let details = actions::show(&state.db, &user, &guid).await?;
-    Ok(Json(view(&state, &details)))
+    let included = included::for_apps(&state.db, &[&details.app], &include).await?;
+    let view = view(&state, &details);
+    Ok(Json(super::with_included(view, &included, &state.links)))
 }
 
 pub async fn list(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     RawQuery(query): RawQuery,
-) -> ApiResult<Json<ListView<AppView>>> {
+) -> ApiResult<Json<WithIncluded<ListView<AppView>>>> {
     let params = ListParams::parse(query.as_deref(), AppFilter::NAMES)?;
+    let include = Include::from_list(&params, include::APP)?;
     let filter = AppFilter::from_params(&params);
     let found = actions::list(&state.db, &user, &filter, &params.page()).await?;
-    Ok(Json(pagination::present_page(
-        found,
-        &params,
-        "/v3/apps",
-        &state.links,
-        |details| view(&state, details),
-    )))
+    let records: Vec<_> = found.0.iter().map(|details| &details.app).collect();
+    let included = included::for_apps(&state.db, &records, &include).await?;
+    let page = pagination::present_page(found, &params, "/v3/apps", &state.links, |details| {
+        view(&state, details)
+    });
+    Ok(Json(super::with_included(page, &included, &state.links)))
 }
 
 pub async fn update(

@@ -49,3 +49,17 @@ pub fn file_download(
     )
         .into_response()
 }
+
+/// A list or a show with the `included` block a client asked for (`include=`).
+pub fn with_included<V>(
+    view: V,
+    included: &crate::fetchers::included::Included,
+    links: &crate::presenters::Links,
+) -> crate::presenters::included::WithIncluded<V> {
+    let records = crate::presenters::included::IncludedRecords {
+        users: included.users.as_deref(),
+        spaces: included.spaces.as_deref(),
+        organizations: included.organizations.as_deref(),
+    };
+    crate::presenters::included::present(view, records, links)
+}

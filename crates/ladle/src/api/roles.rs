@@ -8,10 +8,12 @@ use super::error::{ApiError, ApiResult};
 use super::extract::{CfJson, CurrentUser};
 use crate::actions::roles::{self as actions, RoleError};
 use crate::auth::permissions;
-use crate::fetchers::roles;
+use crate::fetchers::{included, roles};
 use crate::messages::filters::RoleFilter;
+use crate::messages::include::{self, Include};
 use crate::messages::list::ListParams;
 use crate::messages::role_create::RoleCreate;
+use crate::presenters::included::WithIncluded;
 use crate::presenters::pagination::{self, ListView};
 use crate::presenters::role::{self, RoleView};
 use crate::state::AppState;
@@ -48,29 +50,33 @@ pub async fn show(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     Path(guid): Path<String>,
-) -> ApiResult<Json<RoleView>> {
+    RawQuery(query): RawQuery,
+) -> ApiResult<Json<WithIncluded<RoleView>>> {
+    let include = Include::from_show_query(query.as_deref(), include::ROLE)?;
     let found = actions::find_readable(&state.db, &user, &guid).await?;
-    Ok(Json(role::present(&found, &state.links)))
+    let included = included::for_roles(&state.db, &[&found], &include).await?;
+    let view = role::present(&found, &state.links);
+    Ok(Json(super::with_included(view, &included, &state.links)))
 }
 
 pub async fn list(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     RawQuery(query): RawQuery,
-) -> ApiResult<Json<ListView<RoleView>>> {
+) -> ApiResult<Json<WithIncluded<ListView<RoleView>>>> {
     let params = ListParams::parse(query.as_deref(), RoleFilter::NAMES)?;
+    let include = Include::from_list(&params, include::ROLE)?;
     let filter = RoleFilter::from_params(&params);
     let orgs = permissions::readable_orgs(&state.db, &user).await?;
     let spaces = permissions::readable_spaces(&state.db, &user).await?;
     let page = params.page();
     let found = roles::list(&state.db, &orgs, &spaces, &filter, &page).await?;
-    Ok(Json(pagination::present_page(
-        found,
-        &params,
-        "/v3/roles",
-        &state.links,
-        |r| role::present(r, &state.links),
-    )))
+    let records: Vec<_> = found.0.iter().collect();
+    let included = included::for_roles(&state.db, &records, &include).await?;
+    let page = pagination::present_page(found, &params, "/v3/roles", &state.links, |r| {
+        role::present(r, &state.links)
+    });
+    Ok(Json(super::with_included(page, &included, &state.links)))
 }
 
 /// CC takes roles away in a background job (202); ours is one row, deleted on 204.

@@ -8,10 +8,12 @@ use super::error::{ApiError, ApiResult};
 use super::extract::{CfJson, CurrentUser};
 use crate::actions::spaces::{self as actions, SpaceError};
 use crate::auth::permissions;
-use crate::fetchers::spaces;
+use crate::fetchers::{included, spaces};
 use crate::messages::filters::SpaceFilter;
+use crate::messages::include::{self, Include};
 use crate::messages::list::ListParams;
 use crate::messages::space_create::SpaceCreate;
+use crate::presenters::included::WithIncluded;
 use crate::presenters::pagination::{self, ListView};
 use crate::presenters::space::{self, SpaceView};
 use crate::state::AppState;
@@ -46,27 +48,31 @@ pub async fn show(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     Path(guid): Path<String>,
-) -> ApiResult<Json<SpaceView>> {
+    RawQuery(query): RawQuery,
+) -> ApiResult<Json<WithIncluded<SpaceView>>> {
+    let include = Include::from_show_query(query.as_deref(), include::SPACE)?;
     let found = actions::find_readable(&state.db, &user, &guid).await?;
-    Ok(Json(space::present(&found, &state.links)))
+    let included = included::for_spaces(&state.db, &[&found], &include).await?;
+    let view = space::present(&found, &state.links);
+    Ok(Json(super::with_included(view, &included, &state.links)))
 }
 
 pub async fn list(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     RawQuery(query): RawQuery,
-) -> ApiResult<Json<ListView<SpaceView>>> {
+) -> ApiResult<Json<WithIncluded<ListView<SpaceView>>>> {
     let params = ListParams::parse(query.as_deref(), SpaceFilter::NAMES)?;
+    let include = Include::from_list(&params, include::SPACE)?;
     let filter = SpaceFilter::from_params(&params);
     let visible = permissions::readable_spaces(&state.db, &user).await?;
     let found = spaces::list(&state.db, &visible, &filter, &params.page()).await?;
-    Ok(Json(pagination::present_page(
-        found,
-        &params,
-        "/v3/spaces",
-        &state.links,
-        |s| space::present(s, &state.links),
-    )))
+    let records: Vec<_> = found.0.iter().collect();
+    let included = included::for_spaces(&state.db, &records, &include).await?;
+    let page = pagination::present_page(found, &params, "/v3/spaces", &state.links, |s| {
+        space::present(s, &state.links)
+    });
+    Ok(Json(super::with_included(page, &included, &state.links)))
 }
 
 /// CC deletes spaces in a background job and answers 202 with the job's location; ours is
