@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use ladle_contract::BuildpackMetadata;
 use serde::Serialize;
-use serde_yaml::Value;
+use serde_yaml_ng::Value;
 
 /// Reads `config.yml` (`name`, `version`, `config`, `output_metadata`) leniently: like CF, a
 /// missing or unreadable file just leaves the fields empty.
@@ -19,7 +19,7 @@ pub fn read_buildpack_metadata(key: &str, config_yml: &Path) -> BuildpackMetadat
     let Ok(text) = std::fs::read_to_string(config_yml) else {
         return metadata;
     };
-    let Ok(Value::Mapping(map)) = serde_yaml::from_str::<Value>(&text) else {
+    let Ok(Value::Mapping(map)) = serde_yaml_ng::from_str::<Value>(&text) else {
         return metadata;
     };
     if let Some(Value::String(name)) = map.get("name") {

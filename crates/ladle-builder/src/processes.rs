@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use ladle_contract::{ProcessEntry, SidecarEntry};
 use serde::Deserialize;
-use serde_yaml::Value;
+use serde_yaml_ng::Value;
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 pub struct Process {
@@ -47,13 +47,13 @@ struct LaunchYml {
 
 /// `deps/<idx>/launch.yml`: `processes: [{type, command, platforms, limits}]`.
 pub fn parse_launch_yml(text: &str) -> Result<Vec<Process>, String> {
-    let parsed: Option<LaunchYml> = serde_yaml::from_str(text).map_err(|e| e.to_string())?;
+    let parsed: Option<LaunchYml> = serde_yaml_ng::from_str(text).map_err(|e| e.to_string())?;
     Ok(parsed.unwrap_or_default().processes)
 }
 
 /// `bin/release` stdout: only `default_process_types` is read. Empty output is valid.
 pub fn parse_release(text: &str) -> Result<Vec<Process>, String> {
-    let document: Value = serde_yaml::from_str(text).map_err(|e| e.to_string())?;
+    let document: Value = serde_yaml_ng::from_str(text).map_err(|e| e.to_string())?;
     match document {
         Value::Null => Ok(Vec::new()),
         Value::Mapping(map) => match map.get("default_process_types") {
@@ -69,7 +69,7 @@ pub fn parse_release(text: &str) -> Result<Vec<Process>, String> {
 
 /// The app's Procfile, a YAML map of type → command. `None` means CF's "invalid YAML".
 pub fn parse_procfile(text: &str) -> Option<Vec<Process>> {
-    let document: Value = serde_yaml::from_str(text).ok()?;
+    let document: Value = serde_yaml_ng::from_str(text).ok()?;
     match document {
         Value::Null => Some(Vec::new()),
         mapping @ Value::Mapping(_) => type_command_map(&mapping).ok(),

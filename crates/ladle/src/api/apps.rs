@@ -3,7 +3,6 @@
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, StatusCode};
 use axum::Json;
-use serde_json::Value;
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{CfJson, CurrentUser};
@@ -15,7 +14,9 @@ use crate::messages::env_vars::EnvVarsPatch;
 use crate::messages::filters::AppFilter;
 use crate::messages::include::{self, Include};
 use crate::messages::list::ListParams;
-use crate::presenters::{app, pagination};
+use crate::presenters::app::{self, AppView, EnvVarsView, EnvView};
+use crate::presenters::included::WithIncluded;
+use crate::presenters::pagination::{self, ListView};
 use crate::state::AppState;
 
 impl From<AppError> for ApiError {
@@ -38,7 +39,7 @@ pub async fn create(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     CfJson(body): CfJson,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<AppView>)> {
     let input = AppCreate::parse(&body)?;
     let details = actions::create(&state.db, &user, &state.config.default_stack, input).await?;
     Ok((StatusCode::CREATED, Json(view(&state, &details))))
@@ -49,30 +50,29 @@ pub async fn show(
     CurrentUser(user): CurrentUser,
     Path(guid): Path<String>,
     RawQuery(query): RawQuery,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<WithIncluded<AppView>>> {
     let include = Include::from_show_query(query.as_deref(), include::APP)?;
     let details = actions::show(&state.db, &user, &guid).await?;
     let included = included::for_apps(&state.db, &[&details.app], &include).await?;
-    let mut body = view(&state, &details);
-    super::add_included(&mut body, &included, &state.links);
-    Ok(Json(body))
+    let view = view(&state, &details);
+    Ok(Json(super::with_included(view, &included, &state.links)))
 }
 
 pub async fn list(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     RawQuery(query): RawQuery,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<WithIncluded<ListView<AppView>>>> {
     let params = ListParams::parse(query.as_deref(), AppFilter::NAMES)?;
     let include = Include::from_list(&params, include::APP)?;
     let filter = AppFilter::from_params(&params);
-    let (apps, total) = actions::list(&state.db, &user, &filter, &params.page()).await?;
-    let records: Vec<_> = apps.iter().map(|details| &details.app).collect();
+    let found = actions::list(&state.db, &user, &filter, &params.page()).await?;
+    let records: Vec<_> = found.0.iter().map(|details| &details.app).collect();
     let included = included::for_apps(&state.db, &records, &include).await?;
-    let resources = apps.iter().map(|details| view(&state, details)).collect();
-    let mut body = pagination::present(resources, total, &params, "/v3/apps", &state.links);
-    super::add_included(&mut body, &included, &state.links);
-    Ok(Json(body))
+    let page = pagination::present_page(found, &params, "/v3/apps", &state.links, |details| {
+        view(&state, details)
+    });
+    Ok(Json(super::with_included(page, &included, &state.links)))
 }
 
 pub async fn update(
@@ -80,14 +80,14 @@ pub async fn update(
     CurrentUser(user): CurrentUser,
     Path(guid): Path<String>,
     CfJson(body): CfJson,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<AppView>> {
     let input = AppUpdate::parse(&body)?;
     let details = actions::update(&state.db, &user, &guid, input).await?;
     Ok(Json(view(&state, &details)))
 }
 
 /// The app's view, both dialects (also the answer to 2015's `PUT /current_droplet`).
-pub(super) fn view(state: &AppState, details: &AppDetails) -> Value {
+pub(super) fn view(state: &AppState, details: &AppDetails) -> AppView {
     app::present(
         &details.app,
         details.total_desired_instances,
@@ -112,7 +112,7 @@ pub async fn show_env_vars(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     Path(guid): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<EnvVarsView>> {
     let record = actions::env_vars(&state.db, &user, &guid).await?;
     Ok(Json(app::present_env_vars(&record, &state.links)))
 }
@@ -122,7 +122,7 @@ pub async fn update_env_vars(
     CurrentUser(user): CurrentUser,
     Path(guid): Path<String>,
     CfJson(body): CfJson,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<EnvVarsView>> {
     let patch = EnvVarsPatch::parse(&body)?;
     let record = actions::patch_env_vars(&state.db, &user, &guid, patch).await?;
     Ok(Json(app::present_env_vars(&record, &state.links)))
@@ -132,7 +132,7 @@ pub async fn env(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     Path(guid): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<EnvView>> {
     let env = actions::env(&state.db, &user, &guid).await?;
     Ok(Json(app::present_env(
         &env.app,

@@ -4,11 +4,10 @@ use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, Path, RawQuery, State};
 use axum::http::{header, StatusCode};
 use axum::Json;
-use serde_json::Value;
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{CfJson, CurrentUser};
-use super::packages::{upload_dir, UploadForm};
+use super::upload::{upload_dir, UploadForm};
 use crate::actions::buildpack_upload::{self, ZIP_LIMITS};
 use crate::actions::buildpacks::{self as actions, BuildpackError};
 use crate::fetchers::buildpacks;
@@ -16,7 +15,8 @@ use crate::messages::buildpack_create::BuildpackCreate;
 use crate::messages::buildpack_update::BuildpackUpdate;
 use crate::messages::filters::BuildpackFilter;
 use crate::messages::list::ListParams;
-use crate::presenters::{buildpack, pagination};
+use crate::presenters::buildpack::{self, BuildpackView};
+use crate::presenters::pagination::{self, ListView};
 use crate::state::AppState;
 
 impl From<BuildpackError> for ApiError {
@@ -40,7 +40,7 @@ pub async fn create(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     CfJson(body): CfJson,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<BuildpackView>)> {
     // Only admins may create; CC says so before looking at the body.
     if !user.is_admin() {
         return Err(ApiError::not_authorized());
@@ -57,7 +57,7 @@ pub async fn show(
     State(state): State<AppState>,
     CurrentUser(_user): CurrentUser,
     Path(guid): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<BuildpackView>> {
     let found = actions::find(&state.db, &guid).await?;
     Ok(Json(buildpack::present(&found, &state.links)))
 }
@@ -66,20 +66,16 @@ pub async fn list(
     State(state): State<AppState>,
     CurrentUser(_user): CurrentUser,
     RawQuery(query): RawQuery,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ListView<BuildpackView>>> {
     let params = ListParams::parse(query.as_deref(), BuildpackFilter::NAMES)?;
     let filter = BuildpackFilter::from_params(&params);
-    let (found, total) = buildpacks::list(&state.db, &filter, &params.page()).await?;
-    let resources = found
-        .iter()
-        .map(|b| buildpack::present(b, &state.links))
-        .collect();
-    Ok(Json(pagination::present(
-        resources,
-        total,
+    let found = buildpacks::list(&state.db, &filter, &params.page()).await?;
+    Ok(Json(pagination::present_page(
+        found,
         &params,
         "/v3/buildpacks",
         &state.links,
+        |b| buildpack::present(b, &state.links),
     )))
 }
 
@@ -88,7 +84,7 @@ pub async fn update(
     CurrentUser(user): CurrentUser,
     Path(guid): Path<String>,
     CfJson(body): CfJson,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<BuildpackView>> {
     let input = BuildpackUpdate::parse(&body)?;
     let updated = actions::update(&state.db, &user, &guid, input).await?;
     Ok(Json(buildpack::present(&updated, &state.links)))
@@ -111,7 +107,7 @@ pub async fn upload(
     CurrentUser(user): CurrentUser,
     Path(guid): Path<String>,
     form: Result<Multipart, MultipartRejection>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<BuildpackView>> {
     let found = buildpack_upload::check_uploadable(&state.db, &user, &guid).await?;
     let max_bytes = ZIP_LIMITS.max_upload_bytes();
     let form = UploadForm::read(form, &upload_dir(&state), max_bytes, false).await?;

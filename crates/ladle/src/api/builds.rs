@@ -4,17 +4,17 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Json;
-use serde_json::Value;
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{CfJson, CurrentUser};
 use super::staging_logs::LogRequest;
-use crate::actions::builds::{self as actions, BuildError, BuildPage};
+use crate::actions::builds::{self as actions, BuildError};
 use crate::actions::staging_logs;
 use crate::messages::build_create::{BuildCreate, BuildUpdate};
 use crate::messages::filters::BuildFilter;
 use crate::messages::list::ListParams;
-use crate::presenters::{build, pagination};
+use crate::presenters::build::{self, BuildView};
+use crate::presenters::pagination::{self, ListView};
 use crate::state::AppState;
 
 impl From<BuildError> for ApiError {
@@ -50,7 +50,7 @@ pub async fn create(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     CfJson(body): CfJson,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<BuildView>)> {
     let input = BuildCreate::parse(&body)?;
     let created = actions::create(&state, &user, input).await?;
     Ok((
@@ -63,7 +63,7 @@ pub async fn show(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     Path(guid): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<BuildView>> {
     let (found, _) = actions::find_readable(&state.db, &user, &guid).await?;
     Ok(Json(build::present(&found, &state.links)))
 }
@@ -72,11 +72,17 @@ pub async fn list(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     RawQuery(query): RawQuery,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ListView<BuildView>>> {
     let params = ListParams::parse(query.as_deref(), BuildFilter::NAMES)?;
     let filter = BuildFilter::from_params(&params);
     let found = actions::list(&state.db, &user, &filter, &params.page(), None).await?;
-    Ok(Json(present_page(&state, found, &params, "/v3/builds")))
+    Ok(Json(pagination::present_page(
+        found,
+        &params,
+        "/v3/builds",
+        &state.links,
+        |b| build::present(b, &state.links),
+    )))
 }
 
 pub async fn list_for_app(
@@ -84,26 +90,19 @@ pub async fn list_for_app(
     CurrentUser(user): CurrentUser,
     Path(app_guid): Path<String>,
     RawQuery(query): RawQuery,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ListView<BuildView>>> {
     let params = ListParams::parse(query.as_deref(), BuildFilter::APP_NAMES)?;
     let filter = BuildFilter::from_params(&params);
     let page = params.page();
     let found = actions::list(&state.db, &user, &filter, &page, Some(&app_guid)).await?;
     let path = format!("/v3/apps/{app_guid}/builds");
-    Ok(Json(present_page(&state, found, &params, &path)))
-}
-
-fn present_page(
-    state: &AppState,
-    (found, total): BuildPage,
-    params: &ListParams,
-    path: &str,
-) -> Value {
-    let resources = found
-        .iter()
-        .map(|b| build::present(b, &state.links))
-        .collect();
-    pagination::present(resources, total, params, path, &state.links)
+    Ok(Json(pagination::present_page(
+        found,
+        &params,
+        &path,
+        &state.links,
+        |b| build::present(b, &state.links),
+    )))
 }
 
 /// `PATCH /v3/builds/:guid`: metadata, or `{state: "FAILED", error}` from the build-state updater.
@@ -112,7 +111,7 @@ pub async fn update(
     CurrentUser(user): CurrentUser,
     Path(guid): Path<String>,
     CfJson(body): CfJson,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<BuildView>> {
     let input = BuildUpdate::parse(&body)?;
     let may_update_state = user.is_admin() || user.scopes.update_build_state;
     let updated = actions::update(&state.db, &user, may_update_state, &guid, input).await?;

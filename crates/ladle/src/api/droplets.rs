@@ -4,7 +4,6 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Json;
-use serde_json::Value;
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{CfJson, CurrentUser};
@@ -12,7 +11,7 @@ use super::staging_logs::LogRequest;
 use crate::actions::build_cache::{self, BuildCacheError};
 use crate::actions::current_droplet::{self, CurrentDropletError, Dialect};
 use crate::actions::droplet_copy;
-use crate::actions::droplets::{self as actions, DropletError, DropletPage};
+use crate::actions::droplets::{self as actions, DropletError};
 use crate::actions::package_stage::{self, PackageStageError};
 use crate::actions::staging_logs;
 use crate::messages::copy::CopyRequest;
@@ -20,7 +19,9 @@ use crate::messages::current_droplet::CurrentDropletChoice;
 use crate::messages::droplet_create::DropletCreate;
 use crate::messages::filters::DropletFilter;
 use crate::messages::list::ListParams;
-use crate::presenters::{droplet, pagination};
+use crate::presenters::app::AppView;
+use crate::presenters::droplet::{self, CurrentDropletRelationship, DropletView};
+use crate::presenters::pagination::{self, ListView};
 use crate::state::AppState;
 
 impl From<PackageStageError> for ApiError {
@@ -98,7 +99,7 @@ pub async fn stage_package(
     CurrentUser(user): CurrentUser,
     Path(package_guid): Path<String>,
     CfJson(body): CfJson,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<DropletView>)> {
     let input = DropletCreate::parse(&body, state.config.staging.allow_file_git_urls)?;
     let record = package_stage::run(&state, &user, &package_guid, input).await?;
     Ok((
@@ -115,7 +116,7 @@ pub async fn copy(
     CurrentUser(user): CurrentUser,
     RawQuery(query): RawQuery,
     CfJson(body): CfJson,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<DropletView>)> {
     let Some(source_guid) = CopyRequest::source_guid(query.as_deref()) else {
         return Err(ApiError::unprocessable(
             "Source guid must be given (POST /v3/droplets?source_guid=...): droplets are made \
@@ -134,7 +135,7 @@ pub async fn show(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     Path(guid): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<DropletView>> {
     let (record, access) = actions::find_readable(&state.db, &user, &guid).await?;
     Ok(Json(droplet::present(
         &record,
@@ -163,11 +164,17 @@ pub async fn list(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     RawQuery(query): RawQuery,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ListView<DropletView>>> {
     let params = ListParams::parse(query.as_deref(), DropletFilter::NAMES)?;
     let filter = DropletFilter::from_params(&params)?;
     let found = actions::list(&state.db, &user, &filter, &params.page()).await?;
-    Ok(Json(present_page(&state, found, &params, "/v3/droplets")))
+    Ok(Json(pagination::present_page(
+        found,
+        &params,
+        "/v3/droplets",
+        &state.links,
+        |(record, show_secrets)| droplet::present(record, &state.links, *show_secrets),
+    )))
 }
 
 /// `GET /v3/apps/:guid/droplets`
@@ -176,13 +183,19 @@ pub async fn list_for_app(
     CurrentUser(user): CurrentUser,
     Path(app_guid): Path<String>,
     RawQuery(query): RawQuery,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ListView<DropletView>>> {
     let params = ListParams::parse(query.as_deref(), DropletFilter::APP_NAMES)?;
     let filter = DropletFilter::from_params(&params)?;
     let page = params.page();
     let found = actions::list_for_app(&state.db, &user, &app_guid, &filter, &page).await?;
     let path = format!("/v3/apps/{app_guid}/droplets");
-    Ok(Json(present_page(&state, found, &params, &path)))
+    Ok(Json(pagination::present_page(
+        found,
+        &params,
+        &path,
+        &state.links,
+        |(record, show_secrets)| droplet::present(record, &state.links, *show_secrets),
+    )))
 }
 
 /// `GET /v3/packages/:guid/droplets`
@@ -191,26 +204,19 @@ pub async fn list_for_package(
     CurrentUser(user): CurrentUser,
     Path(package_guid): Path<String>,
     RawQuery(query): RawQuery,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ListView<DropletView>>> {
     let params = ListParams::parse(query.as_deref(), DropletFilter::PACKAGE_NAMES)?;
     let filter = DropletFilter::from_params(&params)?;
     let page = params.page();
     let found = actions::list_for_package(&state.db, &user, &package_guid, &filter, &page).await?;
     let path = format!("/v3/packages/{package_guid}/droplets");
-    Ok(Json(present_page(&state, found, &params, &path)))
-}
-
-fn present_page(
-    state: &AppState,
-    (found, total): DropletPage,
-    params: &ListParams,
-    path: &str,
-) -> Value {
-    let resources = found
-        .iter()
-        .map(|(record, show_secrets)| droplet::present(record, &state.links, *show_secrets))
-        .collect();
-    pagination::present(resources, total, params, path, &state.links)
+    Ok(Json(pagination::present_page(
+        found,
+        &params,
+        &path,
+        &state.links,
+        |(record, show_secrets)| droplet::present(record, &state.links, *show_secrets),
+    )))
 }
 
 /// `DELETE /v3/droplets/:guid`: 202 and the job's location.
@@ -238,7 +244,7 @@ pub async fn assign_current(
     CurrentUser(user): CurrentUser,
     Path(app_guid): Path<String>,
     CfJson(body): CfJson,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<CurrentDropletRelationship>> {
     let choice = CurrentDropletChoice::parse_relationship(&body)?;
     let guid = choice.droplet_guid.as_deref();
     let app = current_droplet::assign(&state.db, &user, &app_guid, guid, Dialect::Current).await?;
@@ -255,7 +261,7 @@ pub async fn assign_current_2015(
     CurrentUser(user): CurrentUser,
     Path(app_guid): Path<String>,
     CfJson(body): CfJson,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<AppView>> {
     let choice = CurrentDropletChoice::parse_2015(&body)?;
     let guid = choice.droplet_guid.as_deref();
     current_droplet::assign(&state.db, &user, &app_guid, guid, Dialect::Experimental2015).await?;
@@ -268,7 +274,7 @@ pub async fn show_current_relationship(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     Path(app_guid): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<CurrentDropletRelationship>> {
     let (record, _) = current_droplet::current(&state.db, &user, &app_guid).await?;
     Ok(Json(droplet::present_current_relationship(
         &app_guid,
@@ -282,7 +288,7 @@ pub async fn show_current(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     Path(app_guid): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<DropletView>> {
     let (record, access) = current_droplet::current(&state.db, &user, &app_guid).await?;
     Ok(Json(droplet::present(
         &record,

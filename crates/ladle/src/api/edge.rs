@@ -114,7 +114,10 @@ mod tests {
             "application/json;charset=utf-8"
         );
         let body: serde_json::Value = response.json().await.unwrap();
-        assert_eq!(body, ApiError::unknown_error().body());
+        assert_eq!(
+            body,
+            serde_json::to_value(ApiError::unknown_error().body()).unwrap()
+        );
         assert_eq!(body["errors"][0]["code"], 10001);
         assert_eq!(body["errors"][0]["title"], "UnknownError");
         // The server, and the connection pool's next request, carry on.

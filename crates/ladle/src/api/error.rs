@@ -5,7 +5,7 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::json;
+use serde::Serialize;
 
 use crate::cause_chain::CauseChain;
 use crate::domain::unknown_error;
@@ -206,15 +206,35 @@ impl ApiError {
         }
     }
 
-    pub fn body(&self) -> serde_json::Value {
+    pub fn body(&self) -> ErrorBody {
         let title = self.title();
-        json!({
-            "errors": [{"code": self.code, "title": title, "detail": self.detail}],
-            "code": self.code,
-            "description": self.detail,
-            "error_code": title,
-        })
+        ErrorBody {
+            errors: vec![ErrorEntry {
+                code: self.code,
+                title: title.clone(),
+                detail: self.detail.clone(),
+            }],
+            code: self.code,
+            description: self.detail.clone(),
+            error_code: title,
+        }
     }
+}
+
+/// Today's `errors` list (always one entry), then the 2015 fields.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ErrorBody {
+    pub errors: Vec<ErrorEntry>,
+    pub code: u32,
+    pub description: String,
+    pub error_code: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ErrorEntry {
+    pub code: u32,
+    pub title: String,
+    pub detail: String,
 }
 
 impl IntoResponse for ApiError {
@@ -249,7 +269,7 @@ mod tests {
 
     #[test]
     fn body_speaks_both_dialects() {
-        let body = ApiError::not_found("App").body();
+        let body = serde_json::to_value(ApiError::not_found("App").body()).unwrap();
         assert_eq!(body["errors"][0]["code"], 10010);
         assert_eq!(body["errors"][0]["title"], "CF-ResourceNotFound");
         assert_eq!(body["errors"][0]["detail"], "App not found");
@@ -331,7 +351,7 @@ mod tests {
             "{logged}"
         );
         assert_eq!(answer, ApiError::unknown_error());
-        let body = answer.body();
+        let body = serde_json::to_value(answer.body()).unwrap();
         assert_eq!(body["errors"][0]["title"], "UnknownError");
         assert_eq!(body["errors"][0]["detail"], "An unknown error occurred.");
         assert_eq!(body["error_code"], "UnknownError");

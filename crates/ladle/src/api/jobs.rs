@@ -2,12 +2,11 @@
 
 use axum::extract::{Path, State};
 use axum::Json;
-use serde_json::Value;
 
 use super::error::{ApiError, ApiResult};
 use super::extract::CurrentUser;
 use crate::actions::jobs::{self as actions, JobError};
-use crate::presenters::job;
+use crate::presenters::job::{self, JobView};
 use crate::state::AppState;
 
 impl From<JobError> for ApiError {
@@ -23,7 +22,7 @@ pub async fn show(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     Path(guid): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<JobView>> {
     let record = actions::find_visible(&state.db, &user, &guid).await?;
     Ok(Json(job::present(&record, &state.links)))
 }

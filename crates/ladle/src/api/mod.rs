@@ -25,6 +25,7 @@ pub mod spaces;
 pub mod stacks;
 pub mod staging_logs;
 pub mod uaa_error;
+pub mod upload;
 pub mod users;
 
 use axum::body::Body;
@@ -57,16 +58,16 @@ pub fn file_download(
         .into_response()
 }
 
-/// Adds the `included` block a client asked for (`include=`) to a list's or a show's body.
-pub fn add_included(
-    body: &mut serde_json::Value,
+/// A list or a show with the `included` block a client asked for (`include=`).
+pub fn with_included<V>(
+    view: V,
     included: &crate::fetchers::included::Included,
     links: &crate::presenters::Links,
-) {
+) -> crate::presenters::included::WithIncluded<V> {
     let records = crate::presenters::included::IncludedRecords {
         users: included.users.as_deref(),
         spaces: included.spaces.as_deref(),
         organizations: included.organizations.as_deref(),
     };
-    crate::presenters::included::add_to(body, records, links);
+    crate::presenters::included::present(view, records, links)
 }

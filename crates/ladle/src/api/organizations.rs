@@ -3,7 +3,6 @@
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::Json;
-use serde_json::Value;
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{CfJson, CurrentUser};
@@ -13,7 +12,8 @@ use crate::fetchers::organizations;
 use crate::messages::filters::OrganizationFilter;
 use crate::messages::list::ListParams;
 use crate::messages::organization_create::OrganizationCreate;
-use crate::presenters::{organization, pagination};
+use crate::presenters::organization::{self, OrganizationView};
+use crate::presenters::pagination::{self, ListView};
 use crate::state::AppState;
 
 impl From<OrganizationError> for ApiError {
@@ -33,7 +33,7 @@ pub async fn create(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     CfJson(body): CfJson,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<OrganizationView>)> {
     let input = OrganizationCreate::parse(&body)?;
     let org = actions::create(&state.db, &user, input).await?;
     Ok((
@@ -46,7 +46,7 @@ pub async fn show(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     Path(guid): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<OrganizationView>> {
     let org = actions::find_readable(&state.db, &user, &guid).await?;
     Ok(Json(organization::present(&org, &state.links)))
 }
@@ -55,21 +55,17 @@ pub async fn list(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     RawQuery(query): RawQuery,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ListView<OrganizationView>>> {
     let params = ListParams::parse(query.as_deref(), OrganizationFilter::NAMES)?;
     let filter = OrganizationFilter::from_params(&params);
     let visible = permissions::readable_orgs(&state.db, &user).await?;
-    let (orgs, total) = organizations::list(&state.db, &visible, &filter, &params.page()).await?;
-    let resources = orgs
-        .iter()
-        .map(|o| organization::present(o, &state.links))
-        .collect();
-    Ok(Json(pagination::present(
-        resources,
-        total,
+    let found = organizations::list(&state.db, &visible, &filter, &params.page()).await?;
+    Ok(Json(pagination::present_page(
+        found,
         &params,
         "/v3/organizations",
         &state.links,
+        |o| organization::present(o, &state.links),
     )))
 }
 

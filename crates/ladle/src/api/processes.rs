@@ -2,14 +2,14 @@
 
 use axum::extract::{Path, RawQuery, State};
 use axum::Json;
-use serde_json::Value;
 
 use super::error::{ApiError, ApiResult};
 use super::extract::CurrentUser;
 use crate::actions::processes::{self as actions, ProcessDetails, ProcessError};
 use crate::messages::filters::ProcessFilter;
 use crate::messages::list::ListParams;
-use crate::presenters::{pagination, process};
+use crate::presenters::pagination::{self, ListView};
+use crate::presenters::process::{self, ProcessView};
 use crate::state::AppState;
 
 impl From<ProcessError> for ApiError {
@@ -26,7 +26,7 @@ pub async fn show(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     Path(guid): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ProcessView>> {
     let details = actions::find_readable(&state.db, &user, &guid).await?;
     Ok(Json(view(&state, &details)))
 }
@@ -35,7 +35,7 @@ pub async fn show_for_app(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     Path((app_guid, process_type)): Path<(String, String)>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ProcessView>> {
     let details = actions::find_by_type(&state.db, &user, &app_guid, &process_type).await?;
     Ok(Json(view(&state, &details)))
 }
@@ -44,11 +44,17 @@ pub async fn list(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     RawQuery(query): RawQuery,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ListView<ProcessView>>> {
     let params = ListParams::parse(query.as_deref(), ProcessFilter::NAMES)?;
     let filter = ProcessFilter::from_params(&params);
-    let (found, total) = actions::list(&state.db, &user, &filter, &params.page()).await?;
-    Ok(Json(page(&state, &found, total, &params, "/v3/processes")))
+    let found = actions::list(&state.db, &user, &filter, &params.page()).await?;
+    Ok(Json(pagination::present_page(
+        found,
+        &params,
+        "/v3/processes",
+        &state.links,
+        |details| view(&state, details),
+    )))
 }
 
 pub async fn list_for_app(
@@ -56,27 +62,21 @@ pub async fn list_for_app(
     CurrentUser(user): CurrentUser,
     Path(app_guid): Path<String>,
     RawQuery(query): RawQuery,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ListView<ProcessView>>> {
     let params = ListParams::parse(query.as_deref(), ProcessFilter::APP_NAMES)?;
     let filter = ProcessFilter::from_params(&params);
-    let (found, total) =
-        actions::list_for_app(&state.db, &user, &app_guid, &filter, &params.page()).await?;
+    let found = actions::list_for_app(&state.db, &user, &app_guid, &filter, &params.page()).await?;
     let path = format!("/v3/apps/{app_guid}/processes");
-    Ok(Json(page(&state, &found, total, &params, &path)))
+    Ok(Json(pagination::present_page(
+        found,
+        &params,
+        &path,
+        &state.links,
+        |details| view(&state, details),
+    )))
 }
 
-fn page(
-    state: &AppState,
-    found: &[ProcessDetails],
-    total: u64,
-    params: &ListParams,
-    path: &str,
-) -> Value {
-    let resources = found.iter().map(|details| view(state, details)).collect();
-    pagination::present(resources, total, params, path, &state.links)
-}
-
-fn view(state: &AppState, details: &ProcessDetails) -> Value {
+fn view(state: &AppState, details: &ProcessDetails) -> ProcessView {
     process::present(
         &details.process,
         &details.space_guid,

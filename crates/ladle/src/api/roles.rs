@@ -3,7 +3,6 @@
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::Json;
-use serde_json::Value;
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{CfJson, CurrentUser};
@@ -14,7 +13,9 @@ use crate::messages::filters::RoleFilter;
 use crate::messages::include::{self, Include};
 use crate::messages::list::ListParams;
 use crate::messages::role_create::RoleCreate;
-use crate::presenters::{pagination, role};
+use crate::presenters::included::WithIncluded;
+use crate::presenters::pagination::{self, ListView};
+use crate::presenters::role::{self, RoleView};
 use crate::state::AppState;
 
 impl From<RoleError> for ApiError {
@@ -36,7 +37,7 @@ pub async fn create(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     CfJson(body): CfJson,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<RoleView>)> {
     let input = RoleCreate::parse(&body)?;
     let created = actions::create(&state.db, &user, input).await?;
     Ok((
@@ -50,36 +51,32 @@ pub async fn show(
     CurrentUser(user): CurrentUser,
     Path(guid): Path<String>,
     RawQuery(query): RawQuery,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<WithIncluded<RoleView>>> {
     let include = Include::from_show_query(query.as_deref(), include::ROLE)?;
     let found = actions::find_readable(&state.db, &user, &guid).await?;
     let included = included::for_roles(&state.db, &[&found], &include).await?;
-    let mut body = role::present(&found, &state.links);
-    super::add_included(&mut body, &included, &state.links);
-    Ok(Json(body))
+    let view = role::present(&found, &state.links);
+    Ok(Json(super::with_included(view, &included, &state.links)))
 }
 
 pub async fn list(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     RawQuery(query): RawQuery,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<WithIncluded<ListView<RoleView>>>> {
     let params = ListParams::parse(query.as_deref(), RoleFilter::NAMES)?;
     let include = Include::from_list(&params, include::ROLE)?;
     let filter = RoleFilter::from_params(&params);
     let orgs = permissions::readable_orgs(&state.db, &user).await?;
     let spaces = permissions::readable_spaces(&state.db, &user).await?;
     let page = params.page();
-    let (found, total) = roles::list(&state.db, &orgs, &spaces, &filter, &page).await?;
-    let records: Vec<_> = found.iter().collect();
+    let found = roles::list(&state.db, &orgs, &spaces, &filter, &page).await?;
+    let records: Vec<_> = found.0.iter().collect();
     let included = included::for_roles(&state.db, &records, &include).await?;
-    let resources = found
-        .iter()
-        .map(|r| role::present(r, &state.links))
-        .collect();
-    let mut body = pagination::present(resources, total, &params, "/v3/roles", &state.links);
-    super::add_included(&mut body, &included, &state.links);
-    Ok(Json(body))
+    let page = pagination::present_page(found, &params, "/v3/roles", &state.links, |r| {
+        role::present(r, &state.links)
+    });
+    Ok(Json(super::with_included(page, &included, &state.links)))
 }
 
 /// CC takes roles away in a background job (202); ours is one row, deleted on 204.

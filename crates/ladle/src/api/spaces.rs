@@ -3,7 +3,6 @@
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::Json;
-use serde_json::Value;
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{CfJson, CurrentUser};
@@ -14,7 +13,9 @@ use crate::messages::filters::SpaceFilter;
 use crate::messages::include::{self, Include};
 use crate::messages::list::ListParams;
 use crate::messages::space_create::SpaceCreate;
-use crate::presenters::{pagination, space};
+use crate::presenters::included::WithIncluded;
+use crate::presenters::pagination::{self, ListView};
+use crate::presenters::space::{self, SpaceView};
 use crate::state::AppState;
 
 impl From<SpaceError> for ApiError {
@@ -34,7 +35,7 @@ pub async fn create(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     CfJson(body): CfJson,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<SpaceView>)> {
     let input = SpaceCreate::parse(&body)?;
     let created = actions::create(&state.db, &user, input).await?;
     Ok((
@@ -48,34 +49,30 @@ pub async fn show(
     CurrentUser(user): CurrentUser,
     Path(guid): Path<String>,
     RawQuery(query): RawQuery,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<WithIncluded<SpaceView>>> {
     let include = Include::from_show_query(query.as_deref(), include::SPACE)?;
     let found = actions::find_readable(&state.db, &user, &guid).await?;
     let included = included::for_spaces(&state.db, &[&found], &include).await?;
-    let mut body = space::present(&found, &state.links);
-    super::add_included(&mut body, &included, &state.links);
-    Ok(Json(body))
+    let view = space::present(&found, &state.links);
+    Ok(Json(super::with_included(view, &included, &state.links)))
 }
 
 pub async fn list(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     RawQuery(query): RawQuery,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<WithIncluded<ListView<SpaceView>>>> {
     let params = ListParams::parse(query.as_deref(), SpaceFilter::NAMES)?;
     let include = Include::from_list(&params, include::SPACE)?;
     let filter = SpaceFilter::from_params(&params);
     let visible = permissions::readable_spaces(&state.db, &user).await?;
-    let (found, total) = spaces::list(&state.db, &visible, &filter, &params.page()).await?;
-    let records: Vec<_> = found.iter().collect();
+    let found = spaces::list(&state.db, &visible, &filter, &params.page()).await?;
+    let records: Vec<_> = found.0.iter().collect();
     let included = included::for_spaces(&state.db, &records, &include).await?;
-    let resources = found
-        .iter()
-        .map(|s| space::present(s, &state.links))
-        .collect();
-    let mut body = pagination::present(resources, total, &params, "/v3/spaces", &state.links);
-    super::add_included(&mut body, &included, &state.links);
-    Ok(Json(body))
+    let page = pagination::present_page(found, &params, "/v3/spaces", &state.links, |s| {
+        space::present(s, &state.links)
+    });
+    Ok(Json(super::with_included(page, &included, &state.links)))
 }
 
 /// CC deletes spaces in a background job and answers 202 with the job's location; ours is

@@ -3,7 +3,6 @@
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::Json;
-use serde_json::Value;
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{CfJson, CurrentUser};
@@ -12,7 +11,8 @@ use crate::fetchers::stacks;
 use crate::messages::filters::StackFilter;
 use crate::messages::list::ListParams;
 use crate::messages::stack_create::StackCreate;
-use crate::presenters::{pagination, stack};
+use crate::presenters::pagination::{self, ListView};
+use crate::presenters::stack::{self, StackView};
 use crate::state::AppState;
 
 impl From<StackError> for ApiError {
@@ -32,7 +32,7 @@ pub async fn create(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     CfJson(body): CfJson,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<StackView>)> {
     let input = StackCreate::parse(&body)?;
     let created = actions::create(&state.db, &user, input).await?;
     let view = stack::present(&created, &state.config.default_stack, &state.links);
@@ -43,7 +43,7 @@ pub async fn show(
     State(state): State<AppState>,
     CurrentUser(_user): CurrentUser,
     Path(guid): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<StackView>> {
     let found = actions::find(&state.db, &guid).await?;
     Ok(Json(stack::present(
         &found,
@@ -56,21 +56,17 @@ pub async fn list(
     State(state): State<AppState>,
     CurrentUser(_user): CurrentUser,
     RawQuery(query): RawQuery,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ListView<StackView>>> {
     let params = ListParams::parse(query.as_deref(), StackFilter::NAMES)?;
     let filter = StackFilter::from_params(&params);
-    let (found, total) = stacks::list(&state.db, &filter, &params.page()).await?;
+    let found = stacks::list(&state.db, &filter, &params.page()).await?;
     let default_stack = &state.config.default_stack;
-    let resources = found
-        .iter()
-        .map(|s| stack::present(s, default_stack, &state.links))
-        .collect();
-    Ok(Json(pagination::present(
-        resources,
-        total,
+    Ok(Json(pagination::present_page(
+        found,
         &params,
         "/v3/stacks",
         &state.links,
+        |s| stack::present(s, default_stack, &state.links),
     )))
 }
 

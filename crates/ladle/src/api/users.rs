@@ -3,7 +3,6 @@
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::Json;
-use serde_json::Value;
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{CfJson, CurrentUser};
@@ -13,7 +12,8 @@ use crate::fetchers::users;
 use crate::messages::filters::UserFilter;
 use crate::messages::list::ListParams;
 use crate::messages::user_create::UserCreate;
-use crate::presenters::{pagination, user};
+use crate::presenters::pagination::{self, ListView};
+use crate::presenters::user::{self, UserView};
 use crate::state::AppState;
 
 impl From<UserError> for ApiError {
@@ -31,7 +31,7 @@ pub async fn create(
     State(state): State<AppState>,
     CurrentUser(caller): CurrentUser,
     CfJson(body): CfJson,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<UserView>)> {
     let input = UserCreate::parse(&body)?;
     let created = actions::create(&state.db, &caller, input).await?;
     Ok((
@@ -44,7 +44,7 @@ pub async fn show(
     State(state): State<AppState>,
     CurrentUser(caller): CurrentUser,
     Path(guid): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<UserView>> {
     let found = actions::find_readable(&state.db, &caller, &guid).await?;
     Ok(Json(user::present(&found, &state.links)))
 }
@@ -53,21 +53,17 @@ pub async fn list(
     State(state): State<AppState>,
     CurrentUser(caller): CurrentUser,
     RawQuery(query): RawQuery,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ListView<UserView>>> {
     let params = ListParams::parse(query.as_deref(), UserFilter::NAMES)?;
     let filter = UserFilter::from_params(&params);
     let visible = permissions::visible_users(&state.db, &caller).await?;
-    let (found, total) = users::list(&state.db, &visible, &filter, &params.page()).await?;
-    let resources = found
-        .iter()
-        .map(|u| user::present(u, &state.links))
-        .collect();
-    Ok(Json(pagination::present(
-        resources,
-        total,
+    let found = users::list(&state.db, &visible, &filter, &params.page()).await?;
+    Ok(Json(pagination::present_page(
+        found,
         &params,
         "/v3/users",
         &state.links,
+        |u| user::present(u, &state.links),
     )))
 }
 

@@ -1,34 +1,67 @@
 //! A build in today's shape (builds did not exist in 2015, so there are no `_links`).
 
-use serde_json::{json, Map, Value};
+use serde::Serialize;
+use serde_json::{json, Value};
 
-use super::package::stored_metadata;
-use super::{timestamp, to_one, updated_at, Links};
+use super::{
+    stored_metadata, stored_object, to_one, AppRelationship, GuidRef, Header, Link, Links,
+};
 use crate::db::builds::BuildRecord;
 use crate::domain::{BuildState, BuildpackUrl};
 
 /// We do not limit the rate of staging logs: CC's "unlimited".
 const UNLIMITED_LOG_RATE: i64 = -1;
 
-pub fn present(build: &BuildRecord, links: &Links) -> Value {
+#[derive(Debug, Serialize)]
+pub struct BuildView {
+    #[serde(flatten)]
+    pub header: Header,
+    pub state: &'static str,
+    pub staging_memory_in_mb: i64,
+    pub staging_disk_in_mb: i64,
+    pub staging_log_rate_limit_bytes_per_second: i64,
+    pub error: Option<String>,
+    pub lifecycle: Value,
+    pub package: GuidRef,
+    pub droplet: Option<GuidRef>,
+    pub created_by: Value,
+    pub relationships: AppRelationship,
+    pub metadata: Value,
+    pub links: BuildLinks,
+}
+
+#[derive(Debug, Serialize)]
+pub struct BuildLinks {
+    #[serde(rename = "self")]
+    pub this: Link,
+    pub app: Link,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub droplet: Option<Link>,
+}
+
+pub fn present(build: &BuildRecord, links: &Links) -> BuildView {
     let droplet = staged_droplet(build);
-    json!({
-        "guid": build.guid,
-        "created_at": timestamp(&build.created_at),
-        "updated_at": updated_at(&build.created_at, build.updated_at.as_deref()),
-        "state": build.state().as_str(),
-        "staging_memory_in_mb": build.staging_memory_in_mb,
-        "staging_disk_in_mb": build.staging_disk_in_mb,
-        "staging_log_rate_limit_bytes_per_second": UNLIMITED_LOG_RATE,
-        "error": build.error,
-        "lifecycle": lifecycle(build),
-        "package": { "guid": build.package_guid },
-        "droplet": droplet.map(|guid| json!({ "guid": guid })),
-        "created_by": stored_json(&build.created_by, || json!({})),
-        "relationships": { "app": to_one(&build.app_guid) },
-        "metadata": stored_metadata(&build.metadata),
-        "links": build_links(build, droplet, links),
-    })
+    BuildView {
+        header: Header::new(&build.guid, &build.created_at, build.updated_at.as_deref()),
+        state: build.state().as_str(),
+        staging_memory_in_mb: build.staging_memory_in_mb,
+        staging_disk_in_mb: build.staging_disk_in_mb,
+        staging_log_rate_limit_bytes_per_second: UNLIMITED_LOG_RATE,
+        error: build.error.clone(),
+        lifecycle: lifecycle(build),
+        package: GuidRef::new(&build.package_guid),
+        droplet: droplet.map(GuidRef::new),
+        created_by: stored_object(&build.created_by, || json!({})),
+        relationships: AppRelationship {
+            app: to_one(&build.app_guid),
+        },
+        metadata: stored_metadata(&build.metadata),
+        links: BuildLinks {
+            this: links.href(&format!("/v3/builds/{}", build.guid)),
+            app: links.href(&format!("/v3/apps/{}", build.app_guid)),
+            droplet: droplet.map(|droplet| links.href(&format!("/v3/droplets/{droplet}"))),
+        },
+    }
 }
 
 /// The droplet is shown only once it exists for good: the build STAGED.
@@ -41,7 +74,7 @@ fn staged_droplet(build: &BuildRecord) -> Option<&str> {
 
 /// The lifecycle as asked for, its buildpack URLs shown without credentials.
 fn lifecycle(build: &BuildRecord) -> Value {
-    let mut lifecycle = stored_json(
+    let mut lifecycle = stored_object(
         &build.lifecycle,
         || json!({"type": "buildpack", "data": {}}),
     );
@@ -55,35 +88,13 @@ fn lifecycle(build: &BuildRecord) -> Value {
     lifecycle
 }
 
-fn stored_json(stored: &str, fallback: impl FnOnce() -> Value) -> Value {
-    match serde_json::from_str(stored) {
-        Ok(value @ Value::Object(_)) => value,
-        _ => fallback(),
-    }
-}
-
-fn build_links(build: &BuildRecord, droplet: Option<&str>, links: &Links) -> Value {
-    let mut out = Map::new();
-    out.insert(
-        "self".into(),
-        links.href(&format!("/v3/builds/{}", build.guid)),
-    );
-    out.insert(
-        "app".into(),
-        links.href(&format!("/v3/apps/{}", build.app_guid)),
-    );
-    if let Some(droplet) = droplet {
-        out.insert(
-            "droplet".into(),
-            links.href(&format!("/v3/droplets/{droplet}")),
-        );
-    }
-    Value::Object(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn shown(build: &BuildRecord, links: &Links) -> Value {
+        serde_json::to_value(present(build, links)).unwrap()
+    }
 
     fn record(state: &str) -> BuildRecord {
         BuildRecord {
@@ -106,7 +117,7 @@ mod tests {
 
     #[test]
     fn staging_builds_hide_their_droplet() {
-        let view = present(&record("STAGING"), &Links::new("http://x"));
+        let view = shown(&record("STAGING"), &Links::new("http://x"));
         assert_eq!(view["droplet"], Value::Null);
         assert!(view["links"].get("droplet").is_none());
         assert_eq!(view["updated_at"], "2026-01-02T03:04:05Z");
@@ -123,12 +134,12 @@ mod tests {
 
     #[test]
     fn staged_builds_link_their_droplet() {
-        let view = present(&record("STAGED"), &Links::new("http://x"));
+        let view = shown(&record("STAGED"), &Links::new("http://x"));
         assert_eq!(view["droplet"], json!({"guid": "d1"}));
         assert_eq!(view["links"]["droplet"]["href"], "http://x/v3/droplets/d1");
         assert_eq!(view["links"]["self"]["href"], "http://x/v3/builds/b1");
         assert_eq!(
-            present(&record("FAILED"), &Links::new("http://x"))["droplet"],
+            shown(&record("FAILED"), &Links::new("http://x"))["droplet"],
             Value::Null
         );
     }

@@ -1,29 +1,54 @@
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
 
-use super::package::stored_metadata;
-use super::{timestamp, updated_at, Links};
+use super::{stored_metadata, Header, Link, Links};
 use crate::db::buildpacks::BuildpackRecord;
 
-pub fn present(buildpack: &BuildpackRecord, links: &Links) -> Value {
+#[derive(Debug, Serialize)]
+pub struct BuildpackView {
+    #[serde(flatten)]
+    pub header: Header,
+    pub name: String,
+    pub state: String,
+    pub filename: Option<String>,
+    pub stack: Option<String>,
+    pub position: i64,
+    pub enabled: bool,
+    pub locked: bool,
+    pub lifecycle: &'static str,
+    pub metadata: Value,
+    pub links: BuildpackLinks,
+}
+
+#[derive(Debug, Serialize)]
+pub struct BuildpackLinks {
+    #[serde(rename = "self")]
+    pub this: Link,
+    pub upload: Link,
+}
+
+pub fn present(buildpack: &BuildpackRecord, links: &Links) -> BuildpackView {
     let path = format!("/v3/buildpacks/{}", buildpack.guid);
-    json!({
-        "guid": buildpack.guid,
-        "created_at": timestamp(&buildpack.created_at),
-        "updated_at": updated_at(&buildpack.created_at, buildpack.updated_at.as_deref()),
-        "name": buildpack.name,
-        "state": buildpack.state,
-        "filename": buildpack.filename,
-        "stack": buildpack.stack,
-        "position": buildpack.position,
-        "enabled": buildpack.is_enabled(),
-        "locked": buildpack.is_locked(),
-        "lifecycle": "buildpack",
-        "metadata": stored_metadata(&buildpack.metadata),
-        "links": {
-            "self": links.href(&path),
-            "upload": links.action(&format!("{path}/upload"), "POST"),
+    BuildpackView {
+        header: Header::new(
+            &buildpack.guid,
+            &buildpack.created_at,
+            buildpack.updated_at.as_deref(),
+        ),
+        name: buildpack.name.clone(),
+        state: buildpack.state.clone(),
+        filename: buildpack.filename.clone(),
+        stack: buildpack.stack.clone(),
+        position: buildpack.position,
+        enabled: buildpack.is_enabled(),
+        locked: buildpack.is_locked(),
+        lifecycle: "buildpack",
+        metadata: stored_metadata(&buildpack.metadata),
+        links: BuildpackLinks {
+            this: links.href(&path),
+            upload: links.action(&format!("{path}/upload"), "POST"),
         },
-    })
+    }
 }
 
 #[cfg(test)]
@@ -46,7 +71,7 @@ mod tests {
             updated_at: None,
             metadata: "{}".into(),
         };
-        let view = present(&record, &Links::new("http://x"));
+        let view = serde_json::to_value(present(&record, &Links::new("http://x"))).unwrap();
         assert_eq!(view["enabled"], true);
         assert_eq!(view["locked"], false);
         assert_eq!(view["stack"], Value::Null);

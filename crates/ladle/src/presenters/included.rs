@@ -1,9 +1,12 @@
 //! The `included` block beside a list's `resources` or a show's fields, keyed by resource
 //! kind as in Cloud Controller (`users`, `spaces`, `organizations`).
 
-use serde_json::{Map, Value};
+use serde::Serialize;
 
-use super::{organization, space, user, Links};
+use super::organization::{self, OrganizationView};
+use super::space::{self, SpaceView};
+use super::user::{self, UserView};
+use super::Links;
 use crate::db::organizations::OrganizationRecord;
 use crate::db::spaces::SpaceRecord;
 use crate::db::users::UserRecord;
@@ -16,28 +19,40 @@ pub struct IncludedRecords<'a> {
     pub organizations: Option<&'a [OrganizationRecord]>,
 }
 
-/// Adds `included` to a body when the client asked for anything.
-pub fn add_to(body: &mut Value, included: IncludedRecords<'_>, links: &Links) {
-    let mut block = Map::new();
-    if let Some(users) = included.users {
-        let views = users.iter().map(|u| user::present(u, links)).collect();
-        block.insert("users".into(), Value::Array(views));
-    }
-    if let Some(spaces) = included.spaces {
-        let views = spaces.iter().map(|s| space::present(s, links)).collect();
-        block.insert("spaces".into(), Value::Array(views));
-    }
-    if let Some(orgs) = included.organizations {
-        let views = orgs
-            .iter()
-            .map(|o| organization::present(o, links))
-            .collect();
-        block.insert("organizations".into(), Value::Array(views));
-    }
-    if block.is_empty() {
-        return;
-    }
-    if let Value::Object(fields) = body {
-        fields.insert("included".into(), Value::Object(block));
+#[derive(Debug, Serialize)]
+pub struct IncludedView {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub users: Option<Vec<UserView>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spaces: Option<Vec<SpaceView>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub organizations: Option<Vec<OrganizationView>>,
+}
+
+/// A view (one resource, or a list) followed by `included` when the client asked for anything.
+#[derive(Debug, Serialize)]
+pub struct WithIncluded<V> {
+    #[serde(flatten)]
+    pub view: V,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub included: Option<IncludedView>,
+}
+
+pub fn present<V>(view: V, included: IncludedRecords<'_>, links: &Links) -> WithIncluded<V> {
+    let asked =
+        included.users.is_some() || included.spaces.is_some() || included.organizations.is_some();
+    WithIncluded {
+        view,
+        included: asked.then(|| IncludedView {
+            users: (included.users)
+                .map(|users| users.iter().map(|u| user::present(u, links)).collect()),
+            spaces: (included.spaces)
+                .map(|spaces| spaces.iter().map(|s| space::present(s, links)).collect()),
+            organizations: (included.organizations).map(|orgs| {
+                orgs.iter()
+                    .map(|o| organization::present(o, links))
+                    .collect()
+            }),
+        }),
     }
 }

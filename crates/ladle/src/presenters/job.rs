@@ -1,20 +1,32 @@
 //! Job views (`/v3/jobs/:guid`).
 
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
 
-use super::{timestamp, updated_at, Links};
+use super::{Header, Links, SelfLink};
 use crate::db::jobs::JobRecord;
 
-pub fn present(job: &JobRecord, links: &Links) -> Value {
-    let errors: Value = serde_json::from_str(&job.errors).unwrap_or_else(|_| json!([]));
-    json!({
-        "guid": job.guid,
-        "created_at": timestamp(&job.created_at),
-        "updated_at": updated_at(&job.created_at, job.updated_at.as_deref()),
-        "operation": job.operation,
-        "state": job.state,
-        "links": { "self": links.href(&format!("/v3/jobs/{}", job.guid)) },
-        "errors": errors,
-        "warnings": [],
-    })
+#[derive(Debug, Serialize)]
+pub struct JobView {
+    #[serde(flatten)]
+    pub header: Header,
+    pub operation: String,
+    pub state: String,
+    pub links: SelfLink,
+    /// The stored CC error bodies of a failed job, as they were recorded.
+    pub errors: Value,
+    pub warnings: Vec<Value>,
+}
+
+pub fn present(job: &JobRecord, links: &Links) -> JobView {
+    JobView {
+        header: Header::new(&job.guid, &job.created_at, job.updated_at.as_deref()),
+        operation: job.operation.clone(),
+        state: job.state.clone(),
+        links: SelfLink {
+            this: links.href(&format!("/v3/jobs/{}", job.guid)),
+        },
+        errors: serde_json::from_str(&job.errors).unwrap_or_else(|_| Value::Array(Vec::new())),
+        warnings: Vec::new(),
+    }
 }

@@ -1,84 +1,172 @@
 //! A package in today's shape, followed by the 2015 fields (`hash`, `url`, `error`, `_links`
 //! with relative hrefs), so clients of either dialect read what they expect.
 
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
 
-use super::{empty_metadata, timestamp, to_one, updated_at, Links};
+use super::{stored_metadata, to_one, AppRelationship, Checksum, Header, Link, Links};
 use crate::db::packages::{PackageRecord, PackageType};
 
-pub fn present(package: &PackageRecord, links: &Links) -> Value {
+#[derive(Debug, Serialize)]
+pub struct PackageView {
+    #[serde(flatten)]
+    pub current: CurrentPackage,
+    #[serde(flatten)]
+    pub experimental: ExperimentalPackage,
+}
+
+/// Today's fields, in CC's order.
+#[derive(Debug, Serialize)]
+pub struct CurrentPackage {
+    #[serde(flatten)]
+    pub header: Header,
+    #[serde(rename = "type")]
+    pub package_type: String,
+    pub data: PackageData,
+    pub state: String,
+    pub relationships: AppRelationship,
+    pub metadata: Value,
+    pub links: PackageLinks,
+}
+
+/// The 2015 fields.
+#[derive(Debug, Serialize)]
+pub struct ExperimentalPackage {
+    pub hash: Option<String>,
+    pub url: Option<String>,
+    pub error: Option<String>,
+    #[serde(rename = "_links")]
+    pub links: PackageLinks2015,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum PackageData {
+    Bits {
+        checksum: Option<Checksum>,
+        error: Option<String>,
+    },
+    /// The password is never shown back, only that one is set.
+    Docker {
+        image: Option<String>,
+        username: Option<String>,
+        password: Option<&'static str>,
+    },
+}
+
+/// Bits packages link their upload, download and staging; docker packages have no bits.
+#[derive(Debug, Serialize)]
+pub struct PackageLinks {
+    #[serde(rename = "self")]
+    pub this: Link,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upload: Option<Link>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub download: Option<Link>,
+    pub app: Link,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stage: Option<Link>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PackageLinks2015 {
+    #[serde(rename = "self")]
+    pub this: Link,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upload: Option<Link>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stage: Option<Link>,
+    pub app: Link,
+}
+
+pub fn present(package: &PackageRecord, links: &Links) -> PackageView {
     let bits = package.package_type() == PackageType::Bits;
-    json!({
-        "guid": package.guid,
-        "created_at": timestamp(&package.created_at),
-        "updated_at": updated_at(&package.created_at, package.updated_at.as_deref()),
-        "type": package.package_type,
-        "data": if bits { bits_data(package) } else { docker_data(package) },
-        "state": package.state,
-        "relationships": { "app": to_one(&package.app_guid) },
-        "metadata": stored_metadata(&package.metadata),
-        "links": current_links(package, links, bits),
-        "hash": package.sha1,
-        "url": package.docker_image,
-        "error": package.error,
-        "_links": links_2015(package, bits),
-    })
-}
-
-/// Stored `{"labels", "annotations"}` JSON; anything unreadable shows as empty.
-pub(super) fn stored_metadata(stored: &str) -> Value {
-    match serde_json::from_str(stored) {
-        Ok(value @ Value::Object(_)) => value,
-        _ => empty_metadata(),
+    PackageView {
+        current: CurrentPackage {
+            header: Header::new(
+                &package.guid,
+                &package.created_at,
+                package.updated_at.as_deref(),
+            ),
+            package_type: package.package_type.clone(),
+            data: if bits {
+                bits_data(package)
+            } else {
+                docker_data(package)
+            },
+            state: package.state.clone(),
+            relationships: AppRelationship {
+                app: to_one(&package.app_guid),
+            },
+            metadata: stored_metadata(&package.metadata),
+            links: current_links(package, links, bits),
+        },
+        experimental: ExperimentalPackage {
+            hash: package.sha1.clone(),
+            url: package.docker_image.clone(),
+            error: package.error.clone(),
+            links: links_2015(package, bits),
+        },
     }
 }
 
-fn bits_data(package: &PackageRecord) -> Value {
+fn bits_data(package: &PackageRecord) -> PackageData {
     let checksum = match (&package.sha256, &package.sha1) {
-        (Some(sha256), _) => json!({ "type": "sha256", "value": sha256 }),
-        (None, Some(sha1)) => json!({ "type": "sha1", "value": sha1 }),
-        (None, None) => Value::Null,
+        (Some(sha256), _) => Some(("sha256", sha256)),
+        (None, Some(sha1)) => Some(("sha1", sha1)),
+        (None, None) => None,
     };
-    json!({ "checksum": checksum, "error": package.error })
+    PackageData::Bits {
+        checksum: checksum.map(|(algorithm, value)| Checksum {
+            algorithm,
+            value: value.clone(),
+        }),
+        error: package.error.clone(),
+    }
 }
 
-/// The password is never shown back, only that one is set.
-fn docker_data(package: &PackageRecord) -> Value {
-    json!({
-        "image": package.docker_image,
-        "username": package.docker_username,
-        "password": package.docker_username.as_ref().map(|_| "***"),
-    })
+fn docker_data(package: &PackageRecord) -> PackageData {
+    PackageData::Docker {
+        image: package.docker_image.clone(),
+        username: package.docker_username.clone(),
+        password: package.docker_username.as_ref().map(|_| "***"),
+    }
 }
 
-fn current_links(package: &PackageRecord, links: &Links, bits: bool) -> Value {
+fn current_links(package: &PackageRecord, links: &Links, bits: bool) -> PackageLinks {
     let path = format!("/v3/packages/{}", package.guid);
-    let mut view = json!({ "self": links.href(&path) });
-    if bits {
-        view["upload"] = links.action(&format!("{path}/upload"), "POST");
-        view["download"] = links.action(&format!("{path}/download"), "GET");
+    let bits_link =
+        |suffix: &str, method| bits.then(|| links.action(&format!("{path}{suffix}"), method));
+    PackageLinks {
+        this: links.href(&path),
+        upload: bits_link("/upload", "POST"),
+        download: bits_link("/download", "GET"),
+        app: links.href(&format!("/v3/apps/{}", package.app_guid)),
+        stage: bits_link("/droplets", "POST"),
     }
-    view["app"] = links.href(&format!("/v3/apps/{}", package.app_guid));
-    if bits {
-        view["stage"] = links.action(&format!("{path}/droplets"), "POST");
-    }
-    view
 }
 
-fn links_2015(package: &PackageRecord, bits: bool) -> Value {
+fn links_2015(package: &PackageRecord, bits: bool) -> PackageLinks2015 {
     let path = format!("/v3/packages/{}", package.guid);
-    let mut view = json!({ "self": { "href": path } });
-    if bits {
-        view["upload"] = json!({ "href": format!("{path}/upload"), "method": "POST" });
-        view["stage"] = json!({ "href": format!("{path}/droplets"), "method": "POST" });
+    let bits_link =
+        |suffix: &str, method| bits.then(|| Link::to(format!("{path}{suffix}")).method(method));
+    PackageLinks2015 {
+        upload: bits_link("/upload", "POST"),
+        stage: bits_link("/droplets", "POST"),
+        this: Link::to(path),
+        app: Link::to(format!("/v3/apps/{}", package.app_guid)),
     }
-    view["app"] = json!({ "href": format!("/v3/apps/{}", package.app_guid) });
-    view
 }
 
 #[cfg(test)]
 mod tests {
+    use serde_json::{json, Value};
+
     use super::*;
+
+    fn shown(package: &PackageRecord, links: &Links) -> Value {
+        serde_json::to_value(present(package, links)).unwrap()
+    }
 
     fn record(kind: &str) -> PackageRecord {
         PackageRecord {
@@ -100,7 +188,7 @@ mod tests {
 
     #[test]
     fn bits_show_checksums_and_both_link_styles() {
-        let view = present(&record("bits"), &Links::new("http://x"));
+        let view = shown(&record("bits"), &Links::new("http://x"));
         assert_eq!(view["data"]["checksum"]["type"], "sha256");
         assert_eq!(view["data"]["checksum"]["value"], "s256");
         assert_eq!(view["hash"], "s1");
@@ -118,7 +206,7 @@ mod tests {
 
     #[test]
     fn docker_hides_the_password_and_has_no_bits_links() {
-        let view = present(&record("docker"), &Links::new("http://x"));
+        let view = shown(&record("docker"), &Links::new("http://x"));
         assert_eq!(
             view["data"],
             json!({"image": "nginx", "username": "me", "password": "***"})

@@ -1,31 +1,54 @@
-//! The paginated list envelope, with links that echo the client's filters.
+//! The paginated list envelope, with links that echo the client's filters. One presenter for
+//! every list: the caller hands it the page of records and how to show one.
 
-use serde_json::{json, Value};
+use serde::Serialize;
 
-use super::Links;
+use super::{Link, Links};
 use crate::messages::list::ListParams;
 
-pub fn present(
-    resources: Vec<Value>,
-    total: u64,
+/// `{"pagination": {…}, "resources": […]}`
+#[derive(Debug, Serialize)]
+pub struct ListView<V> {
+    pub pagination: Pagination,
+    pub resources: Vec<V>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Pagination {
+    pub total_results: u64,
+    pub total_pages: u64,
+    pub first: Link,
+    pub last: Link,
+    pub next: Option<Link>,
+    pub previous: Option<Link>,
+}
+
+/// One page of a list: `records` (the page's rows) of `total`, each shown by `present`. `path`
+/// is the list's own path, which the page links repeat with the client's query.
+pub fn present_page<T, V>(
+    (records, total): (Vec<T>, u64),
     params: &ListParams,
     path: &str,
     links: &Links,
-) -> Value {
+    present: impl FnMut(&T) -> V,
+) -> ListView<V> {
+    ListView {
+        pagination: pagination(total, params, path, links),
+        resources: records.iter().map(present).collect(),
+    }
+}
+
+fn pagination(total: u64, params: &ListParams, path: &str, links: &Links) -> Pagination {
     let total_pages = total.div_ceil(params.per_page).max(1);
-    let page_link =
-        |page: u64| json!({ "href": links.url(&format!("{path}?{}", query_for(params, page))) });
-    json!({
-        "pagination": {
-            "total_results": total,
-            "total_pages": total_pages,
-            "first": page_link(1),
-            "last": page_link(total_pages),
-            "next": if params.page < total_pages { page_link(params.page + 1) } else { Value::Null },
-            "previous": if params.page > 1 { page_link(params.page - 1) } else { Value::Null },
-        },
-        "resources": resources,
-    })
+    let page_link = |page: u64| links.href(&format!("{path}?{}", query_for(params, page)));
+    Pagination {
+        total_results: total,
+        total_pages,
+        first: page_link(1),
+        last: page_link(total_pages),
+        next: (params.page < total_pages).then(|| page_link(params.page + 1)),
+        previous: (params.page > 1).then(|| page_link(params.page - 1)),
+    }
 }
 
 fn query_for(params: &ListParams, page: u64) -> String {
@@ -46,12 +69,19 @@ fn query_for(params: &ListParams, page: u64) -> String {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::Value;
+
     use super::*;
+
+    fn present(total: u64, params: &ListParams, path: &str, links: &Links) -> Value {
+        let view = present_page((Vec::<()>::new(), total), params, path, links, |_| ());
+        serde_json::to_value(view).unwrap()
+    }
 
     #[test]
     fn links_echo_filters_and_count_pages() {
         let params = ListParams::parse(Some("names=a,b&per_page=2&page=2"), &["names"]).unwrap();
-        let body = present(vec![], 5, &params, "/v3/apps", &Links::new("http://x"));
+        let body = present(5, &params, "/v3/apps", &Links::new("http://x"));
         assert_eq!(body["pagination"]["total_pages"], 3);
         assert_eq!(
             body["pagination"]["first"]["href"],
@@ -67,12 +97,12 @@ mod tests {
         );
         let descending =
             ListParams::parse(Some("order_direction=desc&per_page=1&page=2"), &[]).unwrap();
-        let body = present(vec![], 3, &descending, "/v3/apps", &Links::new("http://x"));
+        let body = present(3, &descending, "/v3/apps", &Links::new("http://x"));
         for link in ["first", "last", "next", "previous"] {
             let href = body["pagination"][link]["href"].as_str().unwrap();
             assert!(href.contains("order_direction=desc"), "{link}: {href}");
         }
-        let empty = present(vec![], 0, &params, "/v3/apps", &Links::new("http://x"));
+        let empty = present(0, &params, "/v3/apps", &Links::new("http://x"));
         assert_eq!(empty["pagination"]["total_pages"], 1);
         assert_eq!(empty["pagination"]["next"], Value::Null);
     }

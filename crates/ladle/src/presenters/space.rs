@@ -1,24 +1,46 @@
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
 
-use super::{empty_metadata, timestamp, to_one, updated_at, Links};
+use super::{empty_metadata, to_none, to_one, Header, Link, Links, ToOne};
 use crate::db::spaces::SpaceRecord;
 
-pub fn present(space: &SpaceRecord, links: &Links) -> Value {
-    json!({
-        "guid": space.guid,
-        "created_at": timestamp(&space.created_at),
-        "updated_at": updated_at(&space.created_at, space.updated_at.as_deref()),
-        "name": space.name,
-        // A space without a space quota: CC's own `{"data": null}`.
-        "relationships": {
-            "organization": to_one(&space.organization_guid),
-            "quota": { "data": Value::Null },
+#[derive(Debug, Serialize)]
+pub struct SpaceView {
+    #[serde(flatten)]
+    pub header: Header,
+    pub name: String,
+    pub relationships: SpaceRelationships,
+    pub metadata: Value,
+    pub links: SpaceLinks,
+}
+
+/// A space without a space quota: CC's own `{"data": null}`.
+#[derive(Debug, Serialize)]
+pub struct SpaceRelationships {
+    pub organization: ToOne,
+    pub quota: ToOne,
+}
+
+/// CC also links `features` and `apply_manifest`; we serve neither route yet.
+#[derive(Debug, Serialize)]
+pub struct SpaceLinks {
+    #[serde(rename = "self")]
+    pub this: Link,
+    pub organization: Link,
+}
+
+pub fn present(space: &SpaceRecord, links: &Links) -> SpaceView {
+    SpaceView {
+        header: Header::new(&space.guid, &space.created_at, space.updated_at.as_deref()),
+        name: space.name.clone(),
+        relationships: SpaceRelationships {
+            organization: to_one(&space.organization_guid),
+            quota: to_none(),
         },
-        "metadata": empty_metadata(),
-        // CC also links `features` and `apply_manifest`; we serve neither route yet.
-        "links": {
-            "self": links.href(&format!("/v3/spaces/{}", space.guid)),
-            "organization": links.href(&format!("/v3/organizations/{}", space.organization_guid)),
+        metadata: empty_metadata(),
+        links: SpaceLinks {
+            this: links.href(&format!("/v3/spaces/{}", space.guid)),
+            organization: links.href(&format!("/v3/organizations/{}", space.organization_guid)),
         },
-    })
+    }
 }

@@ -1,21 +1,31 @@
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
 
-use super::{empty_metadata, timestamp, updated_at, Links};
+use super::{empty_metadata, Header, Links, SelfLink};
 use crate::db::users::UserRecord;
 
-pub fn present(user: &UserRecord, links: &Links) -> Value {
-    json!({
-        "guid": user.guid,
-        "created_at": timestamp(&user.created_at),
-        "updated_at": updated_at(&user.created_at, user.updated_at.as_deref()),
-        "username": user.username,
-        "presentation_name": user.presentation_name(),
-        // Usernames come from tokens this server issues, so their origin is this server's own
-        // user store, which CC calls "uaa".
-        "origin": user.username.as_ref().map(|_| "uaa"),
-        "metadata": empty_metadata(),
-        "links": {
-            "self": links.href(&format!("/v3/users/{}", user.guid)),
+#[derive(Debug, Serialize)]
+pub struct UserView {
+    #[serde(flatten)]
+    pub header: Header,
+    pub username: Option<String>,
+    pub presentation_name: String,
+    /// Usernames come from tokens this server issues, so their origin is this server's own user
+    /// store, which CC calls "uaa".
+    pub origin: Option<&'static str>,
+    pub metadata: Value,
+    pub links: SelfLink,
+}
+
+pub fn present(user: &UserRecord, links: &Links) -> UserView {
+    UserView {
+        header: Header::new(&user.guid, &user.created_at, user.updated_at.as_deref()),
+        username: user.username.clone(),
+        presentation_name: user.presentation_name().to_string(),
+        origin: user.username.as_ref().map(|_| "uaa"),
+        metadata: empty_metadata(),
+        links: SelfLink {
+            this: links.href(&format!("/v3/users/{}", user.guid)),
         },
-    })
+    }
 }
