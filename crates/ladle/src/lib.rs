@@ -14,6 +14,7 @@ pub mod domain;
 pub mod fetchers;
 pub mod jobs;
 pub mod messages;
+pub mod openapi;
 pub mod outage;
 pub mod presenters;
 pub mod routes;

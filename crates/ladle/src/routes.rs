@@ -3,45 +3,20 @@
 //! from it, so a route cannot be served without being documented, or documented without being
 //! served.
 
+use std::sync::OnceLock;
+
 use axum::extract::DefaultBodyLimit;
+use axum::http::header;
+use axum::response::IntoResponse;
 use axum::routing::{on, MethodFilter};
 use axum::Router;
 
 use crate::api::{
-    apps, buildpacks, builds, droplets, health, jobs, log_cache, login, oauth_token, openapi,
-    organizations, packages, processes, roles, root, scim_users, spaces, stacks, users,
+    apps, buildpacks, builds, droplets, health, jobs, log_cache, login, oauth_token, organizations,
+    packages, processes, roles, root, scim_users, spaces, stacks, users,
 };
+use crate::openapi::{self, Body, Caller, Endpoint};
 use crate::state::AppState;
-
-/// Who may call an endpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Caller {
-    /// No token needed (discovery, the document itself).
-    Anyone,
-    /// A bearer token (CC's UAA JWT).
-    Bearer,
-}
-
-/// What a request to an endpoint carries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Body {
-    None,
-    Json,
-    /// An HTML form (`application/x-www-form-urlencoded`), as OAuth token requests are.
-    Form,
-    /// A multipart form with a file (bits uploads); no size limit of the JSON kind.
-    Upload,
-}
-
-/// One line of the route table, as the OpenAPI document shows it.
-#[derive(Debug, Clone, Copy)]
-pub struct Endpoint {
-    pub method: &'static str,
-    pub path: &'static str,
-    pub summary: &'static str,
-    pub caller: Caller,
-    pub body: Body,
-}
 
 macro_rules! route_table {
     ($($method:ident $path:literal => $handler:path, $caller:ident, $body:ident, $summary:literal;)*) => {
@@ -82,7 +57,7 @@ route_table! {
     GET "/healthz" => health::healthz, Anyone, None, "Whether the process answers (for load balancers)";
     GET "/readyz" => health::readyz, Anyone, None, "Whether the database and blobstore answer and migrations are current; 503 names what is not ready";
     GET "/metrics" => health::metrics, Anyone, None, "Prometheus metrics (a bearer LADLE_METRICS_TOKEN when one is set)";
-    GET "/v3/openapi.json" => openapi::document, Anyone, None, "This OpenAPI document";
+    GET "/v3/openapi.json" => openapi_document, Anyone, None, "This OpenAPI document";
 
     GET "/login" => login::login_info, Anyone, None, "Login information, as the cf CLI reads it (UAA's /login)";
     GET "/token_keys" => login::token_keys, Anyone, None, "The public keys tokens are signed with (UAA's /token_keys)";
@@ -172,6 +147,13 @@ route_table! {
     GET "/v3/builds/{guid}/logs" => builds::logs, Bearer, None, "A build's staging log (text, or server-sent events with Accept: text/event-stream)";
 
     GET "/api/v1/read/{source_id}" => log_cache::read, Bearer, None, "Log-cache read: an app's staging log lines as envelopes";
+}
+
+/// `GET /v3/openapi.json`, made once: it depends on nothing but the code.
+async fn openapi_document() -> impl IntoResponse {
+    static DOCUMENT: OnceLock<String> = OnceLock::new();
+    let json = DOCUMENT.get_or_init(|| openapi::json(ENDPOINTS));
+    ([(header::CONTENT_TYPE, "application/json")], json.as_str())
 }
 
 /// What a load balancer and monitoring ask every node, API or worker (not in Cloud Controller,

@@ -20,6 +20,7 @@ enum Uses {
 /// The modules whose place in the layers is fixed (docs/architecture.md, "Layers").
 const RULES: &[(&str, Uses)] = &[
     ("domain", Uses::Only(&[])),
+    ("openapi", Uses::Only(&[])),
     ("db", Uses::Only(&["domain"])),
     ("messages", Uses::Only(&["domain"])),
     ("auth", Uses::Only(&["db", "domain"])),

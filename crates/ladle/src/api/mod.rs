@@ -13,7 +13,6 @@ pub mod jobs;
 pub mod log_cache;
 pub mod login;
 pub mod oauth_token;
-pub mod openapi;
 pub mod organizations;
 pub mod packages;
 pub mod processes;

@@ -1,12 +1,8 @@
-//! `GET /v3/openapi.json`: an OpenAPI 3.1 document of every route, made from the route table
+//! The OpenAPI 3.1 document of `GET /v3/openapi.json`, made from the route table's lines
 //! (`routes::ENDPOINTS`) so it cannot drift from what is served. Bodies are shown as JSON
 //! objects and errors as Cloud Controller's error envelope; the fields of each resource are in
 //! the CC v3 API reference, which ladle follows.
 
-use std::sync::OnceLock;
-
-use axum::http::header;
-use axum::response::IntoResponse;
 use utoipa::openapi::path::{Operation, OperationBuilder, ParameterBuilder, ParameterIn};
 use utoipa::openapi::request_body::RequestBodyBuilder;
 use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
@@ -16,20 +12,44 @@ use utoipa::openapi::{
     ResponseBuilder,
 };
 
-use crate::routes::{Body, Caller, Endpoint, ENDPOINTS};
-
-/// The document, made once: it depends on nothing but the code.
-pub async fn document() -> impl IntoResponse {
-    static DOCUMENT: OnceLock<String> = OnceLock::new();
-    let json = DOCUMENT.get_or_init(|| {
-        serde_json::to_string_pretty(&build()).expect("an OpenAPI document serializes")
-    });
-    ([(header::CONTENT_TYPE, "application/json")], json.as_str())
+/// Who may call an endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Caller {
+    /// No token needed (discovery, login, health, the document itself).
+    Anyone,
+    /// A bearer token (CC's UAA JWT).
+    Bearer,
 }
 
-pub fn build() -> OpenApi {
+/// What a request to an endpoint carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Body {
+    None,
+    Json,
+    /// An HTML form (`application/x-www-form-urlencoded`), as OAuth token requests are.
+    Form,
+    /// A multipart form with a file (bits uploads); no size limit of the JSON kind.
+    Upload,
+}
+
+/// One line of the route table, as the document shows it.
+#[derive(Debug, Clone, Copy)]
+pub struct Endpoint {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub summary: &'static str,
+    pub caller: Caller,
+    pub body: Body,
+}
+
+/// The document of these endpoints, as JSON.
+pub fn json(endpoints: &[Endpoint]) -> String {
+    serde_json::to_string_pretty(&build(endpoints)).expect("an OpenAPI document serializes")
+}
+
+pub fn build(endpoints: &[Endpoint]) -> OpenApi {
     let mut paths = Paths::new();
-    for endpoint in ENDPOINTS {
+    for endpoint in endpoints {
         let item = paths.paths.entry(endpoint.path.to_string()).or_default();
         let operation = Some(operation(endpoint));
         match endpoint.method {
