@@ -7,8 +7,9 @@ use ladle_archive::Limits;
 
 use crate::auth::User;
 use crate::blobstore::{keys, Blobstore};
-use crate::db::packages::{self, PackageRecord, PackageState, PackageType};
+use crate::db::packages::{self, PackageRecord, PackageType};
 use crate::db::DbPool;
+use crate::domain::PackageState;
 use crate::upload_check::{self, ReceivedFile, ZipLimits};
 
 use super::packages::{find_readable, PackageError};

@@ -3,7 +3,7 @@
 
 use super::query::{fetch_page, Where};
 use super::{now, DbPool, DbResult};
-use crate::domain::Page;
+use crate::domain::{PackageState, Page};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PackageType {
@@ -16,25 +16,6 @@ impl PackageType {
         match self {
             PackageType::Bits => "bits",
             PackageType::Docker => "docker",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PackageState {
-    AwaitingUpload,
-    ProcessingUpload,
-    Ready,
-    Failed,
-}
-
-impl PackageState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PackageState::AwaitingUpload => "AWAITING_UPLOAD",
-            PackageState::ProcessingUpload => "PROCESSING_UPLOAD",
-            PackageState::Ready => "READY",
-            PackageState::Failed => "FAILED",
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Domain types: raw strings become these once, at the edge, and are trusted afterwards.
 
 pub mod buildpack_url;
+pub mod dialect;
 pub mod metadata;
 pub mod page;
 pub mod process;
@@ -9,6 +10,7 @@ pub mod states;
 pub mod unknown_error;
 
 pub use buildpack_url::BuildpackUrl;
+pub use dialect::Dialect;
 pub use metadata::MetadataPatch;
 pub use page::{Order, OrderColumn, Page};
 pub use roles::RoleType;

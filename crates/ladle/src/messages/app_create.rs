@@ -10,16 +10,7 @@ use serde_json::{Map, Value};
 use super::env_vars;
 use super::fields::Fields;
 use super::MessageError;
-use crate::domain::{MetadataPatch, ResourceName};
-
-/// Which API generation the body was written for; it decides how a missing space is reported.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dialect {
-    /// `relationships.space`: an unusable space is a 422.
-    Current,
-    /// `space_guid`: an unusable space is a 404 "Space not found", as in 2015.
-    Experimental2015,
-}
+use crate::domain::{Dialect, MetadataPatch, ResourceName};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct AppCreate {

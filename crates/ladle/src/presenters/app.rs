@@ -11,9 +11,7 @@ use crate::db::processes::ProcessRecord;
 use crate::db::spaces::SpaceRecord;
 use crate::domain::process::{DEFAULT_DISK_MB, DEFAULT_MEMORY_MB};
 use crate::domain::BuildpackUrl;
-
-/// CC's per-instance file descriptor limit, shown in VCAP_APPLICATION.
-const INSTANCE_FILE_DESCRIPTOR_LIMIT: u64 = 16384;
+use ladle_contract::FILE_DESCRIPTOR_LIMIT;
 
 /// `total_desired_instances`: the sum over the app's processes. `show_secrets`: the caller may
 /// read the space's secrets (the 2015 `environment_variables`).
@@ -143,7 +141,7 @@ pub fn present_env(
         "application_env_json": {
             "VCAP_APPLICATION": {
                 "cf_api": links.base(),
-                "limits": { "fds": INSTANCE_FILE_DESCRIPTOR_LIMIT, "mem": memory, "disk": disk },
+                "limits": { "fds": FILE_DESCRIPTOR_LIMIT, "mem": memory, "disk": disk },
                 "application_name": app.name,
                 "application_uris": [],
                 "name": app.name,
