@@ -15,10 +15,10 @@ use crate::db::apps::AppRecord;
 use crate::db::builds::{self, BuildRecord, CreatedBy, Lifecycle};
 use crate::db::droplets::{self, DropletRecord};
 use crate::db::job_queue::StagingJobPayload;
-use crate::db::packages::{PackageRecord, PackageType};
+use crate::db::packages::PackageRecord;
 use crate::db::spaces::SpaceRecord;
 use crate::db::{self, apps, buildpacks, organizations, packages, spaces, stacks, DbPool};
-use crate::domain::{BuildState, BuildpackUrl, DropletState, PackageState, Page};
+use crate::domain::{BuildState, BuildpackUrl, DropletState, PackageState, PackageType, Page};
 use crate::fetchers;
 use crate::messages::build_create::{BuildCreate, BuildUpdate};
 use crate::messages::filters::BuildFilter;
@@ -48,7 +48,7 @@ pub enum BuildError {
     Limit(#[from] LimitError),
     /// A failure can only be recorded while the build is STAGING.
     #[error("Build is {0} and its state can no longer change")]
-    AlreadyFinal(String),
+    AlreadyFinal(BuildState),
     #[error(transparent)]
     Db(#[from] sqlx::Error),
 }
@@ -137,7 +137,7 @@ async fn check_lifecycle(
 ) -> Result<Vec<String>, BuildError> {
     let db = &state.db;
     let mut problems = Vec::new();
-    if package.package_type() == PackageType::Docker {
+    if package.package_type == PackageType::Docker {
         problems.push(
             "Lifecycle type 'docker' is not supported: only buildpack builds are staged"
                 .to_string(),
@@ -226,7 +226,7 @@ async fn new_records(
         app_guid: target.app.guid.clone(),
         package_guid: Some(target.package.guid.clone()),
         build_guid: Some(build_guid.clone()),
-        state: DropletState::Staging.as_str().to_string(),
+        state: DropletState::Staging,
         error_id: None,
         error_message: None,
         buildpack_guid: None,
@@ -250,7 +250,7 @@ async fn new_records(
         app_guid: target.app.guid.clone(),
         package_guid: target.package.guid.clone(),
         droplet_guid: Some(droplet.guid.clone()),
-        state: BuildState::Staging.as_str().to_string(),
+        state: BuildState::Staging,
         error: None,
         lifecycle: db::json_text(&Lifecycle::Buildpack {
             buildpacks: requested,
@@ -344,8 +344,8 @@ pub async fn update(
 /// FAILED with `StagerError - Stager error: <error>`, on the build and its droplet together;
 /// a staging still running for it finds its droplet final and records nothing.
 async fn record_failure(db: &DbPool, build: &BuildRecord, error: &str) -> Result<(), BuildError> {
-    let already_final = || BuildError::AlreadyFinal(build.state.clone());
-    if build.state() != BuildState::Staging {
+    let already_final = || BuildError::AlreadyFinal(build.state);
+    if build.state != BuildState::Staging {
         return Err(already_final());
     }
     let droplet_guid = build.droplet_guid.as_deref().ok_or_else(already_final)?;

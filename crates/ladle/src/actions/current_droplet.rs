@@ -63,7 +63,7 @@ pub async fn assign(
             Dialect::Experimental2015 => CurrentDropletError::DropletNotFound,
         });
     };
-    if droplet.state() != DropletState::Staged {
+    if droplet.state != DropletState::Staged {
         return Err(CurrentDropletError::UnableToAssign);
     }
     let mut tx = db.begin().await?;

@@ -69,7 +69,7 @@ pub async fn download(
     if !access.read_secrets {
         return Err(DropletError::NotAuthorized);
     }
-    if droplet.state() != DropletState::Staged {
+    if droplet.state != DropletState::Staged {
         return Err(DropletError::NotStaged);
     }
     match blobs.download(&keys::droplet(&droplet.guid)).await {

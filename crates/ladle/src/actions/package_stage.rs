@@ -7,7 +7,7 @@ use crate::auth::{permissions, User};
 use crate::db::droplets::DropletRecord;
 use crate::db::job_queue::StagingJobPayload;
 use crate::db::{self, apps, buildpacks, organizations, packages, spaces, stacks};
-use crate::domain::{DropletState, PackageState};
+use crate::domain::{DropletState, PackageState, PackageType};
 use crate::messages::droplet_create::DropletCreate;
 use crate::state::AppState;
 
@@ -62,7 +62,7 @@ pub async fn run(
     if !access.write {
         return Err(PackageStageError::NotAuthorized);
     }
-    if package.state.parse() != Ok(PackageState::Ready) || package.package_type != "bits" {
+    if !package.is(PackageState::Ready) || package.package_type != PackageType::Bits {
         return Err(PackageStageError::PackageNotStageable);
     }
     let stack = input
@@ -101,7 +101,7 @@ pub async fn run(
         app_guid: app.guid.clone(),
         package_guid: Some(package.guid.clone()),
         build_guid: None,
-        state: DropletState::Pending.as_str().to_string(),
+        state: DropletState::Pending,
         error_id: None,
         error_message: None,
         buildpack_guid: buildpack.as_ref().map(|b| b.guid.clone()),

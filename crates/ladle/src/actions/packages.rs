@@ -8,9 +8,9 @@ use crate::auth::permissions::{self, Visible};
 use crate::auth::User;
 use crate::blobstore::{keys, BlobDownload, BlobError, Blobstore};
 use crate::cause_chain::CauseChain;
-use crate::db::packages::{self, PackageRecord, PackageType};
+use crate::db::packages::{self, PackageRecord};
 use crate::db::{self, DbPool};
-use crate::domain::{PackageState, Page};
+use crate::domain::{PackageState, PackageType, Page};
 use crate::fetchers;
 use crate::messages::filters::PackageFilter;
 use crate::messages::package_create::{PackageContent, PackageCreate};
@@ -97,8 +97,8 @@ fn new_record(input: PackageCreate) -> PackageRecord {
     PackageRecord {
         guid: db::new_guid(),
         app_guid: input.app_guid,
-        package_type: kind.as_str().to_string(),
-        state: state.as_str().to_string(),
+        package_type: kind,
+        state,
         sha1: None,
         sha256: None,
         error: None,
@@ -175,7 +175,7 @@ pub async fn download(
     if !access.read_secrets {
         return Err(PackageError::NotAuthorized);
     }
-    if package.package_type() != PackageType::Bits {
+    if package.package_type != PackageType::Bits {
         return Err(PackageError::NotBits);
     }
     if !package.is(PackageState::Ready) {

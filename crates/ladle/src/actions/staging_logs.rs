@@ -67,5 +67,5 @@ async fn next_chunk(mut reader: Reader) -> Result<Option<(Vec<LogRow>, Reader)>,
 async fn is_final(db: &DbPool, droplet_guid: &str) -> Result<bool, sqlx::Error> {
     Ok(droplets::find(db, droplet_guid)
         .await?
-        .is_none_or(|d| !d.state().is_in_flight()))
+        .is_none_or(|d| !d.state.is_in_flight()))
 }

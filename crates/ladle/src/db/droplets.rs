@@ -16,7 +16,7 @@ pub struct DropletRecord {
     pub app_guid: String,
     pub package_guid: Option<String>,
     pub build_guid: Option<String>,
-    pub state: String,
+    pub state: DropletState,
     /// CC's error id (`NoAppDetectedError`, …) once FAILED.
     pub error_id: Option<String>,
     pub error_message: Option<String>,
@@ -42,10 +42,6 @@ pub struct DropletRecord {
 }
 
 impl DropletRecord {
-    pub fn state(&self) -> DropletState {
-        self.state.parse().unwrap_or(DropletState::Failed)
-    }
-
     pub fn requested_buildpacks(&self) -> Vec<String> {
         serde_json::from_str(&self.requested_buildpacks).unwrap_or_default()
     }
@@ -71,7 +67,7 @@ pub async fn insert(tx: &mut Transaction<'_, Any>, d: &DropletRecord) -> DbResul
     .bind(&d.app_guid)
     .bind(d.package_guid.clone())
     .bind(d.build_guid.clone())
-    .bind(&d.state)
+    .bind(d.state)
     .bind(d.buildpack_guid.clone())
     .bind(d.buildpack_git_url.clone())
     .bind(&d.requested_buildpacks)

@@ -11,6 +11,7 @@ use sqlx::{Any, Transaction};
 use time::OffsetDateTime;
 
 use crate::db::{self, format_timestamp, DbPool, DbResult};
+use crate::domain::JobState;
 
 /// Kind of the internal staging queue's jobs.
 pub const STAGING: &str = "staging";
@@ -152,9 +153,9 @@ pub fn retry_backoff(attempts: i64) -> Duration {
 /// Marks the job done (`COMPLETE` or `FAILED` with an error text).
 pub async fn finish(db: &DbPool, guid: &str, error: Option<&str>) -> DbResult<()> {
     let (state, errors) = match error {
-        None => ("COMPLETE", "[]".to_string()),
+        None => (JobState::Complete, "[]".to_string()),
         Some(message) => (
-            "FAILED",
+            JobState::Failed,
             serde_json::json!([{ "detail": message }]).to_string(),
         ),
     };

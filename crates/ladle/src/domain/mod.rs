@@ -14,7 +14,7 @@ pub use dialect::Dialect;
 pub use metadata::MetadataPatch;
 pub use page::{Order, OrderColumn, Page};
 pub use roles::RoleType;
-pub use states::{BuildState, DropletState, PackageState};
+pub use states::{BuildState, BuildpackState, DropletState, JobState, PackageState, PackageType};
 
 use std::fmt;
 

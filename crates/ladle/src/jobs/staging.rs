@@ -41,7 +41,7 @@ pub async fn run(ctx: &StagingContext, job: &ClaimedJob) -> anyhow::Result<()> {
     let Some(droplet) = droplets::find(db, droplet_guid).await? else {
         return end_for_deleted_droplet(ctx, droplet_guid).await;
     };
-    if !droplet.state().is_in_flight() {
+    if !droplet.state.is_in_flight() {
         return Ok(()); // already completed by an earlier claim
     }
     droplets::mark_staging(db, droplet_guid).await?;

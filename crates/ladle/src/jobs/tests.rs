@@ -179,7 +179,7 @@ impl Node {
 
     async fn wait_for_job_state(&self, job: &str, state: &str) {
         let deadline = Instant::now() + Duration::from_secs(60);
-        while self.job(job).await.state != state {
+        while self.job(job).await.state.as_str() != state {
             assert!(
                 Instant::now() < deadline,
                 "job {job} not {state} after 60 s"
@@ -379,7 +379,7 @@ async fn a_released_job_waits_out_its_backoff_and_keeps_its_cause() {
     )
     .await
     .unwrap());
-    assert_eq!(node.job(&staging.job).await.state, "QUEUED");
+    assert_eq!(node.job(&staging.job).await.state.as_str(), "QUEUED");
     let deadline = released_at + Duration::from_secs(30);
     let again = loop {
         if let Some(job) = queue::claim(node.db(), STAGING, "node-b/0").await.unwrap() {

@@ -16,7 +16,7 @@ pub fn present(build: &BuildRecord, links: &Links) -> Value {
         "guid": build.guid,
         "created_at": timestamp(&build.created_at),
         "updated_at": updated_at(&build.created_at, build.updated_at.as_deref()),
-        "state": build.state().as_str(),
+        "state": build.state.as_str(),
         "staging_memory_in_mb": build.staging_memory_in_mb,
         "staging_disk_in_mb": build.staging_disk_in_mb,
         "staging_log_rate_limit_bytes_per_second": UNLIMITED_LOG_RATE,
@@ -33,7 +33,7 @@ pub fn present(build: &BuildRecord, links: &Links) -> Value {
 
 /// The droplet is shown only once it exists for good: the build STAGED.
 fn staged_droplet(build: &BuildRecord) -> Option<&str> {
-    match build.state() {
+    match build.state {
         BuildState::Staged => build.droplet_guid.as_deref(),
         _ => None,
     }
@@ -91,7 +91,7 @@ mod tests {
             app_guid: "a1".into(),
             package_guid: "p1".into(),
             droplet_guid: Some("d1".into()),
-            state: state.into(),
+            state: state.parse().unwrap(),
             error: None,
             lifecycle: r#"{"type":"buildpack","data":{"buildpacks":["go"],"stack":"cflinuxfs4"}}"#
                 .into(),

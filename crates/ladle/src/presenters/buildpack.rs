@@ -39,7 +39,7 @@ mod tests {
             position: 2,
             enabled: 1,
             locked: 0,
-            state: "AWAITING_UPLOAD".into(),
+            state: "AWAITING_UPLOAD".parse().unwrap(),
             filename: None,
             sha256: None,
             created_at: "2026-01-02T03:04:05.000001Z".into(),

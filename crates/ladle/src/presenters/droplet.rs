@@ -15,7 +15,7 @@ pub const REDACTED: &str = "[PRIVATE DATA HIDDEN]";
 /// `show_secrets`: the caller may read the space's secrets (developers, admins); others see
 /// execution metadata, process types and environment redacted, as CC does.
 pub fn present(d: &DropletRecord, links: &Links, show_secrets: bool) -> Value {
-    let state = d.state();
+    let state = d.state;
     let process_types = d.process_types();
     let error = d
         .error_id

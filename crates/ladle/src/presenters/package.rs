@@ -4,10 +4,11 @@
 use serde_json::{json, Value};
 
 use super::{empty_metadata, timestamp, to_one, updated_at, Links};
-use crate::db::packages::{PackageRecord, PackageType};
+use crate::db::packages::PackageRecord;
+use crate::domain::PackageType;
 
 pub fn present(package: &PackageRecord, links: &Links) -> Value {
-    let bits = package.package_type() == PackageType::Bits;
+    let bits = package.package_type == PackageType::Bits;
     json!({
         "guid": package.guid,
         "created_at": timestamp(&package.created_at),
@@ -84,8 +85,8 @@ mod tests {
         PackageRecord {
             guid: "p1".into(),
             app_guid: "a1".into(),
-            package_type: kind.into(),
-            state: "READY".into(),
+            package_type: kind.parse().unwrap(),
+            state: "READY".parse().unwrap(),
             sha1: Some("s1".into()),
             sha256: Some("s256".into()),
             error: None,

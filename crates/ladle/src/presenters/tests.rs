@@ -76,7 +76,7 @@ fn app(current_droplet: Option<&str>) -> AppRecord {
         guid: APP.into(),
         name: "hello".into(),
         space_guid: SPACE.into(),
-        desired_state: "STOPPED".into(),
+        desired_state: "STOPPED".parse().unwrap(),
         environment_variables: r#"{"GREETING":"hello","DEBUG":"1"}"#.into(),
         lifecycle_buildpacks: r#"["ruby","https://github.com/cloudfoundry/go-buildpack"]"#.into(),
         lifecycle_stack: Some("cflinuxfs4".into()),
@@ -107,7 +107,7 @@ fn droplet(state: &str) -> DropletRecord {
         app_guid: APP.into(),
         package_guid: Some(PACKAGE.into()),
         build_guid: None,
-        state: state.into(),
+        state: state.parse().unwrap(),
         error_id: None,
         error_message: None,
         buildpack_guid: None,
@@ -130,7 +130,7 @@ fn droplet(state: &str) -> DropletRecord {
 
 fn staged_droplet() -> DropletRecord {
     DropletRecord {
-        state: "STAGED".into(),
+        state: "STAGED".parse().unwrap(),
         buildpack_guid: Some(BUILDPACK.into()),
         requested_buildpacks: r#"["ruby"]"#.into(),
         sha1: Some(SHA1.into()),
@@ -153,7 +153,7 @@ fn build(state: &str, error: Option<&str>) -> BuildRecord {
         app_guid: APP.into(),
         package_guid: PACKAGE.into(),
         droplet_guid: Some(DROPLET.into()),
-        state: state.into(),
+        state: state.parse().unwrap(),
         error: error.map(str::to_string),
         lifecycle: r#"{"type":"buildpack","data":{"buildpacks":["ruby"],"stack":"cflinuxfs4"}}"#
             .into(),
@@ -172,8 +172,8 @@ fn package(kind: &str, state: &str) -> PackageRecord {
     PackageRecord {
         guid: PACKAGE.into(),
         app_guid: APP.into(),
-        package_type: kind.into(),
-        state: state.into(),
+        package_type: kind.parse().unwrap(),
+        state: state.parse().unwrap(),
         sha1: ready_bits.then(|| SHA1.to_string()),
         sha256: ready_bits.then(|| SHA256.to_string()),
         error: None,
@@ -191,7 +191,7 @@ fn job(state: &str, errors: &str) -> JobRecord {
         guid: JOB.into(),
         kind: "user".into(),
         operation: "app.delete".into(),
-        state: state.into(),
+        state: state.parse().unwrap(),
         resource_guid: Some(APP.into()),
         payload: format!(r#"{{"user_guid":"{USER}"}}"#),
         errors: errors.into(),
@@ -367,7 +367,7 @@ fn buildpack_view() {
         position: 1,
         enabled: 1,
         locked: 0,
-        state: "READY".into(),
+        state: "READY".parse().unwrap(),
         filename: Some("ruby_buildpack-cflinuxfs4-v1.10.0.zip".into()),
         sha256: Some(SHA256.into()),
         created_at: CREATED.into(),
@@ -388,7 +388,7 @@ fn droplet_views() {
         droplet::present(&staged_droplet(), &links(), false),
     );
     let failed = DropletRecord {
-        state: "FAILED".into(),
+        state: "FAILED".parse().unwrap(),
         build_guid: Some(BUILD.into()),
         buildpack_git_url: Some("https://github.com/cloudfoundry/go-buildpack".into()),
         error_id: Some("BuildpackCompileFailed".into()),
