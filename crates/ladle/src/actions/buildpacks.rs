@@ -142,7 +142,7 @@ pub async fn delete(
         ))]
     });
     jobs::finish(db, &job.guid, outcome).await?;
-    Ok(job.guid)
+    Ok(job.guid.into())
 }
 
 pub(super) fn require_admin(user: &User) -> Result<(), BuildpackError> {

@@ -302,10 +302,10 @@ pub async fn list(
         .await?
         .ok_or(BuildError::AppNotFound)?;
     let filter = BuildFilter {
-        app_guids: Some(vec![app.app.guid]),
+        app_guids: Some(vec![app.app.guid.into()]),
         ..filter.clone()
     };
-    let spaces = Visible::Only(vec![app.space.guid]);
+    let spaces = Visible::Only(vec![app.space.guid.into()]);
     Ok(fetchers::builds::list(db, &spaces, &filter, page).await?)
 }
 

@@ -52,7 +52,7 @@ pub async fn start(
         kind: KIND_USER.to_string(),
         operation: operation.to_string(),
         state: JobState::Processing,
-        resource_guid: Some(resource_guid.to_string()),
+        resource_guid: Some(resource_guid.into()),
         payload: json!({ "user_guid": user.guid }).to_string(),
         errors: "[]".to_string(),
         attempts: 0,

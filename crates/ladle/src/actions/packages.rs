@@ -155,10 +155,10 @@ pub async fn list(
         .await?
         .ok_or(PackageError::AppNotFound)?;
     let filter = PackageFilter {
-        app_guids: Some(vec![app.app.guid]),
+        app_guids: Some(vec![app.app.guid.into()]),
         ..filter.clone()
     };
-    let spaces = Visible::Only(vec![app.space.guid]);
+    let spaces = Visible::Only(vec![app.space.guid.into()]);
     Ok(fetchers::packages::list(db, &spaces, &filter, page).await?)
 }
 
@@ -213,5 +213,5 @@ pub async fn delete(
             ))]
         });
     jobs::finish(db, &job.guid, outcome).await?;
-    Ok(job.guid)
+    Ok(job.guid.into())
 }

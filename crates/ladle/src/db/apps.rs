@@ -8,13 +8,13 @@ use sqlx::AnyConnection;
 use super::processes::{self, ProcessRecord};
 use super::query::{fetch_page, Where};
 use super::{DbPool, DbResult};
-use crate::domain::Page;
+use crate::domain::{Guid, Page};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AppRecord {
-    pub guid: String,
+    pub guid: Guid,
     pub name: String,
-    pub space_guid: String,
+    pub space_guid: Guid,
     /// `STOPPED` or `STARTED`.
     pub desired_state: String,
     /// JSON object text.
@@ -22,7 +22,7 @@ pub struct AppRecord {
     /// JSON array of buildpack names or URLs; empty means "detect".
     pub lifecycle_buildpacks: String,
     pub lifecycle_stack: Option<String>,
-    pub current_droplet_guid: Option<String>,
+    pub current_droplet_guid: Option<Guid>,
     pub created_at: String,
     pub updated_at: Option<String>,
     /// JSON `{"labels":{..},"annotations":{..}}`.

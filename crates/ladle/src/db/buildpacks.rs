@@ -5,11 +5,11 @@ use sqlx::{Any, Transaction};
 
 use super::query::{fetch_page_ordered, order_by, Where};
 use super::{now, DbPool, DbResult};
-use crate::domain::{BuildpackState, MetadataPatch, Page};
+use crate::domain::{BuildpackState, Guid, MetadataPatch, Page};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct BuildpackRecord {
-    pub guid: String,
+    pub guid: Guid,
     pub name: String,
     /// `None`: usable on any stack.
     pub stack: Option<String>,

@@ -5,15 +5,15 @@ use sqlx::{Any, Transaction};
 
 use super::query::{fetch_page, Where};
 use super::{DbPool, DbResult};
-use crate::domain::BuildState;
 use crate::domain::Page;
+use crate::domain::{BuildState, Guid};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct BuildRecord {
-    pub guid: String,
-    pub app_guid: String,
-    pub package_guid: String,
-    pub droplet_guid: Option<String>,
+    pub guid: Guid,
+    pub app_guid: Guid,
+    pub package_guid: Guid,
+    pub droplet_guid: Option<Guid>,
     pub state: BuildState,
     /// `"<ErrorId> - <message>"` once FAILED.
     pub error: Option<String>,

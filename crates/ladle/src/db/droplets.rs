@@ -7,20 +7,20 @@ use sqlx::{Any, Transaction};
 
 use super::query::{fetch_page, Where};
 use super::{DbPool, DbResult};
-use crate::domain::DropletState;
 use crate::domain::Page;
+use crate::domain::{DropletState, Guid};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct DropletRecord {
-    pub guid: String,
-    pub app_guid: String,
-    pub package_guid: Option<String>,
-    pub build_guid: Option<String>,
+    pub guid: Guid,
+    pub app_guid: Guid,
+    pub package_guid: Option<Guid>,
+    pub build_guid: Option<Guid>,
     pub state: DropletState,
     /// CC's error id (`NoAppDetectedError`, …) once FAILED.
     pub error_id: Option<String>,
     pub error_message: Option<String>,
-    pub buildpack_guid: Option<String>,
+    pub buildpack_guid: Option<Guid>,
     pub buildpack_git_url: Option<String>,
     /// JSON array of the buildpack names/URLs requested (empty: detect over admin buildpacks).
     pub requested_buildpacks: String,
@@ -112,7 +112,7 @@ pub struct StagedFields {
     pub process_types: BTreeMap<String, String>,
     pub buildpacks: Vec<StagedBuildpack>,
     pub execution_metadata: String,
-    pub buildpack_guid: Option<String>,
+    pub buildpack_guid: Option<Guid>,
 }
 
 /// One buildpack a staging ran, as the droplet's `buildpacks_metadata` column lists it.

@@ -2,15 +2,15 @@
 //! the same table lives in `job_queue`.
 
 use super::{DbPool, DbResult};
-use crate::domain::JobState;
+use crate::domain::{Guid, JobState};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct JobRecord {
-    pub guid: String,
+    pub guid: Guid,
     pub kind: String,
     pub operation: String,
     pub state: JobState,
-    pub resource_guid: Option<String>,
+    pub resource_guid: Option<Guid>,
     /// JSON object text; user jobs keep `user_guid` here.
     pub payload: String,
     /// JSON array of `{code, title, detail}`.

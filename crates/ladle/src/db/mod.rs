@@ -106,8 +106,8 @@ pub fn json_text<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("JSON columns hold plain data")
 }
 
-pub fn new_guid() -> String {
-    uuid::Uuid::new_v4().to_string()
+pub fn new_guid() -> crate::domain::Guid {
+    crate::domain::Guid::random()
 }
 
 /// True when the error is a unique-constraint violation (a duplicate name, say).

@@ -3,12 +3,12 @@
 
 use super::query::{fetch_page, Where};
 use super::{now, DbPool, DbResult};
-use crate::domain::{PackageState, PackageType, Page};
+use crate::domain::{Guid, PackageState, PackageType, Page};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct PackageRecord {
-    pub guid: String,
-    pub app_guid: String,
+    pub guid: Guid,
+    pub app_guid: Guid,
     pub package_type: PackageType,
     pub state: PackageState,
     /// Of the uploaded zip, hex; set when READY.

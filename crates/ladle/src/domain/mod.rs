@@ -2,6 +2,7 @@
 
 pub mod buildpack_url;
 pub mod dialect;
+pub mod guid;
 pub mod metadata;
 pub mod page;
 pub mod process;
@@ -11,6 +12,7 @@ pub mod unknown_error;
 
 pub use buildpack_url::BuildpackUrl;
 pub use dialect::Dialect;
+pub use guid::Guid;
 pub use metadata::MetadataPatch;
 pub use page::{Order, OrderColumn, Page};
 pub use roles::RoleType;

@@ -104,7 +104,8 @@ async fn stage(
     log_limits: LogLimits,
 ) -> Result<StagingSuccess, StagingFailure> {
     let request = gather_inputs(&ctx.state, droplet, inputs).await?;
-    let (sink, writer) = DbLogSink::start(ctx.state.db.clone(), droplet.guid.clone(), log_limits);
+    let (sink, writer) =
+        DbLogSink::start(ctx.state.db.clone(), droplet.guid.to_string(), log_limits);
     let result = ctx.stager.stage(request, &sink).await;
     drop(sink);
     let _ = writer.await;
@@ -140,7 +141,7 @@ async fn gather_inputs(
         environment.push(("LADLE_ALLOW_FILE_GIT_URLS".to_string(), "1".to_string()));
     }
     Ok(StagingRequest {
-        staging_guid: droplet.guid.clone(),
+        staging_guid: droplet.guid.to_string(),
         app_bits,
         buildpacks,
         skip_detect,

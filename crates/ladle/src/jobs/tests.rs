@@ -73,7 +73,7 @@ impl Node {
     async fn staging_build(&self) -> Staging {
         let db = self.db();
         let (org, space, app) = (db::new_guid(), db::new_guid(), db::new_guid());
-        let (droplet, build) = (db::new_guid(), db::new_guid());
+        let (droplet, build) = (db::new_guid().into_string(), db::new_guid().into_string());
         let now = db::now();
         let mut tx = db.begin().await.unwrap();
         sqlx::query("INSERT INTO organizations (guid, name, created_at) VALUES ($1, $1, $2)")
@@ -138,7 +138,7 @@ impl Node {
         Staging {
             droplet,
             build,
-            job,
+            job: job.into_string(),
         }
     }
 
@@ -435,7 +435,7 @@ async fn droplet_with_log(
     created_at: &str,
     lines: i64,
 ) -> String {
-    let guid = db::new_guid();
+    let guid = db::new_guid().into_string();
     sqlx::query(
         "INSERT INTO droplets (guid, app_guid, state, memory_limit_mb, disk_limit_mb, created_at) \
          VALUES ($1, $2, $3, 1024, 4096, $4)",

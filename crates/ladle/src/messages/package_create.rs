@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use super::app_create::parse_metadata;
 use super::fields::Fields;
 use super::MessageError;
-use crate::domain::MetadataPatch;
+use crate::domain::{Guid, MetadataPatch};
 
 /// Longest docker image reference or credential we keep.
 const MAX_DOCKER_FIELD_CHARS: usize = 4096;
@@ -24,7 +24,7 @@ pub enum PackageContent {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PackageCreate {
-    pub app_guid: String,
+    pub app_guid: Guid,
     pub content: PackageContent,
     pub metadata: MetadataPatch,
 }
@@ -48,7 +48,7 @@ impl PackageCreate {
             .and_then(|value| parse_metadata(value, &mut fields));
         fields.finish()?;
         Ok(PackageCreate {
-            app_guid: app_guid.expect("validated above"),
+            app_guid: app_guid.expect("validated above").into(),
             content: content.expect("validated above"),
             metadata: metadata.unwrap_or_default(),
         })
@@ -76,7 +76,7 @@ impl PackageCreate {
         };
         fields.finish()?;
         Ok(PackageCreate {
-            app_guid: app_guid.to_string(),
+            app_guid: app_guid.into(),
             content: content.expect("validated above"),
             metadata: MetadataPatch::default(),
         })

@@ -4,12 +4,12 @@ use serde_json::{Map, Value};
 
 use super::fields::Fields;
 use super::MessageError;
-use crate::domain::ResourceName;
+use crate::domain::{Guid, ResourceName};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct SpaceCreate {
     pub name: ResourceName,
-    pub organization_guid: String,
+    pub organization_guid: Guid,
 }
 
 impl SpaceCreate {
@@ -30,7 +30,7 @@ impl SpaceCreate {
         fields.finish()?;
         Ok(SpaceCreate {
             name: name.expect("validated above"),
-            organization_guid: organization_guid.expect("validated above"),
+            organization_guid: organization_guid.expect("validated above").into(),
         })
     }
 }

@@ -4,13 +4,14 @@ use serde_json::{Map, Value};
 
 use super::fields::Fields;
 use super::MessageError;
+use crate::domain::Guid;
 
 /// CC's limit on user guids.
 const MAX_GUID_CHARS: usize = 200;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct UserCreate {
-    pub guid: String,
+    pub guid: Guid,
 }
 
 impl UserCreate {
@@ -25,7 +26,7 @@ impl UserCreate {
         }
         fields.finish()?;
         Ok(UserCreate {
-            guid: guid.expect("validated above"),
+            guid: guid.expect("validated above").into(),
         })
     }
 }

@@ -80,7 +80,7 @@ fn app(current_droplet: Option<&str>) -> AppRecord {
         environment_variables: r#"{"GREETING":"hello","DEBUG":"1"}"#.into(),
         lifecycle_buildpacks: r#"["ruby","https://github.com/cloudfoundry/go-buildpack"]"#.into(),
         lifecycle_stack: Some("cflinuxfs4".into()),
-        current_droplet_guid: current_droplet.map(str::to_string),
+        current_droplet_guid: current_droplet.map(crate::domain::Guid::from),
         created_at: CREATED.into(),
         updated_at: Some(UPDATED.into()),
         metadata: r#"{"labels":{"team":"a"},"annotations":{"owner":"ann"}}"#.into(),
