@@ -34,10 +34,9 @@ impl AppCreate {
         let metadata = fields
             .raw("metadata")
             .and_then(|value| parse_metadata(value, &mut fields));
-        fields.finish()?;
-        let (space_guid, dialect) = space.expect("validated above");
+        let (name, (space_guid, dialect)) = fields.finish_with(name.zip(space))?;
         Ok(AppCreate {
-            name: name.expect("validated above"),
+            name,
             space_guid,
             dialect,
             environment_variables: environment_variables.unwrap_or_default(),

@@ -46,10 +46,10 @@ impl PackageCreate {
         let metadata = fields
             .raw("metadata")
             .and_then(|value| parse_metadata(value, &mut fields));
-        fields.finish()?;
+        let (app_guid, content) = fields.finish_with(app_guid.zip(content))?;
         Ok(PackageCreate {
-            app_guid: app_guid.expect("validated above").into(),
-            content: content.expect("validated above"),
+            app_guid: app_guid.into(),
+            content,
             metadata: metadata.unwrap_or_default(),
         })
     }
@@ -74,10 +74,10 @@ impl PackageCreate {
             }
             (None, _) => None,
         };
-        fields.finish()?;
+        let content = fields.finish_with(content)?;
         Ok(PackageCreate {
             app_guid: app_guid.into(),
-            content: content.expect("validated above"),
+            content,
             metadata: MetadataPatch::default(),
         })
     }

@@ -27,10 +27,10 @@ impl SpaceCreate {
                 }
             });
         let organization_guid = required_relationship(&mut fields, "organization");
-        fields.finish()?;
+        let (name, organization_guid) = fields.finish_with(name.zip(organization_guid))?;
         Ok(SpaceCreate {
-            name: name.expect("validated above"),
-            organization_guid: organization_guid.expect("validated above").into(),
+            name,
+            organization_guid: organization_guid.into(),
         })
     }
 }

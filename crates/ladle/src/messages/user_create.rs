@@ -24,10 +24,8 @@ impl UserCreate {
                 fields.error(format!("Guid {problem}"));
             }
         }
-        fields.finish()?;
-        Ok(UserCreate {
-            guid: guid.expect("validated above").into(),
-        })
+        let guid = fields.finish_with(guid)?;
+        Ok(UserCreate { guid: guid.into() })
     }
 }
 
