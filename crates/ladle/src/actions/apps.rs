@@ -17,7 +17,7 @@ use crate::db::organizations::{self, OrganizationRecord};
 use crate::db::processes::{self, ProcessRecord};
 use crate::db::spaces::{self, SpaceRecord};
 use crate::db::stacks;
-use crate::db::{self, DbPool};
+use crate::db::{self, DbPool, JsonText};
 use crate::domain::process::WEB;
 use crate::domain::{BuildpackUrl, Dialect, Page, RoleType};
 use crate::fetchers;
@@ -118,7 +118,7 @@ fn new_app_record(input: &AppCreate, space_guid: &str, default_stack: &str) -> A
         space_guid: space_guid.into(),
         desired_state: STOPPED.to_string(),
         environment_variables: Value::Object(input.environment_variables.clone()).to_string(),
-        lifecycle_buildpacks: serde_json::to_string(&buildpacks).unwrap_or_else(|_| "[]".into()),
+        lifecycle_buildpacks: JsonText(buildpacks),
         lifecycle_stack: Some(stack),
         current_droplet_guid: None,
         created_at: db::now(),
@@ -240,8 +240,7 @@ fn apply_update(app: &mut AppRecord, input: &AppUpdate) {
     }
     if let Some(lifecycle) = &input.lifecycle {
         if let Some(buildpacks) = &lifecycle.buildpacks {
-            app.lifecycle_buildpacks =
-                serde_json::to_string(buildpacks).unwrap_or_else(|_| "[]".into());
+            app.lifecycle_buildpacks = JsonText(buildpacks.clone());
         }
         if let Some(stack) = &lifecycle.stack {
             app.lifecycle_stack = Some(stack.clone());

@@ -3,7 +3,6 @@
 //! build-state updater). Checks run in Cloud Controller's order; bad input writes nothing.
 
 use ladle_stager::FailureKind;
-use serde_json::Value;
 
 use crate::actions::access;
 use crate::actions::staging_complete::describe;
@@ -17,7 +16,9 @@ use crate::db::droplets::{self, DropletRecord};
 use crate::db::job_queue::StagingJobPayload;
 use crate::db::packages::PackageRecord;
 use crate::db::spaces::SpaceRecord;
-use crate::db::{self, apps, buildpacks, organizations, packages, spaces, stacks, DbPool};
+use crate::db::{
+    self, apps, buildpacks, organizations, packages, spaces, stacks, DbPool, JsonText,
+};
 use crate::domain::{BuildState, BuildpackUrl, DropletState, PackageState, PackageType, Page};
 use crate::fetchers;
 use crate::messages::build_create::{BuildCreate, BuildUpdate};
@@ -231,11 +232,11 @@ async fn new_records(
         error_message: None,
         buildpack_guid: None,
         buildpack_git_url: None,
-        requested_buildpacks: serde_json::to_string(&requested).expect("strings serialize"),
+        requested_buildpacks: JsonText(requested.clone()),
         stack: Some(stack.to_string()),
         memory_limit_mb: limits.memory_mb as i64,
         disk_limit_mb: limits.disk_mb as i64,
-        environment_variables: Value::Object(environment).to_string(),
+        environment_variables: JsonText(environment),
         sha1: None,
         sha256: None,
         detected_start_command: None,

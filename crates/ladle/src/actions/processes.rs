@@ -236,7 +236,7 @@ mod tests {
             space_guid: "s".into(),
             desired_state: "STOPPED".into(),
             environment_variables: "{}".into(),
-            lifecycle_buildpacks: "[]".into(),
+            lifecycle_buildpacks: crate::db::JsonText::default(),
             lifecycle_stack: None,
             current_droplet_guid: None,
             created_at: now.clone(),

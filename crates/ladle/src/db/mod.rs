@@ -9,6 +9,7 @@ pub mod builds;
 pub mod droplets;
 pub mod job_queue;
 pub mod jobs;
+pub mod json_text;
 pub mod organizations;
 pub mod packages;
 pub mod processes;
@@ -24,6 +25,8 @@ use std::time::Duration;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, ConnectOptions, Executor};
 use time::OffsetDateTime;
+
+pub use json_text::JsonText;
 
 pub type DbPool = AnyPool;
 pub type DbResult<T> = Result<T, sqlx::Error>;

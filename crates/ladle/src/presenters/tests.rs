@@ -19,6 +19,7 @@ use crate::db::spaces::SpaceRecord;
 use crate::db::stacks::StackRecord;
 use crate::db::staging_logs::LogRow;
 use crate::db::users::UserRecord;
+use crate::db::JsonText;
 use crate::messages::list::ListParams;
 
 const ORG: &str = "7d3c1a52-0a4e-4f57-9d3e-000000000001";
@@ -78,7 +79,9 @@ fn app(current_droplet: Option<&str>) -> AppRecord {
         space_guid: SPACE.into(),
         desired_state: "STOPPED".parse().unwrap(),
         environment_variables: r#"{"GREETING":"hello","DEBUG":"1"}"#.into(),
-        lifecycle_buildpacks: r#"["ruby","https://github.com/cloudfoundry/go-buildpack"]"#.into(),
+        lifecycle_buildpacks: json_text(
+            r#"["ruby","https://github.com/cloudfoundry/go-buildpack"]"#,
+        ),
         lifecycle_stack: Some("cflinuxfs4".into()),
         current_droplet_guid: current_droplet.map(crate::domain::Guid::from),
         created_at: CREATED.into(),
@@ -112,11 +115,13 @@ fn droplet(state: &str) -> DropletRecord {
         error_message: None,
         buildpack_guid: None,
         buildpack_git_url: None,
-        requested_buildpacks: "[]".into(),
+        requested_buildpacks: json_text("[]"),
         stack: Some("cflinuxfs4".into()),
         memory_limit_mb: 1024,
         disk_limit_mb: 4096,
-        environment_variables: r#"{"CUSTOM_STAGING_VAR":"hello","CF_STACK":"cflinuxfs4"}"#.into(),
+        environment_variables: json_text(
+            r#"{"CUSTOM_STAGING_VAR":"hello","CF_STACK":"cflinuxfs4"}"#,
+        ),
         sha1: None,
         sha256: None,
         detected_start_command: None,
@@ -132,11 +137,13 @@ fn staged_droplet() -> DropletRecord {
     DropletRecord {
         state: "STAGED".parse().unwrap(),
         buildpack_guid: Some(BUILDPACK.into()),
-        requested_buildpacks: r#"["ruby"]"#.into(),
+        requested_buildpacks: json_text(r#"["ruby"]"#),
         sha1: Some(SHA1.into()),
         sha256: Some(SHA256.into()),
         detected_start_command: Some("bundle exec rackup".into()),
-        process_types: Some(r#"{"web":"bundle exec rackup","worker":"bundle exec sidekiq"}"#.into()),
+        process_types: Some(json_text(
+            r#"{"web":"bundle exec rackup","worker":"bundle exec sidekiq"}"#,
+        )),
         buildpacks_metadata: Some(
             r#"[{"name":"ruby","detect_output":"ruby 3.3","buildpack_name":"ruby_buildpack","version":"1.10.0"}]"#
                 .into(),
@@ -286,7 +293,7 @@ fn app_views() {
     );
     let auditor = AppRecord {
         lifecycle_stack: None,
-        lifecycle_buildpacks: "[]".into(),
+        lifecycle_buildpacks: json_text("[]"),
         updated_at: None,
         metadata: "{}".into(),
         ..app(None)
@@ -432,7 +439,7 @@ const CREDENTIALED_URL: &str = "https://bp-user:s3cret-pw@git.example/org/bp.git
 #[test]
 fn credentialed_buildpack_url_views() {
     let app = AppRecord {
-        lifecycle_buildpacks: format!(r#"["ruby","{CREDENTIALED_URL}"]"#),
+        lifecycle_buildpacks: json_text(&format!(r#"["ruby","{CREDENTIALED_URL}"]"#)),
         ..app(None)
     };
     let build = BuildRecord {
@@ -444,7 +451,7 @@ fn credentialed_buildpack_url_views() {
     let droplet = DropletRecord {
         buildpack_guid: None,
         buildpack_git_url: Some(CREDENTIALED_URL.into()),
-        requested_buildpacks: format!(r#"["{CREDENTIALED_URL}"]"#),
+        requested_buildpacks: json_text(&format!(r#"["{CREDENTIALED_URL}"]"#)),
         buildpacks_metadata: Some(format!(
             r#"[{{"name":"{CREDENTIALED_URL}","detect_output":null,"buildpack_name":"bp","version":"1.0.0"}}]"#
         )),
@@ -527,4 +534,9 @@ fn staging_log_lines() {
     insta::with_settings!({ omit_expression => true }, {
         insta::assert_snapshot!("staging_log", text);
     });
+}
+
+/// A JSON column's value as a fixture writes it: the stored text.
+fn json_text<T: serde::de::DeserializeOwned>(text: &str) -> JsonText<T> {
+    JsonText(serde_json::from_str(text).expect("fixture JSON"))
 }
