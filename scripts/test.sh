@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test suite: unit tests, the builder suite, the stager's runc suites and the black-box
 # HTTP suite on SQLite, then the HTTP suite and the server's unit tests (the staging runner's use
-# a real database) again on PostgreSQL, then the HTTP suite against an S3 server. Installs the Debian packages the tests need first (as
-# root; scripts/install-packages.sh). Needs root and runc: the staging tests run real containers.
+# a real database) again on PostgreSQL, then the HTTP suite against an S3 server. Installs the
+# Debian packages the tests need first (as root; scripts/install-packages.sh). Needs root and
+# runc: the staging tests run real containers.
 #
 # Tests that need root and runc are `#[ignore]`d, so that a plain `cargo test` without them
 # reports them as skipped; here they run (--include-ignored) and fail saying what is missing.
@@ -48,8 +49,7 @@ fi
 # S3: the HTTP suite a third time (on SQLite), every server's blobs in a folder of its own in a
 # real S3-compatible server, with the tests that need S3 (parts, aborted uploads, download
 # redirects), which the passes above leave out (`--skip s3::`; a plain `cargo test` shows them
-# as ignored). scripts/s3-server.sh installs moto
-# and starts it on loopback, unless LADLE_TEST_BLOBSTORE=s3://bucket and the AWS_* variables
+# as ignored). scripts/s3-server.sh installs moto and starts it on loopback, unless LADLE_TEST_BLOBSTORE=s3://bucket and the AWS_* variables
 # name another server already. A server that does not answer fails the pass.
 if [ -z "${LADLE_TEST_BLOBSTORE:-}" ]; then
   s3_dir=$(mktemp -d)
