@@ -137,6 +137,20 @@ impl Blobstore {
         }
     }
 
+    /// Copies a blob to another key inside the store (S3 copies it server-side; a local
+    /// blobstore copies the file off the async workers). A missing source is `NotFound`.
+    pub async fn copy(&self, from: &str, to: &str) -> Result<(), BlobError> {
+        match self
+            .store
+            .copy(&ObjectPath::from(from), &ObjectPath::from(to))
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(object_store::Error::NotFound { .. }) => Err(BlobError::NotFound(from.to_string())),
+            Err(err) => Err(err.into()),
+        }
+    }
+
     pub async fn exists(&self, key: &str) -> Result<bool, BlobError> {
         match self.store.head(&ObjectPath::from(key)).await {
             Ok(_) => Ok(true),

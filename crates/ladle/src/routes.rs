@@ -138,7 +138,10 @@ pub fn router(state: AppState) -> Router {
             "/v3/droplets/{guid}/download",
             get(crate::api::droplets::download),
         )
-        .route("/v3/droplets", get(crate::api::droplets::list))
+        .route(
+            "/v3/droplets",
+            get(crate::api::droplets::list).post(crate::api::droplets::copy),
+        )
         .route("/v3/droplets/{guid}/logs", get(crate::api::droplets::logs))
         .route(
             "/v3/apps/{guid}/droplets",

@@ -32,6 +32,9 @@ pub enum DropletError {
     NotAuthorized,
     #[error("Only staged droplets can be downloaded.")]
     NotStaged,
+    /// CC's DropletCopy::InvalidCopyError.
+    #[error("source droplet is not staged")]
+    SourceNotStaged,
     /// The row says STAGED but the blobstore has no such droplet.
     #[error("droplet blob missing: {0}")]
     BlobMissing(String),

@@ -34,6 +34,9 @@ pub enum PackageError {
     AlreadyUploaded,
     #[error("Package has no bits to download.")]
     NoBitsToDownload,
+    /// A bits package can be copied once its bits are in (state READY).
+    #[error("Source package has no bits to copy: its state is {0}.")]
+    NoBitsToCopy(PackageState),
     #[error(transparent)]
     InvalidZip(#[from] ArchiveError),
     #[error(transparent)]

@@ -8,10 +8,12 @@ use serde_json::Value;
 use super::error::{ApiError, ApiResult};
 use super::extract::{CfJson, CurrentUser};
 use crate::actions::apps::{self as actions, AppDetails, AppError};
+use crate::fetchers::included;
 use crate::messages::app_create::AppCreate;
 use crate::messages::app_update::AppUpdate;
 use crate::messages::env_vars::EnvVarsPatch;
 use crate::messages::filters::AppFilter;
+use crate::messages::include::{self, Include};
 use crate::messages::list::ListParams;
 use crate::presenters::{app, pagination};
 use crate::state::AppState;
@@ -46,9 +48,14 @@ pub async fn show(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     Path(guid): Path<String>,
+    RawQuery(query): RawQuery,
 ) -> ApiResult<Json<Value>> {
+    let include = Include::from_show_query(query.as_deref(), include::APP)?;
     let details = actions::show(&state.db, &user, &guid).await?;
-    Ok(Json(view(&state, &details)))
+    let included = included::for_apps(&state.db, &[&details.app], &include).await?;
+    let mut body = view(&state, &details);
+    super::add_included(&mut body, &included, &state.links);
+    Ok(Json(body))
 }
 
 pub async fn list(
@@ -57,16 +64,15 @@ pub async fn list(
     RawQuery(query): RawQuery,
 ) -> ApiResult<Json<Value>> {
     let params = ListParams::parse(query.as_deref(), AppFilter::NAMES)?;
+    let include = Include::from_list(&params, include::APP)?;
     let filter = AppFilter::from_params(&params);
     let (apps, total) = actions::list(&state.db, &user, &filter, &params.page()).await?;
+    let records: Vec<_> = apps.iter().map(|details| &details.app).collect();
+    let included = included::for_apps(&state.db, &records, &include).await?;
     let resources = apps.iter().map(|details| view(&state, details)).collect();
-    Ok(Json(pagination::present(
-        resources,
-        total,
-        &params,
-        "/v3/apps",
-        &state.links,
-    )))
+    let mut body = pagination::present(resources, total, &params, "/v3/apps", &state.links);
+    super::add_included(&mut body, &included, &state.links);
+    Ok(Json(body))
 }
 
 pub async fn update(

@@ -12,9 +12,11 @@ use super::error::{ApiError, ApiResult};
 use super::extract::{CfJson, CurrentUser};
 use crate::actions::build_cache::{self, BuildCacheError};
 use crate::actions::current_droplet::{self, CurrentDropletError};
+use crate::actions::droplet_copy;
 use crate::actions::droplets::{self as actions, DropletError, DropletPage};
 use crate::actions::package_stage::{self, PackageStageError};
 use crate::domain::Dialect;
+use crate::messages::copy::CopyRequest;
 use crate::messages::current_droplet::CurrentDropletChoice;
 use crate::messages::droplet_create::DropletCreate;
 use crate::messages::filters::DropletFilter;
@@ -46,7 +48,9 @@ impl From<DropletError> for ApiError {
             DropletError::PackageNotFound => ApiError::not_found("Package"),
             DropletError::CurrentlyUsed(_) => ApiError::unprocessable(err.to_string()),
             DropletError::NotAuthorized => ApiError::not_authorized(),
-            DropletError::NotStaged => ApiError::unprocessable(err.to_string()),
+            DropletError::NotStaged | DropletError::SourceNotStaged => {
+                ApiError::unprocessable(err.to_string())
+            }
             DropletError::BlobMissing(_) => {
                 tracing::error!(error = %err, "droplet download failed");
                 blobstore_unavailable()
@@ -101,6 +105,29 @@ pub async fn stage_package(
     Ok((
         StatusCode::CREATED,
         Json(droplet::present(&record, &state.links, true)),
+    ))
+}
+
+/// `POST /v3/droplets?source_guid=`: a copy of a staged droplet for the app in the body. A
+/// droplet comes from staging or from a copy; uploading one is not served, so the query must
+/// name the source.
+pub async fn copy(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    RawQuery(query): RawQuery,
+    CfJson(body): CfJson,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let Some(source_guid) = CopyRequest::source_guid(query.as_deref()) else {
+        return Err(ApiError::unprocessable(
+            "Source guid must be given (POST /v3/droplets?source_guid=...): droplets are made \
+             by staging a package or by copying a staged droplet; uploading one is not supported",
+        ));
+    };
+    let request = CopyRequest::parse(source_guid, &body)?;
+    let (copied, access) = droplet_copy::copy(&state.db, &state.blobs, &user, request).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(droplet::present(&copied, &state.links, access.read_secrets)),
     ))
 }
 

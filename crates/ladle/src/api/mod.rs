@@ -48,3 +48,17 @@ pub fn file_download(
     )
         .into_response()
 }
+
+/// Adds the `included` block a client asked for (`include=`) to a list's or a show's body.
+pub fn add_included(
+    body: &mut serde_json::Value,
+    included: &crate::fetchers::included::Included,
+    links: &crate::presenters::Links,
+) {
+    let records = crate::presenters::included::IncludedRecords {
+        users: included.users.as_deref(),
+        spaces: included.spaces.as_deref(),
+        organizations: included.organizations.as_deref(),
+    };
+    crate::presenters::included::add_to(body, records, links);
+}

@@ -12,8 +12,9 @@ use serde_json::Value;
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{CfJson, CurrentUser};
-use crate::actions::package_upload;
 use crate::actions::packages::{self as actions, PackageError, PackagePage};
+use crate::actions::{package_copy, package_upload};
+use crate::messages::copy::CopyRequest;
 use crate::messages::filters::PackageFilter;
 use crate::messages::list::ListParams;
 use crate::messages::package_create::PackageCreate;
@@ -36,6 +37,7 @@ impl From<PackageError> for ApiError {
             PackageError::AppInvalid
             | PackageError::NotBits
             | PackageError::NoBitsToDownload
+            | PackageError::NoBitsToCopy(_)
             | PackageError::InvalidZip(_) => ApiError::unprocessable(err.to_string()),
             PackageError::Blob(_) => ApiError::internal(&err),
             PackageError::Db(err) => err.into(),
@@ -43,13 +45,20 @@ impl From<PackageError> for ApiError {
     }
 }
 
+/// `POST /v3/packages`, or with `?source_guid=` a copy of that package for the app in the body.
 pub async fn create(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
+    RawQuery(query): RawQuery,
     CfJson(body): CfJson,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let input = PackageCreate::parse(&body)?;
-    let created = actions::create(&state.db, &user, input).await?;
+    let created = match CopyRequest::source_guid(query.as_deref()) {
+        Some(source_guid) => {
+            let request = CopyRequest::parse(source_guid, &body)?;
+            package_copy::copy(&state.db, &state.blobs, &user, request).await?
+        }
+        None => actions::create(&state.db, &user, PackageCreate::parse(&body)?).await?,
+    };
     Ok((
         StatusCode::CREATED,
         Json(package::present(&created, &state.links)),

@@ -9,8 +9,9 @@ use super::error::{ApiError, ApiResult};
 use super::extract::{CfJson, CurrentUser};
 use crate::actions::roles::{self as actions, RoleError};
 use crate::auth::permissions;
-use crate::fetchers::roles;
+use crate::fetchers::{included, roles};
 use crate::messages::filters::RoleFilter;
+use crate::messages::include::{self, Include};
 use crate::messages::list::ListParams;
 use crate::messages::role_create::RoleCreate;
 use crate::presenters::{pagination, role};
@@ -48,9 +49,14 @@ pub async fn show(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     Path(guid): Path<String>,
+    RawQuery(query): RawQuery,
 ) -> ApiResult<Json<Value>> {
+    let include = Include::from_show_query(query.as_deref(), include::ROLE)?;
     let found = actions::find_readable(&state.db, &user, &guid).await?;
-    Ok(Json(role::present(&found, &state.links)))
+    let included = included::for_roles(&state.db, &[&found], &include).await?;
+    let mut body = role::present(&found, &state.links);
+    super::add_included(&mut body, &included, &state.links);
+    Ok(Json(body))
 }
 
 pub async fn list(
@@ -59,22 +65,21 @@ pub async fn list(
     RawQuery(query): RawQuery,
 ) -> ApiResult<Json<Value>> {
     let params = ListParams::parse(query.as_deref(), RoleFilter::NAMES)?;
+    let include = Include::from_list(&params, include::ROLE)?;
     let filter = RoleFilter::from_params(&params);
     let orgs = permissions::readable_orgs(&state.db, &user).await?;
     let spaces = permissions::readable_spaces(&state.db, &user).await?;
     let page = params.page();
     let (found, total) = roles::list(&state.db, &orgs, &spaces, &filter, &page).await?;
+    let records: Vec<_> = found.iter().collect();
+    let included = included::for_roles(&state.db, &records, &include).await?;
     let resources = found
         .iter()
         .map(|r| role::present(r, &state.links))
         .collect();
-    Ok(Json(pagination::present(
-        resources,
-        total,
-        &params,
-        "/v3/roles",
-        &state.links,
-    )))
+    let mut body = pagination::present(resources, total, &params, "/v3/roles", &state.links);
+    super::add_included(&mut body, &included, &state.links);
+    Ok(Json(body))
 }
 
 /// CC takes roles away in a background job (202); ours is one row, deleted on 204.

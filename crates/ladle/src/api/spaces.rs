@@ -9,8 +9,9 @@ use super::error::{ApiError, ApiResult};
 use super::extract::{CfJson, CurrentUser};
 use crate::actions::spaces::{self as actions, SpaceError};
 use crate::auth::permissions;
-use crate::fetchers::spaces;
+use crate::fetchers::{included, spaces};
 use crate::messages::filters::SpaceFilter;
+use crate::messages::include::{self, Include};
 use crate::messages::list::ListParams;
 use crate::messages::space_create::SpaceCreate;
 use crate::presenters::{pagination, space};
@@ -46,9 +47,14 @@ pub async fn show(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     Path(guid): Path<String>,
+    RawQuery(query): RawQuery,
 ) -> ApiResult<Json<Value>> {
+    let include = Include::from_show_query(query.as_deref(), include::SPACE)?;
     let found = actions::find_readable(&state.db, &user, &guid).await?;
-    Ok(Json(space::present(&found, &state.links)))
+    let included = included::for_spaces(&state.db, &[&found], &include).await?;
+    let mut body = space::present(&found, &state.links);
+    super::add_included(&mut body, &included, &state.links);
+    Ok(Json(body))
 }
 
 pub async fn list(
@@ -57,20 +63,19 @@ pub async fn list(
     RawQuery(query): RawQuery,
 ) -> ApiResult<Json<Value>> {
     let params = ListParams::parse(query.as_deref(), SpaceFilter::NAMES)?;
+    let include = Include::from_list(&params, include::SPACE)?;
     let filter = SpaceFilter::from_params(&params);
     let visible = permissions::readable_spaces(&state.db, &user).await?;
     let (found, total) = spaces::list(&state.db, &visible, &filter, &params.page()).await?;
+    let records: Vec<_> = found.iter().collect();
+    let included = included::for_spaces(&state.db, &records, &include).await?;
     let resources = found
         .iter()
         .map(|s| space::present(s, &state.links))
         .collect();
-    Ok(Json(pagination::present(
-        resources,
-        total,
-        &params,
-        "/v3/spaces",
-        &state.links,
-    )))
+    let mut body = pagination::present(resources, total, &params, "/v3/spaces", &state.links);
+    super::add_included(&mut body, &included, &state.links);
+    Ok(Json(body))
 }
 
 /// CC deletes spaces in a background job and answers 202 with the job's location; ours is

@@ -79,6 +79,36 @@ pub async fn insert(tx: &mut Transaction<'_, Any>, d: &DropletRecord) -> DbResul
     Ok(())
 }
 
+/// A copy of STAGED droplet `source` for app `app_guid`, under `guid`: what it was staged from
+/// and with, and what staging found (as CC's droplet copy; the build stays the source's own).
+/// `false` when `source` is gone or no longer STAGED.
+pub async fn insert_copy(
+    db: &DbPool,
+    source: &str,
+    guid: &str,
+    app_guid: &str,
+    created_at: &str,
+) -> DbResult<bool> {
+    let inserted = sqlx::query(
+        "INSERT INTO droplets (guid, app_guid, package_guid, state, buildpack_guid, \
+         buildpack_git_url, requested_buildpacks, stack, memory_limit_mb, disk_limit_mb, \
+         environment_variables, sha1, sha256, detected_start_command, process_types, \
+         buildpacks_metadata, execution_metadata, created_at) \
+         SELECT $1, $2, package_guid, state, buildpack_guid, buildpack_git_url, \
+         requested_buildpacks, stack, memory_limit_mb, disk_limit_mb, environment_variables, \
+         sha1, sha256, detected_start_command, process_types, buildpacks_metadata, \
+         execution_metadata, $3 FROM droplets WHERE guid = $4 AND state = $5",
+    )
+    .bind(guid)
+    .bind(app_guid)
+    .bind(created_at)
+    .bind(source)
+    .bind(DropletState::Staged.as_str())
+    .execute(db)
+    .await?;
+    Ok(inserted.rows_affected() == 1)
+}
+
 pub async fn find(db: &DbPool, guid: &str) -> DbResult<Option<DropletRecord>> {
     sqlx::query_as("SELECT * FROM droplets WHERE guid = $1")
         .bind(guid)

@@ -50,6 +50,31 @@ pub async fn insert(db: &DbPool, package: &PackageRecord) -> DbResult<()> {
     Ok(())
 }
 
+/// A READY copy of package `source` for app `app_guid`, under `guid`: its type, bits' checksums
+/// and image, with no labels of its own (as CC's package copy). `false` when `source` is gone.
+pub async fn insert_copy(
+    db: &DbPool,
+    source: &str,
+    guid: &str,
+    app_guid: &str,
+    created_at: &str,
+) -> DbResult<bool> {
+    let inserted = sqlx::query(
+        "INSERT INTO packages (guid, app_guid, package_type, state, sha1, sha256, docker_image, \
+         docker_username, docker_password, created_at) \
+         SELECT $1, $2, package_type, $3, sha1, sha256, docker_image, docker_username, \
+         docker_password, $4 FROM packages WHERE guid = $5",
+    )
+    .bind(guid)
+    .bind(app_guid)
+    .bind(PackageState::Ready.as_str())
+    .bind(created_at)
+    .bind(source)
+    .execute(db)
+    .await?;
+    Ok(inserted.rows_affected() == 1)
+}
+
 pub async fn find(db: &DbPool, guid: &str) -> DbResult<Option<PackageRecord>> {
     sqlx::query_as("SELECT * FROM packages WHERE guid = $1")
         .bind(guid)

@@ -7,6 +7,7 @@ pub mod apps;
 pub mod buildpacks;
 pub mod builds;
 pub mod droplets;
+pub mod included;
 pub mod organizations;
 pub mod packages;
 pub mod processes;

@@ -1,7 +1,8 @@
 //! The filters each list accepts: their query names, in the order the refusal of an unknown
 //! parameter lists them, and the plain filter the list's fetcher takes. A filter the client did
 //! not send is `None`; one sent empty (`names=`) is `Some` of nothing and matches nothing, as in
-//! Cloud Controller.
+//! Cloud Controller. `include` is among the names of the lists that take it (see
+//! `messages::include`); it is read there, not here.
 
 use super::list::ListParams;
 use super::MessageError;
@@ -33,7 +34,7 @@ pub struct SpaceFilter {
 }
 
 impl SpaceFilter {
-    pub const NAMES: &'static [&'static str] = &["names", "guids", "organization_guids"];
+    pub const NAMES: &'static [&'static str] = &["names", "guids", "organization_guids", "include"];
 
     pub fn from_params(params: &ListParams) -> Self {
         SpaceFilter {
@@ -61,6 +62,7 @@ impl RoleFilter {
         "user_guids",
         "space_guids",
         "organization_guids",
+        "include",
     ];
 
     pub fn from_params(params: &ListParams) -> Self {
@@ -145,6 +147,7 @@ impl AppFilter {
         "space_guids",
         "organization_guids",
         "stacks",
+        "include",
     ];
 
     pub fn from_params(params: &ListParams) -> Self {

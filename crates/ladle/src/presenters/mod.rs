@@ -5,6 +5,7 @@ pub mod app;
 pub mod build;
 pub mod buildpack;
 pub mod droplet;
+pub mod included;
 pub mod job;
 pub mod organization;
 pub mod package;

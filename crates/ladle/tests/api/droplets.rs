@@ -778,3 +778,156 @@ async fn clearing_the_buildpack_cache_makes_the_next_staging_start_afresh() {
     assert!(!server.has_blob(&format!("build-caches/{app}")).await);
     assert_eq!(cache_count(&server, &dev, &package, &counter).await, "1");
 }
+
+/// `POST /v3/droplets?source_guid=`: a staged droplet copied to another app is STAGED there at
+/// once, with the same tgz and what staging found; anything else is refused and leaves nothing.
+#[tokio::test]
+async fn a_staged_droplet_is_copied_to_another_app() {
+    let server = TestServer::start().await;
+    let pass = server.admin_buildpack("pass", "detect-pass").await;
+    let fail = server.admin_buildpack("fail", "compile-fail").await;
+    let dev_id = format!("{DEV}-copy");
+    let (app, package) = server.app_with_package(&dev_id, "plain").await;
+    let dev = server.user_token(&dev_id);
+    let staged = stage(&server, &dev, &package, &pass).await;
+    let source = guid_of(&staged);
+    let space = space_of(&server, &app).await;
+    let target = server
+        .post(
+            "/v3/apps",
+            &dev,
+            json!({"name": "copy-target", "relationships": {"space": {"data": {"guid": space}}}}),
+        )
+        .await;
+    target.assert_status(201);
+    let target = guid_of(&target.body);
+    let to_target = json!({"relationships": {"app": {"data": {"guid": target}}}});
+
+    let copied = server
+        .post(
+            &format!("/v3/droplets?source_guid={source}"),
+            &dev,
+            to_target.clone(),
+        )
+        .await;
+    copied.assert_status(201);
+    let copy = guid_of(&copied.body);
+    assert_ne!(copy, source);
+    assert_eq!(copied.body["state"], "STAGED");
+    assert_eq!(
+        copied.body["relationships"]["app"]["data"]["guid"],
+        target.as_str()
+    );
+    for same in [
+        "checksum",
+        "buildpacks",
+        "stack",
+        "process_types",
+        "execution_metadata",
+    ] {
+        assert_eq!(copied.body[same], staged[same], "{same}");
+    }
+    let original = download(&server, &dev, &source)
+        .await
+        .bytes()
+        .await
+        .unwrap();
+    let response = download(&server, &dev, &copy).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.bytes().await.unwrap(), original);
+    // The copy can be the target app's current droplet.
+    server
+        .patch(
+            &format!("/v3/apps/{target}/relationships/current_droplet"),
+            &dev,
+            json!({"data": {"guid": copy}}),
+        )
+        .await
+        .assert_status(200);
+
+    let failed = guid_of(&stage(&server, &dev, &package, &fail).await);
+    let listed_before = listed(
+        &server
+            .get(&format!("/v3/droplets?app_guids={target}"), &dev)
+            .await,
+    );
+    let auditor_id = format!("{AUDITOR}-copy");
+    server
+        .grant(
+            &auditor_id,
+            "organization_user",
+            "organization",
+            &server.org_of(&space).await,
+        )
+        .await;
+    server
+        .grant(&auditor_id, "space_auditor", "space", &space)
+        .await;
+    let auditor = server.user_token(&auditor_id);
+    let stranger = server.user_token(&format!("{STRANGER}-copy"));
+    let refusals: [(String, &str, Value, u16, &str); 6] = [
+        (
+            format!("/v3/droplets?source_guid={failed}"),
+            dev.as_str(),
+            to_target.clone(),
+            422,
+            "source droplet is not staged",
+        ),
+        (
+            "/v3/droplets?source_guid=no-such-droplet".into(),
+            dev.as_str(),
+            to_target.clone(),
+            404,
+            "Droplet not found",
+        ),
+        (
+            format!("/v3/droplets?source_guid={source}"),
+            dev.as_str(),
+            json!({"relationships": {"app": {"data": {"guid": "no-such-app"}}}}),
+            404,
+            "App not found",
+        ),
+        (
+            format!("/v3/droplets?source_guid={source}"),
+            auditor.as_str(),
+            to_target.clone(),
+            403,
+            "",
+        ),
+        (
+            format!("/v3/droplets?source_guid={source}"),
+            stranger.as_str(),
+            to_target.clone(),
+            404,
+            "Droplet not found",
+        ),
+        (
+            "/v3/droplets".into(),
+            dev.as_str(),
+            to_target.clone(),
+            422,
+            "Source guid must be given",
+        ),
+    ];
+    for (path, token, body, status, detail) in refusals {
+        let response = server.post(&path, token, body).await;
+        assert_eq!(
+            response.status.as_u16(),
+            status,
+            "{path}: {}",
+            response.text
+        );
+        assert!(
+            response.text.contains(detail),
+            "{path}: {detail:?} not in {}",
+            response.text
+        );
+    }
+    let listed_after = listed(
+        &server
+            .get(&format!("/v3/droplets?app_guids={target}"), &dev)
+            .await,
+    );
+    assert_eq!(listed_after, listed_before, "no refused copy was kept");
+    assert_eq!(listed_after, vec![copy]);
+}

@@ -15,6 +15,7 @@ mod conventions;
 mod droplets;
 mod environment_variables;
 mod files_at_rest;
+mod includes;
 mod links;
 mod organizations;
 mod packages;

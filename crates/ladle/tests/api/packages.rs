@@ -681,3 +681,158 @@ async fn delete_removes_the_row_then_the_blob() {
         .await
         .assert_error(404, 10010, "ResourceNotFound", "Package not found");
 }
+
+/// `POST /v3/packages?source_guid=`: the copy is a READY package of the other app with the same
+/// bits, and the checks come in CC's order.
+#[tokio::test]
+async fn a_package_is_copied_to_another_app_with_its_bits() {
+    let server = TestServer::start().await;
+    let fx = AppFixture::create(&server).await;
+    let source = fx.bits_package(&server).await;
+    let bytes = app_zip();
+    upload(
+        &server,
+        &format!("/v3/packages/{source}/upload"),
+        &fx.developer,
+        Some(bytes.clone()),
+        None,
+    )
+    .await
+    .assert_status(200);
+    let other_app = server
+        .post(
+            "/v3/apps",
+            &fx.developer,
+            json!({"name": "copy-target", "relationships": {"space": {"data": {"guid": fx.space_guid}}}}),
+        )
+        .await;
+    other_app.assert_status(201);
+    let target = guid_of(&other_app);
+    let to_target = json!({"relationships": {"app": {"data": {"guid": target}}}});
+
+    let copied = server
+        .post(
+            &format!("/v3/packages?source_guid={source}"),
+            &fx.developer,
+            to_target.clone(),
+        )
+        .await;
+    copied.assert_status(201);
+    let copy = guid_of(&copied);
+    assert_ne!(copy, source);
+    assert_eq!(copied.body["state"], "READY");
+    assert_eq!(copied.body["type"], "bits");
+    assert_eq!(
+        copied.body["relationships"]["app"]["data"]["guid"],
+        target.as_str()
+    );
+    assert_eq!(
+        copied.body["data"]["checksum"]["value"],
+        hex::encode(Sha256::digest(&bytes)).as_str()
+    );
+    let download = server
+        .client
+        .get(format!("{}/v3/packages/{copy}/download", server.url))
+        .header("Authorization", format!("bearer {}", fx.developer))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(download.status(), 200);
+    assert_eq!(download.bytes().await.unwrap().to_vec(), bytes);
+    // The copy has bits of its own; the source keeps its.
+    assert_eq!(
+        server.blob(&format!("packages/{copy}")).await.unwrap(),
+        bytes
+    );
+    assert_eq!(
+        server.blob(&format!("packages/{source}")).await.unwrap(),
+        bytes
+    );
+
+    // Docker packages are copied with their image.
+    let docker = server
+        .post(
+            "/v3/packages",
+            &fx.developer,
+            json!({"type": "docker", "relationships": {"app": {"data": {"guid": fx.app_guid}}},
+                   "data": {"image": "registry/image:1"}}),
+        )
+        .await;
+    docker.assert_status(201);
+    let docker_copy = server
+        .post(
+            &format!("/v3/packages?source_guid={}", guid_of(&docker)),
+            &fx.developer,
+            to_target.clone(),
+        )
+        .await;
+    docker_copy.assert_status(201);
+    assert_eq!(docker_copy.body["state"], "READY");
+    assert_eq!(docker_copy.body["data"]["image"], "registry/image:1");
+
+    let count_path = format!("/v3/packages?app_guids={target}");
+    let before =
+        server.get(&count_path, &fx.developer).await.body["pagination"]["total_results"].clone();
+    let awaiting = fx.bits_package(&server).await;
+    let refusals: [(String, &str, Value, u16, &str); 6] = [
+        (
+            format!("/v3/packages?source_guid={awaiting}"),
+            fx.developer.as_str(),
+            to_target.clone(),
+            422,
+            "Source package has no bits to copy: its state is AWAITING_UPLOAD.",
+        ),
+        (
+            "/v3/packages?source_guid=no-such-package".into(),
+            fx.developer.as_str(),
+            to_target.clone(),
+            404,
+            "Package not found",
+        ),
+        (
+            format!("/v3/packages?source_guid={source}"),
+            fx.developer.as_str(),
+            json!({"relationships": {"app": {"data": {"guid": "no-such-app"}}}}),
+            404,
+            "App not found",
+        ),
+        (
+            format!("/v3/packages?source_guid={source}"),
+            fx.auditor.as_str(),
+            to_target.clone(),
+            403,
+            "",
+        ),
+        (
+            format!("/v3/packages?source_guid={source}"),
+            fx.stranger.as_str(),
+            to_target.clone(),
+            404,
+            "App not found",
+        ),
+        (
+            format!("/v3/packages?source_guid={source}"),
+            fx.developer.as_str(),
+            json!({"relationships": {"app": {"data": {"guid": target}}}, "type": "bits"}),
+            422,
+            "Unknown field(s): 'type'",
+        ),
+    ];
+    for (path, token, body, status, detail) in refusals {
+        let response = server.post(&path, token, body).await;
+        assert_eq!(
+            response.status.as_u16(),
+            status,
+            "{path}: {}",
+            response.text
+        );
+        assert!(
+            response.text.contains(detail),
+            "{path}: {detail:?} not in {}",
+            response.text
+        );
+    }
+    let after =
+        server.get(&count_path, &fx.developer).await.body["pagination"]["total_results"].clone();
+    assert_eq!(after, before, "no refused copy was kept");
+}
