@@ -16,6 +16,7 @@ mod droplets;
 mod environment_variables;
 mod files_at_rest;
 mod includes;
+mod leases;
 mod links;
 mod organizations;
 mod packages;
