@@ -7,12 +7,14 @@
 
 pub mod details;
 pub mod exit_codes;
+pub mod limits;
 pub mod paths;
 pub mod phase;
 pub mod result;
 pub mod url_secrets;
 
 pub use details::{BuildpackDetails, StagingDetails, StagingFailure};
+pub use limits::FILE_DESCRIPTOR_LIMIT;
 pub use phase::Phase;
 pub use result::{BuildpackMetadata, LifecycleMetadata, ProcessEntry, SidecarEntry, StagingResult};
 pub use url_secrets::obfuscate_url;

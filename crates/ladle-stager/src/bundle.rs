@@ -473,7 +473,7 @@ mod tests {
             env: vec!["HOME=/home/vcap".into()],
             memory_mb: 256,
             pids_limit: 1024,
-            nofile: 16384,
+            nofile: ladle_contract::FILE_DESCRIPTOR_LIMIT,
             network,
             cgroups_path: "/ladle/x",
         }

@@ -114,39 +114,10 @@ impl StagerConfig {
             network: StagingNetwork::Outbound,
             deny_cidrs: parse_deny_cidrs(DEFAULT_DENY_CIDRS).expect("valid default deny list"),
             pids_limit: 1024,
-            nofile: 16384,
+            nofile: ladle_contract::FILE_DESCRIPTOR_LIMIT,
             timeout: Duration::from_secs(900),
             runc_path: None,
         }
-    }
-
-    /// Applies `LADLE_STAGER`, `LADLE_STAGING_NETWORK` and `LADLE_STAGING_DENY_CIDRS` from the
-    /// process environment.
-    pub fn with_env_overrides(self) -> Result<Self, ConfigError> {
-        let var = |name: &str| std::env::var(name).ok();
-        self.with_overrides(
-            var("LADLE_STAGER").as_deref(),
-            var("LADLE_STAGING_NETWORK").as_deref(),
-            var("LADLE_STAGING_DENY_CIDRS").as_deref(),
-        )
-    }
-
-    fn with_overrides(
-        mut self,
-        stager: Option<&str>,
-        network: Option<&str>,
-        deny_cidrs: Option<&str>,
-    ) -> Result<Self, ConfigError> {
-        if let Some(value) = stager.filter(|v| !v.is_empty()) {
-            self.executor = value.parse()?;
-        }
-        if let Some(value) = network.filter(|v| !v.is_empty()) {
-            self.network = value.parse()?;
-        }
-        if let Some(value) = deny_cidrs {
-            self.deny_cidrs = parse_deny_cidrs(value)?;
-        }
-        Ok(self)
     }
 }
 
@@ -170,44 +141,48 @@ mod tests {
     use super::*;
 
     #[test]
-    fn env_overrides_parse_and_refuse_nonsense() {
-        let base = StagerConfig::new("/b", "/w");
-        let cfg = base
-            .clone()
-            .with_overrides(
-                Some("PROCESS"),
-                Some("off"),
-                Some(" 10.1.0.0/16 , fd00::/8"),
-            )
-            .unwrap();
-        assert_eq!(cfg.executor, ExecutorChoice::Process);
-        assert_eq!(cfg.network, StagingNetwork::Off);
+    fn settings_parse_and_refuse_nonsense() {
         assert_eq!(
-            cfg.deny_cidrs,
+            "PROCESS".parse::<ExecutorChoice>().unwrap(),
+            ExecutorChoice::Process
+        );
+        assert_eq!(
+            "auto".parse::<ExecutorChoice>().unwrap(),
+            ExecutorChoice::Auto
+        );
+        assert_eq!(
+            "off".parse::<StagingNetwork>().unwrap(),
+            StagingNetwork::Off
+        );
+        assert_eq!(
+            "on".parse::<StagingNetwork>().unwrap(),
+            StagingNetwork::Outbound
+        );
+        assert_eq!(
+            parse_deny_cidrs(" 10.1.0.0/16 , fd00::/8").unwrap(),
             [
                 "10.1.0.0/16".parse::<IpNet>().unwrap(),
                 "fd00::/8".parse().unwrap()
             ]
         );
-        let cfg = base.clone().with_overrides(None, None, None).unwrap();
-        assert_eq!(cfg.executor, ExecutorChoice::Auto);
-        assert_eq!(cfg.network, StagingNetwork::Outbound);
-        assert_eq!(cfg.deny_cidrs.len(), 5);
-        let cfg = base.clone().with_overrides(None, None, Some("")).unwrap();
+        let defaults = StagerConfig::new("/b", "/w");
+        assert_eq!(defaults.executor, ExecutorChoice::Auto);
+        assert_eq!(defaults.network, StagingNetwork::Outbound);
+        assert_eq!(defaults.deny_cidrs.len(), 5);
         assert!(
-            cfg.deny_cidrs.is_empty(),
+            parse_deny_cidrs("").unwrap().is_empty(),
             "an empty list denies nothing extra"
         );
         assert!(matches!(
-            base.clone().with_overrides(Some("docker"), None, None),
+            "docker".parse::<ExecutorChoice>(),
             Err(ConfigError::BadExecutor(_))
         ));
         assert!(matches!(
-            base.clone().with_overrides(None, Some("host"), None),
+            "host".parse::<StagingNetwork>(),
             Err(ConfigError::BadNetwork(_))
         ));
         assert!(matches!(
-            base.with_overrides(None, None, Some("10.0.0.0/8,10.0.0.300/32")),
+            parse_deny_cidrs("10.0.0.0/8,10.0.0.300/32"),
             Err(ConfigError::BadDenyCidr(bad)) if bad == "10.0.0.300/32"
         ));
     }

@@ -4,16 +4,10 @@
 use serde_json::{Map, Value};
 
 pub struct StagingEnvInput {
-    /// The admin-set staging environment variable group.
-    pub staging_group: Map<String, Value>,
-    /// The app's own variables (`cf set-env`, manifest `env`).
-    pub app_env: Map<String, Value>,
-    /// `environment_variables` of the build request.
-    pub request_env: Map<String, Value>,
-    /// Stack name, e.g. `cflinuxfs4`.
-    pub stack: String,
-    /// Staging-shape VCAP_APPLICATION (limits, names, ids, a fresh version).
-    pub vcap_application: Value,
+    /// The environment the droplet records, already merged the way Cloud Controller merges it
+    /// (staging group < app env < request env < `CF_STACK` < `VCAP_APPLICATION`): ladle
+    /// merges it once, when the staging is asked for, and carries it merged.
+    pub environment: Map<String, Value>,
     /// Staging memory; becomes `MEMORY_LIMIT=<N>m`.
     pub memory_mb: u64,
     /// Service bindings by label; `{}` when there are none.
@@ -30,20 +24,15 @@ const CONTAINER_VARS: [(&str, &str); 5] = [
     ("CF_INSTANCE_PORT", ""),
 ];
 
-/// Cloud Controller's order, lowest priority first: `LANG` default < staging group < app env <
-/// request env < `CF_STACK` < `VCAP_APPLICATION` and `MEMORY_LIMIT` < `VCAP_SERVICES` < the
-/// container variables Diego sets. A key keeps the position where it first appeared, as in a
-/// Ruby hash merge.
+/// Cloud Controller's order, lowest priority first: `LANG` default < the droplet's merged
+/// environment < `MEMORY_LIMIT` < `VCAP_SERVICES` < the container variables Diego sets. A key
+/// keeps the position where it first appeared, as in a Ruby hash merge.
 pub fn staging_environment(input: &StagingEnvInput) -> Vec<(String, String)> {
     let mut env = OrderedEnv::default();
     env.set("LANG", "en_US.UTF-8".to_string());
-    for layer in [&input.staging_group, &input.app_env, &input.request_env] {
-        for (key, value) in layer {
-            env.set(key, encode(value));
-        }
+    for (key, value) in &input.environment {
+        env.set(key, encode(value));
     }
-    env.set("CF_STACK", input.stack.clone());
-    env.set("VCAP_APPLICATION", encode(&input.vcap_application));
     env.set("MEMORY_LIMIT", format!("{}m", input.memory_mb));
     env.set("VCAP_SERVICES", encode(&input.vcap_services));
     for (key, value) in CONTAINER_VARS {
@@ -87,18 +76,19 @@ mod tests {
 
     fn input() -> StagingEnvInput {
         StagingEnvInput {
-            staging_group: map(
-                json!({"GROUP": "g", "SHARED": "from-group", "STACKY": "x", "LANG": "de_DE.UTF-8"}),
-            ),
-            app_env: map(
-                json!({"SHARED": "from-app", "APP_ONLY": {"nested": [1, 2]}, "FLAG": true, "NOTHING": null}),
-            ),
-            request_env: map(
-                json!({"SHARED": "from-request", "CF_STACK": "user-stack", "MEMORY_LIMIT": "1g",
-                                    "VCAP_SERVICES": "user", "CF_INSTANCE_IP": "10.0.0.1", "COUNT": 3}),
-            ),
-            stack: "cflinuxfs4".into(),
-            vcap_application: json!({"limits": {"mem": 1024}, "application_name": "app"}),
+            environment: map(json!({
+                "LANG": "de_DE.UTF-8",
+                "SHARED": "from-request",
+                "APP_ONLY": {"nested": [1, 2]},
+                "FLAG": true,
+                "NOTHING": null,
+                "MEMORY_LIMIT": "1g",
+                "VCAP_SERVICES": "user",
+                "CF_INSTANCE_IP": "10.0.0.1",
+                "COUNT": 3,
+                "CF_STACK": "cflinuxfs4",
+                "VCAP_APPLICATION": {"limits": {"mem": 1024}, "application_name": "app"},
+            })),
             memory_mb: 1024,
             vcap_services: json!({}),
         }
@@ -111,23 +101,14 @@ mod tests {
     }
 
     #[test]
-    fn later_sources_win_in_cloud_controllers_order() {
+    fn the_container_has_the_last_word() {
         let env = staging_environment(&input());
-        assert_eq!(get(&env, "GROUP"), "g");
-        assert_eq!(
-            get(&env, "SHARED"),
-            "from-request",
-            "request env beats app env beats group"
-        );
-        assert_eq!(
-            get(&env, "CF_STACK"),
-            "cflinuxfs4",
-            "CF_STACK beats the request env"
-        );
+        assert_eq!(get(&env, "SHARED"), "from-request");
+        assert_eq!(get(&env, "CF_STACK"), "cflinuxfs4");
         assert_eq!(
             get(&env, "MEMORY_LIMIT"),
             "1024m",
-            "MEMORY_LIMIT beats the request env"
+            "MEMORY_LIMIT beats the user's variables"
         );
         assert_eq!(
             get(&env, "VCAP_SERVICES"),
@@ -159,12 +140,12 @@ mod tests {
     fn keys_keep_their_first_position() {
         let env = staging_environment(&input());
         let keys: Vec<_> = env.iter().map(|(k, _)| k.as_str()).collect();
-        assert_eq!(&keys[..4], ["LANG", "GROUP", "SHARED", "STACKY"]);
+        assert_eq!(&keys[..3], ["LANG", "SHARED", "APP_ONLY"]);
         let pos = |k: &str| keys.iter().position(|x| *x == k).unwrap();
-        assert!(pos("APP_ONLY") < pos("COUNT"));
         assert!(
-            pos("CF_STACK") < pos("VCAP_APPLICATION"),
-            "CF_STACK came first from the request env"
+            pos("MEMORY_LIMIT") < pos("COUNT"),
+            "MEMORY_LIMIT came from the user"
         );
+        assert!(pos("CF_STACK") < pos("VCAP_APPLICATION"));
     }
 }

@@ -98,17 +98,15 @@ async fn buildpacks_see_the_cloud_foundry_staging_environment() {
     let stager = scratch.stager(ExecutorChoice::Runc);
     let mut request = scratch.request("envdump", "env-dump");
     request.environment = staging_environment(&StagingEnvInput {
-        staging_group: json!({"GROUP_VAR": "from-group"})
-            .as_object()
-            .unwrap()
-            .clone(),
-        app_env: json!({"APP_VAR": {"nested": true}})
-            .as_object()
-            .unwrap()
-            .clone(),
-        request_env: serde_json::Map::new(),
-        stack: "cflinuxfs4".into(),
-        vcap_application: json!({"application_name": "my-app", "limits": {"mem": 512}}),
+        environment: json!({
+            "GROUP_VAR": "from-group",
+            "APP_VAR": {"nested": true},
+            "CF_STACK": "cflinuxfs4",
+            "VCAP_APPLICATION": {"application_name": "my-app", "limits": {"mem": 512}},
+        })
+        .as_object()
+        .unwrap()
+        .clone(),
         memory_mb: request.memory_mb,
         vcap_services: json!({}),
     });

@@ -148,11 +148,11 @@ pub struct StagingArgs {
     pub max_staging_disk_mb: u64,
     /// `runc`, `process` or `auto`.
     #[arg(long, env = "LADLE_STAGER", default_value = "auto")]
-    pub stager: String,
+    pub stager: ladle_stager::ExecutorChoice,
     /// `on` (default) or `off`: network access for buildpacks during staging (`on`: outbound
     /// only, never the host, its loopback, link-local addresses or the deny list).
     #[arg(long, env = "LADLE_STAGING_NETWORK", default_value = "on")]
-    pub staging_network: String,
+    pub staging_network: ladle_stager::StagingNetwork,
     /// Comma-separated CIDRs a staging with network `on` may not reach; empty for none.
     #[arg(long, env = "LADLE_STAGING_DENY_CIDRS", default_value = ladle_stager::DEFAULT_DENY_CIDRS)]
     pub staging_deny_cidrs: String,

@@ -208,8 +208,8 @@ fn build_stager(config: &Config) -> anyhow::Result<Stager> {
     };
     let mut stager_config = StagerConfig::new(builder_path, config.data_dir.join("staging"));
     stager_config.timeout = Duration::from_secs(staging.staging_timeout_seconds);
-    stager_config.executor = staging.stager.parse()?;
-    stager_config.network = staging.staging_network.parse()?;
+    stager_config.executor = staging.stager;
+    stager_config.network = staging.staging_network;
     stager_config.deny_cidrs = parse_deny_cidrs(&staging.staging_deny_cidrs)?;
     Stager::new(stager_config).context("cannot set up staging")
 }

@@ -17,11 +17,11 @@ use crate::db::organizations::{self, OrganizationRecord};
 use crate::db::processes::{self, ProcessRecord};
 use crate::db::spaces::{self, SpaceRecord};
 use crate::db::stacks;
-use crate::db::{self, DbPool};
+use crate::db::{self, DbPool, JsonText};
 use crate::domain::process::WEB;
-use crate::domain::{BuildpackUrl, Page, RoleType};
+use crate::domain::{BuildpackUrl, Dialect, Page, RoleType};
 use crate::fetchers;
-use crate::messages::app_create::{AppCreate, Dialect, LifecycleInput};
+use crate::messages::app_create::{AppCreate, LifecycleInput};
 use crate::messages::app_update::AppUpdate;
 use crate::messages::env_vars::EnvVarsPatch;
 use crate::messages::filters::AppFilter;
@@ -115,10 +115,10 @@ fn new_app_record(input: &AppCreate, space_guid: &str, default_stack: &str) -> A
     AppRecord {
         guid: db::new_guid(),
         name: input.name.as_str().to_string(),
-        space_guid: space_guid.to_string(),
+        space_guid: space_guid.into(),
         desired_state: STOPPED.to_string(),
         environment_variables: Value::Object(input.environment_variables.clone()).to_string(),
-        lifecycle_buildpacks: serde_json::to_string(&buildpacks).unwrap_or_else(|_| "[]".into()),
+        lifecycle_buildpacks: JsonText(buildpacks),
         lifecycle_stack: Some(stack),
         current_droplet_guid: None,
         created_at: db::now(),
@@ -187,9 +187,9 @@ pub async fn show(db: &DbPool, user: &User, guid: &str) -> Result<AppDetails, Ap
 }
 
 async fn details(db: &DbPool, app: AppRecord, access: Access) -> Result<AppDetails, AppError> {
-    let totals = processes::total_instances(db, std::slice::from_ref(&app.guid)).await?;
+    let totals = processes::total_instances(db, &[app.guid.to_string()]).await?;
     Ok(AppDetails {
-        total_desired_instances: totals.get(&app.guid).copied().unwrap_or(0),
+        total_desired_instances: totals.get(app.guid.as_str()).copied().unwrap_or(0),
         show_secrets: access.read_secrets,
         app,
     })
@@ -204,15 +204,15 @@ pub async fn list(
 ) -> Result<(Vec<AppDetails>, u64), AppError> {
     let spaces = permissions::readable_spaces(db, user).await?;
     let (records, total) = fetchers::apps::list(db, &spaces, filter, page).await?;
-    let guids: Vec<String> = records.iter().map(|a| a.guid.clone()).collect();
+    let guids: Vec<String> = records.iter().map(|a| a.guid.to_string()).collect();
     let totals = processes::total_instances(db, &guids).await?;
-    let spaces: Vec<String> = records.iter().map(|a| a.space_guid.clone()).collect();
+    let spaces: Vec<String> = records.iter().map(|a| a.space_guid.to_string()).collect();
     let secret_spaces = access::spaces_with_secrets(db, user, &spaces).await?;
     let details = records
         .into_iter()
         .map(|app| AppDetails {
-            total_desired_instances: totals.get(&app.guid).copied().unwrap_or(0),
-            show_secrets: secret_spaces.contains(&app.space_guid),
+            total_desired_instances: totals.get(app.guid.as_str()).copied().unwrap_or(0),
+            show_secrets: secret_spaces.contains(app.space_guid.as_str()),
             app,
         })
         .collect();
@@ -240,8 +240,7 @@ fn apply_update(app: &mut AppRecord, input: &AppUpdate) {
     }
     if let Some(lifecycle) = &input.lifecycle {
         if let Some(buildpacks) = &lifecycle.buildpacks {
-            app.lifecycle_buildpacks =
-                serde_json::to_string(buildpacks).unwrap_or_else(|_| "[]".into());
+            app.lifecycle_buildpacks = JsonText(buildpacks.clone());
         }
         if let Some(stack) = &lifecycle.stack {
             app.lifecycle_stack = Some(stack.clone());
@@ -346,7 +345,7 @@ pub async fn delete(
         ))]),
     };
     jobs::finish(db, &job.guid, outcome).await?;
-    Ok(job.guid)
+    Ok(job.guid.into())
 }
 
 async fn delete_blobs(

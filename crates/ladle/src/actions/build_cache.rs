@@ -50,5 +50,5 @@ pub async fn clear(
         ))]),
     };
     jobs::finish(db, &job.guid, outcome).await?;
-    Ok(job.guid)
+    Ok(job.guid.into())
 }

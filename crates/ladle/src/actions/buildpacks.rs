@@ -5,9 +5,10 @@ use crate::actions::jobs::{self, JobFailure};
 use crate::auth::User;
 use crate::blobstore::{keys, BlobError, Blobstore};
 use crate::cause_chain::CauseChain;
-use crate::db::buildpacks::{self, BuildpackChanges, BuildpackRecord, BuildpackState};
+use crate::db::buildpacks::{self, BuildpackChanges, BuildpackRecord};
 use crate::db::stacks;
 use crate::db::{self, DbPool};
+use crate::domain::BuildpackState;
 use crate::messages::buildpack_create::BuildpackCreate;
 use crate::messages::buildpack_update::BuildpackUpdate;
 use crate::upload_check::ArchiveError;
@@ -60,7 +61,7 @@ pub async fn create(
         position: 0,
         enabled: i64::from(input.enabled),
         locked: i64::from(input.locked),
-        state: BuildpackState::AwaitingUpload.as_str().to_string(),
+        state: BuildpackState::AwaitingUpload,
         filename: None,
         sha256: None,
         created_at: db::now(),
@@ -141,7 +142,7 @@ pub async fn delete(
         ))]
     });
     jobs::finish(db, &job.guid, outcome).await?;
-    Ok(job.guid)
+    Ok(job.guid.into())
 }
 
 pub(super) fn require_admin(user: &User) -> Result<(), BuildpackError> {

@@ -3,7 +3,6 @@
 //! build-state updater). Checks run in Cloud Controller's order; bad input writes nothing.
 
 use ladle_stager::FailureKind;
-use serde_json::Value;
 
 use crate::actions::access;
 use crate::actions::staging_complete::describe;
@@ -15,10 +14,12 @@ use crate::db::apps::AppRecord;
 use crate::db::builds::{self, BuildRecord, CreatedBy, Lifecycle};
 use crate::db::droplets::{self, DropletRecord};
 use crate::db::job_queue::StagingJobPayload;
-use crate::db::packages::{PackageRecord, PackageState, PackageType};
+use crate::db::packages::PackageRecord;
 use crate::db::spaces::SpaceRecord;
-use crate::db::{self, apps, buildpacks, organizations, packages, spaces, stacks, DbPool};
-use crate::domain::{BuildState, BuildpackUrl, DropletState, Page};
+use crate::db::{
+    self, apps, buildpacks, organizations, packages, spaces, stacks, DbPool, JsonText,
+};
+use crate::domain::{BuildState, BuildpackUrl, DropletState, PackageState, PackageType, Page};
 use crate::fetchers;
 use crate::messages::build_create::{BuildCreate, BuildUpdate};
 use crate::messages::filters::BuildFilter;
@@ -48,7 +49,7 @@ pub enum BuildError {
     Limit(#[from] LimitError),
     /// A failure can only be recorded while the build is STAGING.
     #[error("Build is {0} and its state can no longer change")]
-    AlreadyFinal(String),
+    AlreadyFinal(BuildState),
     #[error(transparent)]
     Db(#[from] sqlx::Error),
 }
@@ -137,7 +138,7 @@ async fn check_lifecycle(
 ) -> Result<Vec<String>, BuildError> {
     let db = &state.db;
     let mut problems = Vec::new();
-    if package.package_type() == PackageType::Docker {
+    if package.package_type == PackageType::Docker {
         problems.push(
             "Lifecycle type 'docker' is not supported: only buildpack builds are staged"
                 .to_string(),
@@ -226,16 +227,16 @@ async fn new_records(
         app_guid: target.app.guid.clone(),
         package_guid: Some(target.package.guid.clone()),
         build_guid: Some(build_guid.clone()),
-        state: DropletState::Staging.as_str().to_string(),
+        state: DropletState::Staging,
         error_id: None,
         error_message: None,
         buildpack_guid: None,
         buildpack_git_url: None,
-        requested_buildpacks: serde_json::to_string(&requested).expect("strings serialize"),
+        requested_buildpacks: JsonText(requested.clone()),
         stack: Some(stack.to_string()),
         memory_limit_mb: limits.memory_mb as i64,
         disk_limit_mb: limits.disk_mb as i64,
-        environment_variables: Value::Object(environment).to_string(),
+        environment_variables: JsonText(environment),
         sha1: None,
         sha256: None,
         detected_start_command: None,
@@ -250,7 +251,7 @@ async fn new_records(
         app_guid: target.app.guid.clone(),
         package_guid: target.package.guid.clone(),
         droplet_guid: Some(droplet.guid.clone()),
-        state: BuildState::Staging.as_str().to_string(),
+        state: BuildState::Staging,
         error: None,
         lifecycle: db::json_text(&Lifecycle::Buildpack {
             buildpacks: requested,
@@ -302,10 +303,10 @@ pub async fn list(
         .await?
         .ok_or(BuildError::AppNotFound)?;
     let filter = BuildFilter {
-        app_guids: Some(vec![app.app.guid]),
+        app_guids: Some(vec![app.app.guid.into()]),
         ..filter.clone()
     };
-    let spaces = Visible::Only(vec![app.space.guid]);
+    let spaces = Visible::Only(vec![app.space.guid.into()]);
     Ok(fetchers::builds::list(db, &spaces, &filter, page).await?)
 }
 
@@ -344,8 +345,8 @@ pub async fn update(
 /// FAILED with `StagerError - Stager error: <error>`, on the build and its droplet together;
 /// a staging still running for it finds its droplet final and records nothing.
 async fn record_failure(db: &DbPool, build: &BuildRecord, error: &str) -> Result<(), BuildError> {
-    let already_final = || BuildError::AlreadyFinal(build.state.clone());
-    if build.state() != BuildState::Staging {
+    let already_final = || BuildError::AlreadyFinal(build.state);
+    if build.state != BuildState::Staging {
         return Err(already_final());
     }
     let droplet_guid = build.droplet_guid.as_deref().ok_or_else(already_final)?;

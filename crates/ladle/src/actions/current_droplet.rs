@@ -12,16 +12,7 @@ use crate::db::apps::{self, AppRecord};
 use crate::db::droplets::{self, DropletRecord};
 use crate::db::DbPool;
 use crate::domain::process::WEB;
-use crate::domain::DropletState;
-
-/// Which era's request chose the droplet: they answer differently when it is not usable.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dialect {
-    /// `PATCH /v3/apps/:guid/relationships/current_droplet`
-    Current,
-    /// `PUT /v3/apps/:guid/current_droplet`
-    Experimental2015,
-}
+use crate::domain::{Dialect, DropletState};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CurrentDropletError {
@@ -72,7 +63,7 @@ pub async fn assign(
             Dialect::Experimental2015 => CurrentDropletError::DropletNotFound,
         });
     };
-    if droplet.state() != DropletState::Staged {
+    if droplet.state != DropletState::Staged {
         return Err(CurrentDropletError::UnableToAssign);
     }
     let mut tx = db.begin().await?;

@@ -29,7 +29,7 @@ pub async fn copy(
     if !app.access.write {
         return Err(DropletError::NotAuthorized);
     }
-    if source.state() != DropletState::Staged {
+    if source.state != DropletState::Staged {
         return Err(DropletError::SourceNotStaged);
     }
     let guid = db::new_guid();

@@ -72,7 +72,7 @@ pub async fn download(
     if !access.read_secrets {
         return Err(DropletError::NotAuthorized);
     }
-    if droplet.state() != DropletState::Staged {
+    if droplet.state != DropletState::Staged {
         return Err(DropletError::NotStaged);
     }
     match blobs.download(&keys::droplet(&droplet.guid)).await {
@@ -91,7 +91,7 @@ pub async fn list(
 ) -> Result<DropletPage, DropletError> {
     let spaces = permissions::readable_spaces(db, user).await?;
     let (rows, total) = fetchers::droplets::list(db, &spaces, filter, page).await?;
-    let app_guids: Vec<String> = rows.iter().map(|d| d.app_guid.clone()).collect();
+    let app_guids: Vec<String> = rows.iter().map(|d| d.app_guid.to_string()).collect();
     let space_of = apps::space_guids_of(db, &app_guids).await?;
     let spaces: Vec<String> = space_of.values().cloned().collect();
     let secret_spaces = access::spaces_with_secrets(db, user, &spaces).await?;
@@ -99,7 +99,7 @@ pub async fn list(
         .into_iter()
         .map(|d| {
             let secrets = space_of
-                .get(&d.app_guid)
+                .get(d.app_guid.as_str())
                 .is_some_and(|space| secret_spaces.contains(space));
             (d, secrets)
         })
@@ -120,13 +120,16 @@ pub async fn list_for_app(
         .ok_or(DropletError::AppNotFound)?;
     let filter = DropletFilter {
         // No current droplet: an empty list, not every droplet.
-        guids: filter
-            .current
-            .then(|| app.current_droplet_guid.iter().cloned().collect()),
-        app_guids: Some(vec![app.guid]),
+        guids: filter.current.then(|| {
+            app.current_droplet_guid
+                .iter()
+                .map(|g| g.to_string())
+                .collect()
+        }),
+        app_guids: Some(vec![app.guid.into()]),
         ..filter.clone()
     };
-    let spaces = Visible::Only(vec![space.guid]);
+    let spaces = Visible::Only(vec![space.guid.into()]);
     let (rows, total) = fetchers::droplets::list(db, &spaces, &filter, page).await?;
     Ok((
         rows.into_iter().map(|d| (d, access.read_secrets)).collect(),
@@ -149,10 +152,10 @@ pub async fn list_for_package(
         Err(_) => return Err(DropletError::PackageNotFound),
     };
     let filter = DropletFilter {
-        package_guids: Some(vec![package.guid]),
+        package_guids: Some(vec![package.guid.into()]),
         ..filter.clone()
     };
-    let spaces = Visible::Only(vec![app.space.guid]);
+    let spaces = Visible::Only(vec![app.space.guid.into()]);
     let (rows, total) = fetchers::droplets::list(db, &spaces, &filter, page).await?;
     Ok((
         rows.into_iter()
@@ -193,7 +196,7 @@ pub async fn delete(
             ))]
         });
     jobs::finish(db, &job.guid, outcome).await?;
-    Ok(job.guid)
+    Ok(job.guid.into())
 }
 
 /// After a guarded delete removed nothing: the app using it, or the droplet is already gone.

@@ -7,27 +7,10 @@ use serde_json::json;
 use crate::auth::User;
 use crate::db::jobs::{self, JobRecord};
 use crate::db::{self, DbPool, DbResult};
-use crate::domain::unknown_error;
+use crate::domain::{unknown_error, JobState};
 
 /// Kind of the jobs users may see; other kinds (the staging queue) are internal.
 pub const KIND_USER: &str = "user";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum JobState {
-    Processing,
-    Complete,
-    Failed,
-}
-
-impl JobState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            JobState::Processing => "PROCESSING",
-            JobState::Complete => "COMPLETE",
-            JobState::Failed => "FAILED",
-        }
-    }
-}
 
 /// One entry of a failed job's `errors`, in the shape of CC's error bodies.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -68,8 +51,8 @@ pub async fn start(
         guid: db::new_guid(),
         kind: KIND_USER.to_string(),
         operation: operation.to_string(),
-        state: JobState::Processing.as_str().to_string(),
-        resource_guid: Some(resource_guid.to_string()),
+        state: JobState::Processing,
+        resource_guid: Some(resource_guid.into()),
         payload: json!({ "user_guid": user.guid }).to_string(),
         errors: "[]".to_string(),
         attempts: 0,
@@ -93,7 +76,7 @@ pub async fn finish(
         Err(failures) => (JobState::Failed, failures),
     };
     let errors = serde_json::to_string(&errors).unwrap_or_else(|_| "[]".to_string());
-    jobs::finish(db, job_guid, state.as_str(), &errors, &db::now()).await
+    jobs::finish(db, job_guid, state, &errors, &db::now()).await
 }
 
 /// The job, if it is a user job and the caller started it or reads everything.

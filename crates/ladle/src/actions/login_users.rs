@@ -37,7 +37,7 @@ pub async fn create(
         .expect("hashing does not panic");
     let now = db::now();
     let record = LoginUserRecord {
-        user_guid: db::new_guid(),
+        user_guid: db::new_guid().to_string(),
         username: input.username,
         email: input.email,
         password_hash,

@@ -8,8 +8,9 @@ use crate::actions::access;
 use crate::actions::packages::{self as package_actions, PackageError};
 use crate::auth::User;
 use crate::blobstore::{keys, Blobstore};
-use crate::db::packages::{self, PackageRecord, PackageState, PackageType};
+use crate::db::packages::{self, PackageRecord};
 use crate::db::{self, DbPool};
+use crate::domain::{PackageState, PackageType};
 use crate::messages::copy::CopyRequest;
 
 /// CC's order of checks: the destination app (404 when unreadable, 403 when not writable), then
@@ -33,10 +34,10 @@ pub async fn copy(
         return Err(PackageError::NotAuthorized);
     }
     let guid = db::new_guid();
-    let has_bits = source.package_type() == PackageType::Bits;
+    let has_bits = source.package_type == PackageType::Bits;
     if has_bits {
         if !source.is(PackageState::Ready) {
-            return Err(PackageError::NoBitsToCopy(source.state.clone()));
+            return Err(PackageError::NoBitsToCopy(source.state));
         }
         blobs
             .copy(&keys::package(&source.guid), &keys::package(&guid))

@@ -6,8 +6,8 @@ use crate::actions::staging_request::{self, AppPlace, LimitError};
 use crate::auth::{permissions, User};
 use crate::db::droplets::DropletRecord;
 use crate::db::job_queue::StagingJobPayload;
-use crate::db::{self, apps, buildpacks, organizations, packages, spaces, stacks};
-use crate::domain::{DropletState, PackageState};
+use crate::db::{self, apps, buildpacks, organizations, packages, spaces, stacks, JsonText};
+use crate::domain::{DropletState, PackageState, PackageType};
 use crate::messages::droplet_create::DropletCreate;
 use crate::state::AppState;
 
@@ -62,7 +62,7 @@ pub async fn run(
     if !access.write {
         return Err(PackageStageError::NotAuthorized);
     }
-    if package.state.parse() != Ok(PackageState::Ready) || package.package_type != "bits" {
+    if !package.is(PackageState::Ready) || package.package_type != PackageType::Bits {
         return Err(PackageStageError::PackageNotStageable);
     }
     let stack = input
@@ -101,7 +101,7 @@ pub async fn run(
         app_guid: app.guid.clone(),
         package_guid: Some(package.guid.clone()),
         build_guid: None,
-        state: DropletState::Pending.as_str().to_string(),
+        state: DropletState::Pending,
         error_id: None,
         error_message: None,
         buildpack_guid: buildpack.as_ref().map(|b| b.guid.clone()),
@@ -109,11 +109,11 @@ pub async fn run(
             .buildpack_git_url
             .as_ref()
             .map(|u| u.as_str().to_string()),
-        requested_buildpacks: serde_json::to_string(&requested).expect("strings serialize"),
+        requested_buildpacks: JsonText(requested),
         stack: Some(stack),
         memory_limit_mb: memory_mb as i64,
         disk_limit_mb: disk_mb as i64,
-        environment_variables: serde_json::Value::Object(environment).to_string(),
+        environment_variables: JsonText(environment),
         sha1: None,
         sha256: None,
         detected_start_command: None,

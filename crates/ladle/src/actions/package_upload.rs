@@ -7,8 +7,9 @@ use ladle_archive::Limits;
 
 use crate::auth::User;
 use crate::blobstore::{keys, Blobstore};
-use crate::db::packages::{self, PackageRecord, PackageState, PackageType};
+use crate::db::packages::{self, PackageRecord};
 use crate::db::DbPool;
+use crate::domain::{PackageState, PackageType};
 use crate::upload_check::{self, ReceivedFile, ZipLimits};
 
 use super::packages::{find_readable, PackageError};
@@ -31,7 +32,7 @@ pub async fn check_uploadable(
     if !access.write {
         return Err(PackageError::NotAuthorized);
     }
-    if package.package_type() != PackageType::Bits {
+    if package.package_type != PackageType::Bits {
         return Err(PackageError::NotBits);
     }
     if !package.is(PackageState::AwaitingUpload) {

@@ -8,9 +8,9 @@ use crate::auth::permissions::{self, Visible};
 use crate::auth::User;
 use crate::blobstore::{keys, BlobDownload, BlobError, Blobstore};
 use crate::cause_chain::CauseChain;
-use crate::db::packages::{self, PackageRecord, PackageState, PackageType};
+use crate::db::packages::{self, PackageRecord};
 use crate::db::{self, DbPool};
-use crate::domain::Page;
+use crate::domain::{PackageState, PackageType, Page};
 use crate::fetchers;
 use crate::messages::filters::PackageFilter;
 use crate::messages::package_create::{PackageContent, PackageCreate};
@@ -36,7 +36,7 @@ pub enum PackageError {
     NoBitsToDownload,
     /// A bits package can be copied once its bits are in (state READY).
     #[error("Source package has no bits to copy: its state is {0}.")]
-    NoBitsToCopy(String),
+    NoBitsToCopy(PackageState),
     #[error(transparent)]
     InvalidZip(#[from] ArchiveError),
     #[error(transparent)]
@@ -100,8 +100,8 @@ fn new_record(input: PackageCreate) -> PackageRecord {
     PackageRecord {
         guid: db::new_guid(),
         app_guid: input.app_guid,
-        package_type: kind.as_str().to_string(),
-        state: state.as_str().to_string(),
+        package_type: kind,
+        state,
         sha1: None,
         sha256: None,
         error: None,
@@ -158,10 +158,10 @@ pub async fn list(
         .await?
         .ok_or(PackageError::AppNotFound)?;
     let filter = PackageFilter {
-        app_guids: Some(vec![app.app.guid]),
+        app_guids: Some(vec![app.app.guid.into()]),
         ..filter.clone()
     };
-    let spaces = Visible::Only(vec![app.space.guid]);
+    let spaces = Visible::Only(vec![app.space.guid.into()]);
     Ok(fetchers::packages::list(db, &spaces, &filter, page).await?)
 }
 
@@ -178,7 +178,7 @@ pub async fn download(
     if !access.read_secrets {
         return Err(PackageError::NotAuthorized);
     }
-    if package.package_type() != PackageType::Bits {
+    if package.package_type != PackageType::Bits {
         return Err(PackageError::NotBits);
     }
     if !package.is(PackageState::Ready) {
@@ -216,5 +216,5 @@ pub async fn delete(
             ))]
         });
     jobs::finish(db, &job.guid, outcome).await?;
-    Ok(job.guid)
+    Ok(job.guid.into())
 }

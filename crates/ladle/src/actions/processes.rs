@@ -11,7 +11,7 @@ use crate::auth::User;
 use crate::db::processes::{self, ProcessRecord};
 use crate::db::{self, apps, DbPool, DbResult};
 use crate::domain::process::{DEFAULT_DISK_MB, DEFAULT_MEMORY_MB, WEB};
-use crate::domain::Page;
+use crate::domain::{Guid, Page};
 use crate::fetchers;
 use crate::messages::filters::ProcessFilter;
 
@@ -36,11 +36,11 @@ pub struct ProcessDetails {
 
 /// The `web` process every new app gets: its guid is the app's, one instance, no command yet.
 pub fn new_web_process(app_guid: &str, created_at: &str) -> ProcessRecord {
-    new_process(app_guid.to_string(), app_guid, WEB, None, 1, created_at)
+    new_process(app_guid.into(), app_guid, WEB, None, 1, created_at)
 }
 
 fn new_process(
-    guid: String,
+    guid: Guid,
     app_guid: &str,
     process_type: &str,
     command: Option<String>,
@@ -49,7 +49,7 @@ fn new_process(
 ) -> ProcessRecord {
     ProcessRecord {
         guid,
-        app_guid: app_guid.to_string(),
+        app_guid: app_guid.into(),
         process_type: process_type.to_string(),
         command,
         instances,
@@ -95,7 +95,7 @@ fn created_from_droplet(
     now: &str,
 ) -> ProcessRecord {
     let (guid, instances) = if process_type == WEB {
-        (app_guid.to_string(), 1)
+        (Guid::from(app_guid), 1)
     } else {
         (db::new_guid(), 0)
     };
@@ -123,7 +123,7 @@ pub async fn find_readable(
         .ok_or(ProcessError::NotFound)?;
     Ok(ProcessDetails {
         process,
-        space_guid: app.space.guid,
+        space_guid: app.space.guid.into(),
         show_command: app.access.read_secrets,
     })
 }
@@ -141,7 +141,7 @@ pub async fn find_by_type(
         .ok_or(ProcessError::NotFound)?;
     Ok(ProcessDetails {
         process,
-        space_guid: app.space.guid,
+        space_guid: app.space.guid.into(),
         show_command: app.access.read_secrets,
     })
 }
@@ -177,10 +177,10 @@ pub async fn list_for_app(
 ) -> Result<(Vec<ProcessDetails>, u64), ProcessError> {
     let app = readable_app(db, user, app_guid).await?;
     let filter = ProcessFilter {
-        app_guids: Some(vec![app.app.guid]),
+        app_guids: Some(vec![app.app.guid.into()]),
         ..filter.clone()
     };
-    let spaces = Visible::Only(vec![app.space.guid]);
+    let spaces = Visible::Only(vec![app.space.guid.into()]);
     with_details(db, user, &spaces, &filter, page).await
 }
 
@@ -193,14 +193,17 @@ async fn with_details(
     page: &Page,
 ) -> Result<(Vec<ProcessDetails>, u64), ProcessError> {
     let (records, total) = fetchers::processes::list(db, spaces, filter, page).await?;
-    let app_guids: Vec<String> = records.iter().map(|p| p.app_guid.clone()).collect();
+    let app_guids: Vec<String> = records.iter().map(|p| p.app_guid.to_string()).collect();
     let space_of: HashMap<String, String> = apps::space_guids_of(db, &app_guids).await?;
     let spaces: Vec<String> = space_of.values().cloned().collect();
     let secret_spaces = access::spaces_with_secrets(db, user, &spaces).await?;
     let details = records
         .into_iter()
         .map(|process| {
-            let space_guid = space_of.get(&process.app_guid).cloned().unwrap_or_default();
+            let space_guid = space_of
+                .get(process.app_guid.as_str())
+                .cloned()
+                .unwrap_or_default();
             ProcessDetails {
                 show_command: secret_spaces.contains(&space_guid),
                 space_guid,
@@ -233,7 +236,7 @@ mod tests {
             space_guid: "s".into(),
             desired_state: "STOPPED".into(),
             environment_variables: "{}".into(),
-            lifecycle_buildpacks: "[]".into(),
+            lifecycle_buildpacks: crate::db::JsonText::default(),
             lifecycle_stack: None,
             current_droplet_guid: None,
             created_at: now.clone(),

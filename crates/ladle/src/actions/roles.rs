@@ -114,7 +114,7 @@ async fn find_target(db: &DbPool, user: &User, target: &RoleTarget) -> Result<Ta
             if !org_is_readable(db, user, &org.guid).await? {
                 return Err(RoleError::InvalidOrganization);
             }
-            if !manages_org(db, user, &org.guid).await? {
+            if !permissions::manages_org(db, user, &org.guid).await? {
                 return Err(RoleError::NotAuthorized);
             }
             Ok(Target::Organization(org))
@@ -140,16 +140,8 @@ async fn org_is_readable(db: &DbPool, user: &User, org_guid: &str) -> DbResult<b
         .contains(org_guid))
 }
 
-async fn manages_org(db: &DbPool, user: &User, org_guid: &str) -> DbResult<bool> {
-    if user.is_admin() {
-        return Ok(true);
-    }
-    let held = permissions::roles_in_org(db, &user.guid, org_guid).await?;
-    Ok(held.contains(&RoleType::OrganizationManager))
-}
-
 async fn manages_space(db: &DbPool, user: &User, space: &SpaceRecord) -> DbResult<bool> {
-    if manages_org(db, user, &space.organization_guid).await? {
+    if permissions::manages_org(db, user, &space.organization_guid).await? {
         return Ok(true);
     }
     let manager = RoleType::SpaceManager.as_str();
@@ -180,7 +172,7 @@ pub async fn delete(db: &DbPool, user: &User, guid: &str) -> Result<(), RoleErro
             Some(space) => manages_space(db, user, &space).await?,
             None => user.is_admin(),
         },
-        (None, Some(org_guid)) => manages_org(db, user, org_guid).await?,
+        (None, Some(org_guid)) => permissions::manages_org(db, user, org_guid).await?,
         (None, None) => user.is_admin(),
     };
     if !allowed {

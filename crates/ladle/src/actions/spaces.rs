@@ -5,7 +5,6 @@ use crate::auth::{permissions, User};
 use crate::db::organizations;
 use crate::db::spaces::{self, SpaceRecord};
 use crate::db::{self, DbPool};
-use crate::domain::RoleType;
 use crate::messages::space_create::SpaceCreate;
 
 #[derive(Debug, thiserror::Error)]
@@ -40,15 +39,6 @@ pub async fn find_readable(
     }
 }
 
-/// Admins, and managers of the organization, may create and delete its spaces.
-async fn manages_org(db: &DbPool, user: &User, org_guid: &str) -> Result<bool, SpaceError> {
-    if user.is_admin() {
-        return Ok(true);
-    }
-    let roles = permissions::roles_in_org(db, &user.guid, org_guid).await?;
-    Ok(roles.contains(&RoleType::OrganizationManager))
-}
-
 async fn org_is_readable(db: &DbPool, user: &User, org_guid: &str) -> Result<bool, SpaceError> {
     if organizations::find(db, org_guid).await?.is_none() {
         return Ok(false);
@@ -67,7 +57,7 @@ pub async fn create(
     if !org_is_readable(db, user, &input.organization_guid).await? {
         return Err(SpaceError::InvalidOrganization);
     }
-    if !manages_org(db, user, &input.organization_guid).await? {
+    if !permissions::manages_org(db, user, &input.organization_guid).await? {
         return Err(SpaceError::NotAuthorized);
     }
     let space = SpaceRecord {
@@ -90,7 +80,7 @@ pub async fn create(
 #[tracing::instrument(skip_all, fields(space_guid = %guid))]
 pub async fn delete(db: &DbPool, user: &User, guid: &str) -> Result<(), SpaceError> {
     let space = find_readable(db, user, guid).await?;
-    if !manages_org(db, user, &space.organization_guid).await? {
+    if !permissions::manages_org(db, user, &space.organization_guid).await? {
         return Err(SpaceError::NotAuthorized);
     }
     match spaces::delete_if_empty(db, &space.guid).await? {

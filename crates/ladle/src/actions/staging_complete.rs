@@ -6,7 +6,7 @@ use ladle_stager::{FailureKind, StagingFailure, StagingSuccess};
 
 use crate::db::droplets::{self, DropletRecord, StagedBuildpack, StagedFields};
 use crate::db::{buildpacks, builds, DbResult};
-use crate::domain::{BuildState, BuildpackUrl};
+use crate::domain::{BuildState, BuildpackUrl, Guid};
 use crate::state::AppState;
 
 pub enum Outcome {
@@ -142,7 +142,7 @@ fn staged_buildpacks(success: &StagingSuccess) -> Vec<StagedBuildpack> {
 }
 
 /// The admin buildpack a key names (CC records `buildpack_guid` from the buildpack key).
-async fn admin_buildpack_guid(state: &AppState, key: &str) -> DbResult<Option<String>> {
+async fn admin_buildpack_guid(state: &AppState, key: &str) -> DbResult<Option<Guid>> {
     if key.is_empty() || BuildpackUrl::is_url(key) {
         return Ok(None);
     }

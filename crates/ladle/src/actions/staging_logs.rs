@@ -79,8 +79,8 @@ pub async fn build_log(
     let droplet_guid = build.droplet_guid.unwrap_or_default();
     Ok(events(
         state,
-        Subject::Build(build.guid),
-        droplet_guid,
+        Subject::Build(build.guid.to_string()),
+        droplet_guid.to_string(),
         cursor,
     ))
 }
@@ -173,13 +173,13 @@ async fn final_state(
 ) -> Result<Option<FinalState>, sqlx::Error> {
     match subject {
         Subject::Droplet => Ok(match droplets::find(db, droplet_guid).await? {
-            Some(d) if d.state().is_in_flight() => None,
+            Some(d) if d.state.is_in_flight() => None,
             Some(d) => Some(FinalState {
                 error: d
                     .error_id
                     .as_deref()
                     .map(|id| format!("{id} - {}", d.error_message.as_deref().unwrap_or(""))),
-                state: d.state,
+                state: d.state.as_str().to_string(),
             }),
             None => Some(FinalState {
                 state: "DELETED".into(),
@@ -187,9 +187,9 @@ async fn final_state(
             }),
         }),
         Subject::Build(guid) => Ok(match builds::find(db, guid).await? {
-            Some(b) if b.state() == crate::domain::BuildState::Staging => None,
+            Some(b) if b.state == crate::domain::BuildState::Staging => None,
             Some(b) => Some(FinalState {
-                state: b.state,
+                state: b.state.as_str().to_string(),
                 error: b.error,
             }),
             None => Some(FinalState {

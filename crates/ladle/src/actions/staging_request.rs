@@ -2,6 +2,7 @@
 //! builds): limits clamped as Cloud Controller does, the staging environment, and the droplet
 //! row plus its durable job, written in one transaction.
 
+use ladle_contract::FILE_DESCRIPTOR_LIMIT;
 use serde_json::{json, Map, Value};
 use sqlx::{Any, Transaction};
 
@@ -13,9 +14,6 @@ use crate::db::job_queue::StagingJobPayload;
 use crate::db::organizations::OrganizationRecord;
 use crate::db::spaces::SpaceRecord;
 use crate::db::DbResult;
-
-/// File descriptors a staging may open (CC's `instance_file_descriptor_limit`).
-pub const STAGING_FDS: u64 = 16384;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LimitError {
@@ -79,7 +77,9 @@ pub struct AppPlace<'a> {
 }
 
 /// The staging environment as CC merges it (app env < request env < CF_STACK <
-/// VCAP_APPLICATION); stored on the droplet and shown as its `environment_variables`.
+/// VCAP_APPLICATION): the one place it is merged. Stored on the droplet, shown as its
+/// `environment_variables`, and handed as it is to the stager, which only adds what the
+/// container itself sets (MEMORY_LIMIT, VCAP_SERVICES, Diego's variables).
 pub fn staging_environment(
     place: &AppPlace<'_>,
     request_env: &Map<String, Value>,
@@ -97,7 +97,7 @@ pub fn staging_environment(
         "VCAP_APPLICATION".into(),
         json!({
             "cf_api": external_url,
-            "limits": { "mem": memory_mb, "disk": disk_mb, "fds": STAGING_FDS },
+            "limits": { "mem": memory_mb, "disk": disk_mb, "fds": FILE_DESCRIPTOR_LIMIT },
             "application_id": place.app.guid,
             "application_version": version,
             "application_name": place.app.name,

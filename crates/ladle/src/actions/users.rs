@@ -48,7 +48,7 @@ pub async fn create(db: &DbPool, user: &User, input: UserCreate) -> Result<UserR
     };
     users::insert(db, &record).await.map_err(|err| {
         if db::is_unique_violation(&err) {
-            UserError::AlreadyExists(record.guid.clone())
+            UserError::AlreadyExists(record.guid.to_string())
         } else {
             err.into()
         }

@@ -305,7 +305,7 @@ mod tests {
         let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
         let answer = ApiError::from(sqlx::Error::Io(refused));
         assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE);
-        let body = answer.body();
+        let body = serde_json::to_value(answer.body()).unwrap();
         assert_eq!(body["errors"][0]["code"], 10015);
         assert_eq!(body["errors"][0]["title"], "CF-ServiceUnavailable");
         assert_eq!(

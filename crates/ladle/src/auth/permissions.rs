@@ -87,6 +87,16 @@ pub async fn roles_in_org(db: &DbPool, user_guid: &str, org_guid: &str) -> DbRes
     Ok(rows.into_iter().filter_map(|(r,)| r.parse().ok()).collect())
 }
 
+/// Admins and the organization's managers manage an organization: create and delete its
+/// spaces, give and take its roles (and those of its spaces).
+pub async fn manages_org(db: &DbPool, user: &User, org_guid: &str) -> DbResult<bool> {
+    if user.is_admin() {
+        return Ok(true);
+    }
+    let held = roles_in_org(db, &user.guid, org_guid).await?;
+    Ok(held.contains(&RoleType::OrganizationManager))
+}
+
 /// What a caller may see in lists: everything (admins and global readers), or only the guids
 /// its roles open. Decided here, from the caller's roles, and handed to the fetchers.
 #[derive(Debug, Clone, PartialEq, Eq)]

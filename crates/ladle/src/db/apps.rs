@@ -7,22 +7,22 @@ use sqlx::AnyConnection;
 
 use super::processes::{self, ProcessRecord};
 use super::query::{fetch_page, Where};
-use super::{DbPool, DbResult};
-use crate::domain::Page;
+use super::{DbPool, DbResult, JsonText};
+use crate::domain::{Guid, Page};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AppRecord {
-    pub guid: String,
+    pub guid: Guid,
     pub name: String,
-    pub space_guid: String,
+    pub space_guid: Guid,
     /// `STOPPED` or `STARTED`.
     pub desired_state: String,
     /// JSON object text.
     pub environment_variables: String,
     /// JSON array of buildpack names or URLs; empty means "detect".
-    pub lifecycle_buildpacks: String,
+    pub lifecycle_buildpacks: JsonText<Vec<String>>,
     pub lifecycle_stack: Option<String>,
-    pub current_droplet_guid: Option<String>,
+    pub current_droplet_guid: Option<Guid>,
     pub created_at: String,
     pub updated_at: Option<String>,
     /// JSON `{"labels":{..},"annotations":{..}}`.
@@ -38,7 +38,7 @@ impl AppRecord {
     }
 
     pub fn buildpacks(&self) -> Vec<String> {
-        serde_json::from_str(&self.lifecycle_buildpacks).unwrap_or_default()
+        self.lifecycle_buildpacks.0.clone()
     }
 
     pub fn metadata_json(&self) -> Value {

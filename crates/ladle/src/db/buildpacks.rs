@@ -5,26 +5,11 @@ use sqlx::{Any, Transaction};
 
 use super::query::{fetch_page_ordered, order_by, Where};
 use super::{now, DbPool, DbResult};
-use crate::domain::{MetadataPatch, Page};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BuildpackState {
-    AwaitingUpload,
-    Ready,
-}
-
-impl BuildpackState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            BuildpackState::AwaitingUpload => "AWAITING_UPLOAD",
-            BuildpackState::Ready => "READY",
-        }
-    }
-}
+use crate::domain::{BuildpackState, Guid, MetadataPatch, Page};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct BuildpackRecord {
-    pub guid: String,
+    pub guid: Guid,
     pub name: String,
     /// `None`: usable on any stack.
     pub stack: Option<String>,
@@ -34,7 +19,7 @@ pub struct BuildpackRecord {
     pub enabled: i64,
     /// 0 or 1; a locked buildpack's bits cannot be replaced.
     pub locked: i64,
-    pub state: String,
+    pub state: BuildpackState,
     pub filename: Option<String>,
     /// Of the uploaded zip, hex; set when READY.
     pub sha256: Option<String>,
@@ -54,7 +39,7 @@ impl BuildpackRecord {
     }
 
     pub fn is(&self, state: BuildpackState) -> bool {
-        self.state == state.as_str()
+        self.state == state
     }
 }
 
@@ -113,7 +98,7 @@ pub async fn list_enabled_for_stack(db: &DbPool, stack: &str) -> DbResult<Vec<Bu
         "SELECT * FROM buildpacks WHERE enabled = 1 AND state = $1 \
          AND (stack = $2 OR stack IS NULL) ORDER BY position, guid",
     )
-    .bind(BuildpackState::Ready.as_str())
+    .bind(BuildpackState::Ready)
     .bind(stack)
     .fetch_all(db)
     .await
@@ -177,7 +162,7 @@ pub async fn insert_at(
     .bind(buildpack.position)
     .bind(buildpack.enabled)
     .bind(buildpack.locked)
-    .bind(&buildpack.state)
+    .bind(buildpack.state)
     .bind(&buildpack.created_at)
     .bind(&buildpack.metadata)
     .execute(&mut *tx)
@@ -293,7 +278,7 @@ pub async fn finish_upload(
         "UPDATE buildpacks SET state = $1, filename = $2, sha256 = $3, updated_at = $4 \
          WHERE guid = $5",
     )
-    .bind(BuildpackState::Ready.as_str())
+    .bind(BuildpackState::Ready)
     .bind(filename)
     .bind(sha256)
     .bind(now())

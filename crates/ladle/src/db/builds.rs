@@ -5,16 +5,16 @@ use sqlx::{Any, Transaction};
 
 use super::query::{fetch_page, Where};
 use super::{DbPool, DbResult};
-use crate::domain::BuildState;
 use crate::domain::Page;
+use crate::domain::{BuildState, Guid};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct BuildRecord {
-    pub guid: String,
-    pub app_guid: String,
-    pub package_guid: String,
-    pub droplet_guid: Option<String>,
-    pub state: String,
+    pub guid: Guid,
+    pub app_guid: Guid,
+    pub package_guid: Guid,
+    pub droplet_guid: Option<Guid>,
+    pub state: BuildState,
     /// `"<ErrorId> - <message>"` once FAILED.
     pub error: Option<String>,
     /// JSON `{type, data:{buildpacks, stack}}`.
@@ -46,12 +46,6 @@ pub struct CreatedBy {
     pub email: Option<String>,
 }
 
-impl BuildRecord {
-    pub fn state(&self) -> BuildState {
-        self.state.parse().unwrap_or(BuildState::Failed)
-    }
-}
-
 pub async fn insert(tx: &mut Transaction<'_, Any>, b: &BuildRecord) -> DbResult<()> {
     sqlx::query(
         "INSERT INTO builds (guid, app_guid, package_guid, droplet_guid, state, lifecycle, staging_memory_in_mb, \
@@ -61,7 +55,7 @@ pub async fn insert(tx: &mut Transaction<'_, Any>, b: &BuildRecord) -> DbResult<
     .bind(&b.app_guid)
     .bind(&b.package_guid)
     .bind(b.droplet_guid.clone())
-    .bind(&b.state)
+    .bind(b.state)
     .bind(&b.lifecycle)
     .bind(b.staging_memory_in_mb)
     .bind(b.staging_disk_in_mb)

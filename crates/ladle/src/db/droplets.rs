@@ -6,34 +6,34 @@ use serde::Serialize;
 use sqlx::{Any, Transaction};
 
 use super::query::{fetch_page, Where};
-use super::{DbPool, DbResult};
-use crate::domain::DropletState;
+use super::{DbPool, DbResult, JsonText};
 use crate::domain::Page;
+use crate::domain::{DropletState, Guid};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct DropletRecord {
-    pub guid: String,
-    pub app_guid: String,
-    pub package_guid: Option<String>,
-    pub build_guid: Option<String>,
-    pub state: String,
+    pub guid: Guid,
+    pub app_guid: Guid,
+    pub package_guid: Option<Guid>,
+    pub build_guid: Option<Guid>,
+    pub state: DropletState,
     /// CC's error id (`NoAppDetectedError`, …) once FAILED.
     pub error_id: Option<String>,
     pub error_message: Option<String>,
-    pub buildpack_guid: Option<String>,
+    pub buildpack_guid: Option<Guid>,
     pub buildpack_git_url: Option<String>,
     /// JSON array of the buildpack names/URLs requested (empty: detect over admin buildpacks).
-    pub requested_buildpacks: String,
+    pub requested_buildpacks: JsonText<Vec<String>>,
     pub stack: Option<String>,
     pub memory_limit_mb: i64,
     pub disk_limit_mb: i64,
     /// JSON object: the staging environment shown to the client and given to the buildpacks.
-    pub environment_variables: String,
+    pub environment_variables: JsonText<serde_json::Map<String, serde_json::Value>>,
     pub sha1: Option<String>,
     pub sha256: Option<String>,
     pub detected_start_command: Option<String>,
     /// JSON object type → command, once STAGED.
-    pub process_types: Option<String>,
+    pub process_types: Option<JsonText<BTreeMap<String, String>>>,
     /// JSON array of `{name, detect_output, buildpack_name, version}`, once STAGED.
     pub buildpacks_metadata: Option<String>,
     pub execution_metadata: Option<String>,
@@ -42,22 +42,16 @@ pub struct DropletRecord {
 }
 
 impl DropletRecord {
-    pub fn state(&self) -> DropletState {
-        self.state.parse().unwrap_or(DropletState::Failed)
-    }
-
     pub fn requested_buildpacks(&self) -> Vec<String> {
-        serde_json::from_str(&self.requested_buildpacks).unwrap_or_default()
+        self.requested_buildpacks.0.clone()
     }
 
     pub fn environment(&self) -> serde_json::Map<String, serde_json::Value> {
-        serde_json::from_str(&self.environment_variables).unwrap_or_default()
+        self.environment_variables.0.clone()
     }
 
     pub fn process_types(&self) -> Option<BTreeMap<String, String>> {
-        self.process_types
-            .as_deref()
-            .and_then(|p| serde_json::from_str(p).ok())
+        self.process_types.as_ref().map(|types| types.0.clone())
     }
 }
 
@@ -71,7 +65,7 @@ pub async fn insert(tx: &mut Transaction<'_, Any>, d: &DropletRecord) -> DbResul
     .bind(&d.app_guid)
     .bind(d.package_guid.clone())
     .bind(d.build_guid.clone())
-    .bind(&d.state)
+    .bind(d.state)
     .bind(d.buildpack_guid.clone())
     .bind(d.buildpack_git_url.clone())
     .bind(&d.requested_buildpacks)
@@ -146,7 +140,7 @@ pub struct StagedFields {
     pub process_types: BTreeMap<String, String>,
     pub buildpacks: Vec<StagedBuildpack>,
     pub execution_metadata: String,
-    pub buildpack_guid: Option<String>,
+    pub buildpack_guid: Option<Guid>,
 }
 
 /// One buildpack a staging ran, as the droplet's `buildpacks_metadata` column lists it.

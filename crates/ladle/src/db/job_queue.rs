@@ -16,6 +16,7 @@ use sqlx::{Any, Transaction};
 use time::OffsetDateTime;
 
 use crate::db::{self, format_timestamp, Backend, DbPool, DbResult};
+use crate::domain::{Guid, JobState};
 
 /// Kind of the internal staging queue's jobs.
 pub const STAGING: &str = "staging";
@@ -25,9 +26,9 @@ pub const RETRY_BACKOFF: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ClaimedJob {
-    pub guid: String,
+    pub guid: Guid,
     pub kind: String,
-    pub resource_guid: Option<String>,
+    pub resource_guid: Option<Guid>,
     pub payload: String,
     pub attempts: i64,
     /// JSON array of `{detail}`: the cause of the last failed attempt, if one was recorded.
@@ -55,7 +56,7 @@ pub async fn enqueue(
     operation: &str,
     resource_guid: &str,
     payload: &serde_json::Value,
-) -> DbResult<String> {
+) -> DbResult<Guid> {
     let guid = db::new_guid();
     sqlx::query(
         "INSERT INTO jobs (guid, kind, operation, state, resource_guid, payload, created_at) \
@@ -214,9 +215,9 @@ async fn finish_where(
     error: Option<&str>,
 ) -> DbResult<()> {
     let (state, errors) = match error {
-        None => ("COMPLETE", "[]".to_string()),
+        None => (JobState::Complete, "[]".to_string()),
         Some(message) => (
-            "FAILED",
+            JobState::Failed,
             serde_json::json!([{ "detail": message }]).to_string(),
         ),
     };

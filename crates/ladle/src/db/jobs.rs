@@ -2,14 +2,15 @@
 //! the same table lives in `job_queue`.
 
 use super::{DbPool, DbResult};
+use crate::domain::{Guid, JobState};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct JobRecord {
-    pub guid: String,
+    pub guid: Guid,
     pub kind: String,
     pub operation: String,
-    pub state: String,
-    pub resource_guid: Option<String>,
+    pub state: JobState,
+    pub resource_guid: Option<Guid>,
     /// JSON object text; user jobs keep `user_guid` here.
     pub payload: String,
     /// JSON array of `{code, title, detail}`.
@@ -38,7 +39,7 @@ pub async fn insert(db: &DbPool, job: &JobRecord) -> DbResult<()> {
     .bind(&job.guid)
     .bind(&job.kind)
     .bind(&job.operation)
-    .bind(&job.state)
+    .bind(job.state)
     .bind(job.resource_guid.clone())
     .bind(&job.payload)
     .bind(&job.errors)
@@ -58,7 +59,7 @@ pub async fn find(db: &DbPool, guid: &str) -> DbResult<Option<JobRecord>> {
 pub async fn finish(
     db: &DbPool,
     guid: &str,
-    state: &str,
+    state: JobState,
     errors: &str,
     updated_at: &str,
 ) -> DbResult<()> {
@@ -70,4 +71,37 @@ pub async fn finish(
         .execute(db)
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A state no code writes is a database error when the row is read, not some other state.
+    #[tokio::test]
+    async fn a_row_with_an_unknown_state_does_not_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let db = crate::db::connect(&url).await.unwrap();
+        for (guid, state) in [("good", "COMPLETE"), ("bad", "DONE-ISH")] {
+            sqlx::query(
+                "INSERT INTO jobs (guid, kind, operation, state, created_at) \
+                 VALUES ($1, 'user', 'app.delete', $2, $3)",
+            )
+            .bind(guid)
+            .bind(state)
+            .bind(crate::db::now())
+            .execute(&db)
+            .await
+            .unwrap();
+        }
+        let good = find(&db, "good").await.unwrap().unwrap();
+        assert_eq!(good.state, JobState::Complete);
+        let err = find(&db, "bad").await.unwrap_err();
+        assert!(
+            matches!(err, sqlx::Error::ColumnDecode { .. }),
+            "unexpected: {err}"
+        );
+        assert!(err.to_string().contains("DONE-ISH"), "{err}");
+    }
 }

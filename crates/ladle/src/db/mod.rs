@@ -9,6 +9,7 @@ pub mod builds;
 pub mod droplets;
 pub mod job_queue;
 pub mod jobs;
+pub mod json_text;
 pub mod login_failures;
 pub mod login_users;
 pub mod oauth_clients;
@@ -27,6 +28,8 @@ use std::time::Duration;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, ConnectOptions, Executor};
 use time::OffsetDateTime;
+
+pub use json_text::JsonText;
 
 pub type DbPool = AnyPool;
 pub type DbResult<T> = Result<T, sqlx::Error>;
@@ -139,8 +142,8 @@ pub fn json_text<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("JSON columns hold plain data")
 }
 
-pub fn new_guid() -> String {
-    uuid::Uuid::new_v4().to_string()
+pub fn new_guid() -> crate::domain::Guid {
+    crate::domain::Guid::random()
 }
 
 /// True when the error is a unique-constraint violation (a duplicate name, say).

@@ -2,11 +2,11 @@
 
 use super::query::{fetch_page, Where};
 use super::{DbPool, DbResult};
-use crate::domain::Page;
+use crate::domain::{Guid, Page};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct OrganizationRecord {
-    pub guid: String,
+    pub guid: Guid,
     pub name: String,
     /// 0 or 1.
     pub suspended: i64,

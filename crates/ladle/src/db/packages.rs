@@ -3,48 +3,14 @@
 
 use super::query::{fetch_page, Where};
 use super::{now, DbPool, DbResult};
-use crate::domain::Page;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PackageType {
-    Bits,
-    Docker,
-}
-
-impl PackageType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PackageType::Bits => "bits",
-            PackageType::Docker => "docker",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PackageState {
-    AwaitingUpload,
-    ProcessingUpload,
-    Ready,
-    Failed,
-}
-
-impl PackageState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PackageState::AwaitingUpload => "AWAITING_UPLOAD",
-            PackageState::ProcessingUpload => "PROCESSING_UPLOAD",
-            PackageState::Ready => "READY",
-            PackageState::Failed => "FAILED",
-        }
-    }
-}
+use crate::domain::{Guid, PackageState, PackageType, Page};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct PackageRecord {
-    pub guid: String,
-    pub app_guid: String,
-    pub package_type: String,
-    pub state: String,
+    pub guid: Guid,
+    pub app_guid: Guid,
+    pub package_type: PackageType,
+    pub state: PackageState,
     /// Of the uploaded zip, hex; set when READY.
     pub sha1: Option<String>,
     pub sha256: Option<String>,
@@ -59,16 +25,8 @@ pub struct PackageRecord {
 }
 
 impl PackageRecord {
-    pub fn package_type(&self) -> PackageType {
-        if self.package_type == PackageType::Docker.as_str() {
-            PackageType::Docker
-        } else {
-            PackageType::Bits
-        }
-    }
-
     pub fn is(&self, state: PackageState) -> bool {
-        self.state == state.as_str()
+        self.state == state
     }
 }
 
@@ -80,8 +38,8 @@ pub async fn insert(db: &DbPool, package: &PackageRecord) -> DbResult<()> {
     )
     .bind(&package.guid)
     .bind(&package.app_guid)
-    .bind(&package.package_type)
-    .bind(&package.state)
+    .bind(package.package_type)
+    .bind(package.state)
     .bind(package.docker_image.clone())
     .bind(package.docker_username.clone())
     .bind(package.docker_password.clone())
@@ -146,12 +104,12 @@ pub async fn finish_upload(db: &DbPool, guid: &str, sha1: &str, sha256: &str) ->
         "UPDATE packages SET state = $1, sha1 = $2, sha256 = $3, error = NULL, updated_at = $4 \
          WHERE guid = $5 AND state = $6",
     )
-    .bind(PackageState::Ready.as_str())
+    .bind(PackageState::Ready)
     .bind(sha1)
     .bind(sha256)
     .bind(now())
     .bind(guid)
-    .bind(PackageState::ProcessingUpload.as_str())
+    .bind(PackageState::ProcessingUpload)
     .execute(db)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -162,11 +120,11 @@ pub async fn fail_upload(db: &DbPool, guid: &str, error: &str) -> DbResult<()> {
     sqlx::query(
         "UPDATE packages SET state = $1, error = $2, updated_at = $3 WHERE guid = $4 AND state = $5",
     )
-    .bind(PackageState::Failed.as_str())
+    .bind(PackageState::Failed)
     .bind(error)
     .bind(now())
     .bind(guid)
-    .bind(PackageState::ProcessingUpload.as_str())
+    .bind(PackageState::ProcessingUpload)
     .execute(db)
     .await?;
     Ok(())
@@ -181,10 +139,10 @@ async fn transition(
     let done = sqlx::query(
         "UPDATE packages SET state = $1, updated_at = $2 WHERE guid = $3 AND state = $4",
     )
-    .bind(to.as_str())
+    .bind(to)
     .bind(now())
     .bind(guid)
-    .bind(from.as_str())
+    .bind(from)
     .execute(db)
     .await?;
     Ok(done.rows_affected() == 1)

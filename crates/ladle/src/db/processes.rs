@@ -6,12 +6,12 @@ use sqlx::AnyConnection;
 
 use super::query::{fetch_page, Where};
 use super::{DbPool, DbResult};
-use crate::domain::Page;
+use crate::domain::{Guid, Page};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ProcessRecord {
-    pub guid: String,
-    pub app_guid: String,
+    pub guid: Guid,
+    pub app_guid: Guid,
     pub process_type: String,
     pub command: Option<String>,
     pub instances: i64,

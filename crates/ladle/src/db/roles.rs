@@ -3,15 +3,15 @@
 
 use super::query::{fetch_page, Where};
 use super::{DbPool, DbResult};
-use crate::domain::Page;
+use crate::domain::{Guid, Page};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct RoleRecord {
-    pub guid: String,
+    pub guid: Guid,
     pub role_type: String,
-    pub user_guid: String,
-    pub organization_guid: Option<String>,
-    pub space_guid: Option<String>,
+    pub user_guid: Guid,
+    pub organization_guid: Option<Guid>,
+    pub space_guid: Option<Guid>,
     pub created_at: String,
     pub updated_at: Option<String>,
 }

@@ -2,13 +2,13 @@
 
 use super::query::{fetch_page, Where};
 use super::{DbPool, DbResult};
-use crate::domain::Page;
+use crate::domain::{Guid, Page};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SpaceRecord {
-    pub guid: String,
+    pub guid: Guid,
     pub name: String,
-    pub organization_guid: String,
+    pub organization_guid: Guid,
     pub created_at: String,
     pub updated_at: Option<String>,
 }

@@ -2,11 +2,11 @@
 
 use super::query::{fetch_page, Where};
 use super::{DbPool, DbResult};
-use crate::domain::Page;
+use crate::domain::{Guid, Page};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct StackRecord {
-    pub guid: String,
+    pub guid: Guid,
     pub name: String,
     pub description: Option<String>,
     /// Directory on the staging hosts used as the container root; `None` for the default

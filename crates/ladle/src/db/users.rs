@@ -3,11 +3,11 @@
 
 use super::query::{fetch_page, Where};
 use super::{DbPool, DbResult};
-use crate::domain::Page;
+use crate::domain::{Guid, Page};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct UserRecord {
-    pub guid: String,
+    pub guid: Guid,
     pub username: Option<String>,
     pub email: Option<String>,
     pub created_at: String,

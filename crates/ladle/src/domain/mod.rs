@@ -1,6 +1,8 @@
 //! Domain types: raw strings become these once, at the edge, and are trusted afterwards.
 
 pub mod buildpack_url;
+pub mod dialect;
+pub mod guid;
 pub mod metadata;
 pub mod page;
 pub mod process;
@@ -9,10 +11,12 @@ pub mod states;
 pub mod unknown_error;
 
 pub use buildpack_url::BuildpackUrl;
+pub use dialect::Dialect;
+pub use guid::Guid;
 pub use metadata::MetadataPatch;
 pub use page::{Order, OrderColumn, Page};
 pub use roles::RoleType;
-pub use states::{BuildState, DropletState, PackageState};
+pub use states::{BuildState, BuildpackState, DropletState, JobState, PackageState, PackageType};
 
 use std::fmt;
 

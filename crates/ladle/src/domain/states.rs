@@ -1,4 +1,6 @@
-//! Lifecycle states as enums with named transitions; nobody compares state strings.
+//! Lifecycle states as enums with named transitions; nobody compares state strings. Each is
+//! stored as its wire name in a TEXT column and read back through `sqlx`: a row whose state is
+//! none of the names fails to load (a database error), rather than passing for some state.
 
 use std::fmt;
 use std::str::FromStr;
@@ -31,6 +33,49 @@ macro_rules! string_enum {
                 }
             }
         }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.as_str())
+            }
+        }
+
+        impl<DB: sqlx::Database> sqlx::Type<DB> for $name
+        where
+            str: sqlx::Type<DB>,
+        {
+            fn type_info() -> DB::TypeInfo {
+                <str as sqlx::Type<DB>>::type_info()
+            }
+
+            fn compatible(ty: &DB::TypeInfo) -> bool {
+                <str as sqlx::Type<DB>>::compatible(ty)
+            }
+        }
+
+        impl<'q, DB: sqlx::Database> sqlx::Encode<'q, DB> for $name
+        where
+            &'q str: sqlx::Encode<'q, DB>,
+        {
+            fn encode_by_ref(
+                &self,
+                buf: &mut <DB as sqlx::Database>::ArgumentBuffer<'q>,
+            ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+                <&'q str as sqlx::Encode<'q, DB>>::encode(self.as_str(), buf)
+            }
+        }
+
+        impl<'r, DB: sqlx::Database> sqlx::Decode<'r, DB> for $name
+        where
+            &'r str: sqlx::Decode<'r, DB>,
+        {
+            fn decode(
+                value: <DB as sqlx::Database>::ValueRef<'r>,
+            ) -> Result<Self, sqlx::error::BoxDynError> {
+                let text = <&'r str as sqlx::Decode<'r, DB>>::decode(value)?;
+                Ok(text.parse::<$name>()?)
+            }
+        }
     };
 }
 
@@ -41,6 +86,11 @@ string_enum!(PackageState {
     Failed => "FAILED",
     Copying => "COPYING",
     Expired => "EXPIRED",
+});
+
+string_enum!(PackageType {
+    Bits => "bits",
+    Docker => "docker",
 });
 
 string_enum!(DropletState {
@@ -57,6 +107,21 @@ string_enum!(DropletState {
 string_enum!(BuildState {
     Staging => "STAGING",
     Staged => "STAGED",
+    Failed => "FAILED",
+});
+
+string_enum!(BuildpackState {
+    AwaitingUpload => "AWAITING_UPLOAD",
+    Ready => "READY",
+});
+
+// A job's state: the staging queue's jobs go QUEUED → RUNNING → COMPLETE | FAILED; the jobs a
+// user follows (`/v3/jobs`) go PROCESSING → COMPLETE | FAILED.
+string_enum!(JobState {
+    Queued => "QUEUED",
+    Running => "RUNNING",
+    Processing => "PROCESSING",
+    Complete => "COMPLETE",
     Failed => "FAILED",
 });
 

@@ -43,7 +43,7 @@ pub async fn run(ctx: &StagingContext, job: &ClaimedJob) -> anyhow::Result<()> {
     let Some(droplet) = droplets::find(db, droplet_guid).await? else {
         return end_for_deleted_droplet(ctx, droplet_guid).await;
     };
-    if !droplet.state().is_in_flight() {
+    if !droplet.state.is_in_flight() {
         return Ok(()); // already completed by an earlier claim
     }
     if job.attempts == 1 {
@@ -121,7 +121,7 @@ async fn stage(
     let (sink, writer) = DbLogSink::start(
         ctx.state.db.clone(),
         ctx.state.staging_log_appended.clone(),
-        droplet.guid.clone(),
+        droplet.guid.to_string(),
         log_limits,
     );
     let timed = TimedSink::new(&sink);
@@ -158,12 +158,12 @@ async fn gather_inputs(
     let (buildpacks, skip_detect) = buildpack_sources(state, droplet, &stack_name, inputs).await?;
     let stack = stack_root(state, &stack_name).await?;
     let previous_cache = previous_cache(state, &droplet.app_guid, inputs).await;
-    let mut environment = staging_environment(&env_input(droplet, &stack_name));
+    let mut environment = staging_environment(&env_input(droplet));
     if state.config.staging.allow_file_git_urls {
         environment.push(("LADLE_ALLOW_FILE_GIT_URLS".to_string(), "1".to_string()));
     }
     Ok(StagingRequest {
-        staging_guid: droplet.guid.clone(),
+        staging_guid: droplet.guid.to_string(),
         app_bits,
         buildpacks,
         skip_detect,
@@ -271,20 +271,12 @@ async fn previous_cache(state: &AppState, app_guid: &str, inputs: &InputDir) -> 
     }
 }
 
-/// The environment stored on the droplet already follows CC's merge order (app env < request env
-/// < CF_STACK < VCAP_APPLICATION); the stager adds MEMORY_LIMIT, VCAP_SERVICES and the rest.
-fn env_input(droplet: &DropletRecord, stack: &str) -> StagingEnvInput {
-    let mut user_env: Map<String, Value> = droplet.environment();
-    let vcap_application = user_env
-        .remove("VCAP_APPLICATION")
-        .unwrap_or(Value::Object(Map::new()));
-    user_env.remove("CF_STACK");
+/// The environment stored on the droplet is already merged in CC's order (app env < request
+/// env < CF_STACK < VCAP_APPLICATION, `staging_request::staging_environment`); the stager adds
+/// MEMORY_LIMIT, VCAP_SERVICES and the container's variables.
+fn env_input(droplet: &DropletRecord) -> StagingEnvInput {
     StagingEnvInput {
-        staging_group: Map::new(),
-        app_env: user_env,
-        request_env: Map::new(),
-        stack: stack.to_string(),
-        vcap_application,
+        environment: droplet.environment(),
         memory_mb: droplet.memory_limit_mb.max(0) as u64,
         vcap_services: Value::Object(Map::new()),
     }

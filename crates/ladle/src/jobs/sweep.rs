@@ -126,7 +126,7 @@ pub async fn prune_scratch(state: &AppState) -> anyhow::Result<usize> {
         };
         let in_flight = droplets::find(&state.db, droplet_guid)
             .await?
-            .is_some_and(|droplet| droplet.state().is_in_flight());
+            .is_some_and(|droplet| droplet.state.is_in_flight());
         if !in_flight {
             tokio::task::spawn_blocking(move || std::fs::remove_dir_all(folder)).await??;
             removed += 1;

@@ -72,7 +72,7 @@ impl Node {
     async fn staging_build(&self) -> Staging {
         let db = self.db();
         let (org, space, app) = (db::new_guid(), db::new_guid(), db::new_guid());
-        let (droplet, build) = (db::new_guid(), db::new_guid());
+        let (droplet, build) = (db::new_guid().into_string(), db::new_guid().into_string());
         let now = db::now();
         let mut tx = db.begin().await.unwrap();
         sqlx::query("INSERT INTO organizations (guid, name, created_at) VALUES ($1, $1, $2)")
@@ -137,7 +137,7 @@ impl Node {
         Staging {
             droplet,
             build,
-            job,
+            job: job.into_string(),
         }
     }
 
@@ -178,7 +178,7 @@ impl Node {
 
     async fn wait_for_job_state(&self, job: &str, state: &str) {
         let deadline = Instant::now() + Duration::from_secs(60);
-        while self.job(job).await.state != state {
+        while self.job(job).await.state.as_str() != state {
             assert!(
                 Instant::now() < deadline,
                 "job {job} not {state} after 60 s"
@@ -378,7 +378,7 @@ async fn a_released_job_waits_out_its_backoff_and_keeps_its_cause() {
     )
     .await
     .unwrap());
-    assert_eq!(node.job(&staging.job).await.state, "QUEUED");
+    assert_eq!(node.job(&staging.job).await.state.as_str(), "QUEUED");
     let deadline = released_at + Duration::from_secs(30);
     let again = loop {
         if let Some(job) = queue::claim(node.db(), STAGING, "node-b/0", LEASE)
@@ -444,7 +444,7 @@ async fn concurrent_claimers_never_claim_one_job_twice_and_drain_the_queue() {
             let owner = format!("node-{claimer}/0");
             let mut claimed = Vec::new();
             while let Some(job) = queue::claim(&db, STAGING, &owner, LEASE).await.unwrap() {
-                claimed.push(job.guid);
+                claimed.push(job.guid.into_string());
             }
             claimed
         })
@@ -493,7 +493,7 @@ async fn a_handed_back_job_is_claimable_at_once_without_counting_the_attempt() {
         .await
         .unwrap()
         .expect("claimable at once, not after the lease");
-    assert_eq!((again.guid, again.attempts), (staging.job, 1));
+    assert_eq!((again.guid.into_string(), again.attempts), (staging.job, 1));
 }
 
 #[tokio::test]
@@ -511,7 +511,7 @@ async fn a_job_finished_by_someone_else_is_not_finished_again_by_its_old_owner()
         .await
         .unwrap();
     let job = node.job(&staging.job).await;
-    assert_eq!(job.state, "FAILED");
+    assert_eq!(job.state.as_str(), "FAILED");
     assert!(job.errors.contains("swept"), "{}", job.errors);
 }
 
@@ -584,7 +584,7 @@ async fn the_sweep_fails_a_staging_whose_job_is_lost_and_leaves_a_queued_one_wai
         .contains("made no progress for 960 seconds"));
     assert_eq!(node.build(&lost.build).await.0, "FAILED");
     assert_eq!(node.droplet(&queued.droplet).await.0, "STAGING");
-    assert_eq!(node.job(&queued.job).await.state, "QUEUED");
+    assert_eq!(node.job(&queued.job).await.state.as_str(), "QUEUED");
 }
 
 /// A droplet of `app` in `state`, created at `created_at`, with `lines` log lines.
@@ -595,7 +595,7 @@ async fn droplet_with_log(
     created_at: &str,
     lines: i64,
 ) -> String {
-    let guid = db::new_guid();
+    let guid = db::new_guid().into_string();
     sqlx::query(
         "INSERT INTO droplets (guid, app_guid, state, memory_limit_mb, disk_limit_mb, created_at) \
          VALUES ($1, $2, $3, 1024, 4096, $4)",

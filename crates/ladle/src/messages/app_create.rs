@@ -10,16 +10,7 @@ use serde_json::{Map, Value};
 use super::env_vars;
 use super::fields::Fields;
 use super::MessageError;
-use crate::domain::{MetadataPatch, ResourceName};
-
-/// Which API generation the body was written for; it decides how a missing space is reported.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dialect {
-    /// `relationships.space`: an unusable space is a 422.
-    Current,
-    /// `space_guid`: an unusable space is a 404 "Space not found", as in 2015.
-    Experimental2015,
-}
+use crate::domain::{Dialect, MetadataPatch, ResourceName};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct AppCreate {
@@ -43,10 +34,9 @@ impl AppCreate {
         let metadata = fields
             .raw("metadata")
             .and_then(|value| parse_metadata(value, &mut fields));
-        fields.finish()?;
-        let (space_guid, dialect) = space.expect("validated above");
+        let (name, (space_guid, dialect)) = fields.finish_with(name.zip(space))?;
         Ok(AppCreate {
-            name: name.expect("validated above"),
+            name,
             space_guid,
             dialect,
             environment_variables: environment_variables.unwrap_or_default(),

@@ -44,9 +44,9 @@ impl BuildCreate {
             .raw("metadata")
             .and_then(|value| parse_metadata(value, &mut fields))
             .unwrap_or_default();
-        fields.finish()?;
+        let package_guid = fields.finish_with(package_guid)?;
         Ok(BuildCreate {
-            package_guid: package_guid.expect("validated above"),
+            package_guid,
             buildpacks,
             stack,
             staging_memory_in_mb,

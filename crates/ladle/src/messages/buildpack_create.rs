@@ -36,9 +36,9 @@ impl BuildpackCreate {
         let metadata = fields
             .raw("metadata")
             .and_then(|value| parse_metadata(value, &mut fields));
-        fields.finish()?;
+        let name = fields.finish_with(name)?;
         Ok(BuildpackCreate {
-            name: name.expect("validated above"),
+            name,
             stack,
             position,
             enabled,

@@ -113,10 +113,8 @@ impl EnvVarsPatch {
                 }
             }
         }
-        fields.finish()?;
-        Ok(EnvVarsPatch {
-            var: var.expect("validated above"),
-        })
+        let var = fields.finish_with(var)?;
+        Ok(EnvVarsPatch { var })
     }
 
     /// The variables after this patch: set keys overwrite, null keys are removed.

@@ -148,8 +148,16 @@ impl<'a> Fields<'a> {
             .map(str::to_string)
     }
 
-    /// Ends validation: unknown keys first, then every collected problem, as one refusal.
+    /// Ends validation of a body with no required values.
     pub fn finish(self) -> Result<(), MessageError> {
+        self.finish_with(Some(()))
+    }
+
+    /// Ends validation: unknown keys first, then every collected problem, as one refusal; with
+    /// none, hands back the `required` values, parsed. `required` is `None` only when a
+    /// required value is missing or bad, which its parser has recorded; a parser that forgot
+    /// to still gets the body refused (CC's generic "The request is invalid"), never a panic.
+    pub fn finish_with<T>(self, required: Option<T>) -> Result<T, MessageError> {
         let unknown: Vec<&str> = self
             .body
             .keys()
@@ -161,10 +169,13 @@ impl<'a> Fields<'a> {
             errors.push(format!("Unknown field(s): '{}'", unknown.join("', '")));
         }
         errors.extend(self.errors);
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(MessageError::unprocessable(errors))
+        match required {
+            Some(values) if errors.is_empty() => Ok(values),
+            Some(_) => Err(MessageError::unprocessable(errors)),
+            None if errors.is_empty() => Err(MessageError::unprocessable(vec![
+                "The request is invalid".to_string(),
+            ])),
+            None => Err(MessageError::unprocessable(errors)),
         }
     }
 }
@@ -186,5 +197,19 @@ mod tests {
             err.detail(),
             "Unknown field(s): 'extra', 'other', Name must be a string, Memory limit is not a number"
         );
+    }
+
+    #[test]
+    fn hands_back_the_required_values_or_refuses() {
+        let body = json!({"name": "web"});
+        let mut fields = Fields::new(body.as_object().unwrap());
+        let name = fields.required_string("name");
+        assert_eq!(fields.finish_with(name).unwrap(), "web");
+        let mut fields = Fields::new(body.as_object().unwrap());
+        fields.raw("name");
+        let forgotten: Option<String> = None;
+        let err = fields.finish_with(forgotten).unwrap_err();
+        assert_eq!(err.kind, crate::messages::MessageErrorKind::Unprocessable);
+        assert_eq!(err.detail(), "The request is invalid");
     }
 }

@@ -24,10 +24,8 @@ impl OrganizationCreate {
                     None
                 }
             });
-        fields.finish()?;
-        Ok(OrganizationCreate {
-            name: name.expect("validated above"),
-        })
+        let name = fields.finish_with(name)?;
+        Ok(OrganizationCreate { name })
     }
 }
 

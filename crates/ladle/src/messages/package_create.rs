@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use super::app_create::parse_metadata;
 use super::fields::Fields;
 use super::MessageError;
-use crate::domain::MetadataPatch;
+use crate::domain::{Guid, MetadataPatch};
 
 /// Longest docker image reference or credential we keep.
 const MAX_DOCKER_FIELD_CHARS: usize = 4096;
@@ -24,7 +24,7 @@ pub enum PackageContent {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PackageCreate {
-    pub app_guid: String,
+    pub app_guid: Guid,
     pub content: PackageContent,
     pub metadata: MetadataPatch,
 }
@@ -46,10 +46,10 @@ impl PackageCreate {
         let metadata = fields
             .raw("metadata")
             .and_then(|value| parse_metadata(value, &mut fields));
-        fields.finish()?;
+        let (app_guid, content) = fields.finish_with(app_guid.zip(content))?;
         Ok(PackageCreate {
-            app_guid: app_guid.expect("validated above"),
-            content: content.expect("validated above"),
+            app_guid: app_guid.into(),
+            content,
             metadata: metadata.unwrap_or_default(),
         })
     }
@@ -74,10 +74,10 @@ impl PackageCreate {
             }
             (None, _) => None,
         };
-        fields.finish()?;
+        let content = fields.finish_with(content)?;
         Ok(PackageCreate {
-            app_guid: app_guid.to_string(),
-            content: content.expect("validated above"),
+            app_guid: app_guid.into(),
+            content,
             metadata: MetadataPatch::default(),
         })
     }

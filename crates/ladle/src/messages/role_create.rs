@@ -39,10 +39,9 @@ impl RoleCreate {
             }
         };
         let parsed = relationships.and_then(|r| parse_relationships(&mut fields, r, role_type));
-        fields.finish()?;
-        let (user_guid, target) = parsed.expect("validated above");
+        let (role_type, (user_guid, target)) = fields.finish_with(role_type.zip(parsed))?;
         Ok(RoleCreate {
-            role_type: role_type.expect("validated above"),
+            role_type,
             user_guid,
             target,
         })

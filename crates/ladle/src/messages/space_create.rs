@@ -4,12 +4,12 @@ use serde_json::{Map, Value};
 
 use super::fields::Fields;
 use super::MessageError;
-use crate::domain::ResourceName;
+use crate::domain::{Guid, ResourceName};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct SpaceCreate {
     pub name: ResourceName,
-    pub organization_guid: String,
+    pub organization_guid: Guid,
 }
 
 impl SpaceCreate {
@@ -27,10 +27,10 @@ impl SpaceCreate {
                 }
             });
         let organization_guid = required_relationship(&mut fields, "organization");
-        fields.finish()?;
+        let (name, organization_guid) = fields.finish_with(name.zip(organization_guid))?;
         Ok(SpaceCreate {
-            name: name.expect("validated above"),
-            organization_guid: organization_guid.expect("validated above"),
+            name,
+            organization_guid: organization_guid.into(),
         })
     }
 }

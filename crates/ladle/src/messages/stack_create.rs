@@ -47,9 +47,9 @@ impl StackCreate {
         if let Some(problem) = rootfs.as_deref().and_then(rootfs_problem) {
             fields.error(format!("Rootfs {problem}"));
         }
-        fields.finish()?;
+        let name = fields.finish_with(name)?;
         Ok(StackCreate {
-            name: name.expect("validated above"),
+            name,
             description,
             rootfs,
         })

@@ -4,13 +4,14 @@ use serde_json::{Map, Value};
 
 use super::fields::Fields;
 use super::MessageError;
+use crate::domain::Guid;
 
 /// CC's limit on user guids.
 const MAX_GUID_CHARS: usize = 200;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct UserCreate {
-    pub guid: String,
+    pub guid: Guid,
 }
 
 impl UserCreate {
@@ -23,10 +24,8 @@ impl UserCreate {
                 fields.error(format!("Guid {problem}"));
             }
         }
-        fields.finish()?;
-        Ok(UserCreate {
-            guid: guid.expect("validated above"),
-        })
+        let guid = fields.finish_with(guid)?;
+        Ok(UserCreate { guid: guid.into() })
     }
 }
 

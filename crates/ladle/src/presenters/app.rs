@@ -12,9 +12,7 @@ use crate::db::processes::ProcessRecord;
 use crate::db::spaces::SpaceRecord;
 use crate::domain::process::{DEFAULT_DISK_MB, DEFAULT_MEMORY_MB};
 use crate::domain::BuildpackUrl;
-
-/// CC's per-instance file descriptor limit, shown in VCAP_APPLICATION.
-const INSTANCE_FILE_DESCRIPTOR_LIMIT: u64 = 16384;
+use ladle_contract::FILE_DESCRIPTOR_LIMIT;
 
 #[derive(Debug, Serialize)]
 pub struct AppView {
@@ -265,7 +263,7 @@ pub fn present_env(
             vcap_application: VcapApplication {
                 cf_api: links.base().to_string(),
                 limits: InstanceLimits {
-                    fds: INSTANCE_FILE_DESCRIPTOR_LIMIT,
+                    fds: FILE_DESCRIPTOR_LIMIT,
                     mem: memory,
                     disk,
                 },
@@ -273,12 +271,12 @@ pub fn present_env(
                 application_uris: Vec::new(),
                 name: app.name.clone(),
                 space_name: space.name.clone(),
-                space_id: space.guid.clone(),
-                organization_id: space.organization_guid.clone(),
+                space_id: space.guid.to_string(),
+                organization_id: space.organization_guid.to_string(),
                 organization_name: organization.map(|org| org.name.clone()),
                 uris: Vec::new(),
                 users: None,
-                application_id: app.guid.clone(),
+                application_id: app.guid.to_string(),
             },
         },
     }

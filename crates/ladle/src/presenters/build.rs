@@ -43,7 +43,7 @@ pub fn present(build: &BuildRecord, links: &Links) -> BuildView {
     let droplet = staged_droplet(build);
     BuildView {
         header: Header::new(&build.guid, &build.created_at, build.updated_at.as_deref()),
-        state: build.state().as_str(),
+        state: build.state.as_str(),
         staging_memory_in_mb: build.staging_memory_in_mb,
         staging_disk_in_mb: build.staging_disk_in_mb,
         staging_log_rate_limit_bytes_per_second: UNLIMITED_LOG_RATE,
@@ -66,7 +66,7 @@ pub fn present(build: &BuildRecord, links: &Links) -> BuildView {
 
 /// The droplet is shown only once it exists for good: the build STAGED.
 fn staged_droplet(build: &BuildRecord) -> Option<&str> {
-    match build.state() {
+    match build.state {
         BuildState::Staged => build.droplet_guid.as_deref(),
         _ => None,
     }
@@ -102,7 +102,7 @@ mod tests {
             app_guid: "a1".into(),
             package_guid: "p1".into(),
             droplet_guid: Some("d1".into()),
-            state: state.into(),
+            state: state.parse().unwrap(),
             error: None,
             lifecycle: r#"{"type":"buildpack","data":{"buildpacks":["go"],"stack":"cflinuxfs4"}}"#
                 .into(),

@@ -107,14 +107,14 @@ pub struct DropletLinks {
 /// `show_secrets`: the caller may read the space's secrets (developers, admins); others see
 /// execution metadata, process types and environment redacted, as CC does.
 pub fn present(d: &DropletRecord, links: &Links, show_secrets: bool) -> DropletView {
-    let state = d.state();
+    let state = d.state;
     let process_types = d.process_types();
     let error_as = |separator: &str| {
         let message = d.error_message.as_deref().unwrap_or("");
         (d.error_id.as_ref()).map(|id| format!("{id}{separator}{message}"))
     };
     DropletView {
-        guid: d.guid.clone(),
+        guid: d.guid.to_string(),
         state: state.as_str(),
         experimental: ExperimentalDroplet {
             hash: d.sha1.clone(),

@@ -22,7 +22,7 @@ pub fn present(job: &JobRecord, links: &Links) -> JobView {
     JobView {
         header: Header::new(&job.guid, &job.created_at, job.updated_at.as_deref()),
         operation: job.operation.clone(),
-        state: job.state.clone(),
+        state: job.state.as_str().to_string(),
         links: SelfLink {
             this: links.href(&format!("/v3/jobs/{}", job.guid)),
         },

@@ -5,7 +5,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::{stored_metadata, to_one, AppRelationship, Checksum, Header, Link, Links};
-use crate::db::packages::{PackageRecord, PackageType};
+use crate::db::packages::PackageRecord;
+use crate::domain::PackageType;
 
 #[derive(Debug, Serialize)]
 pub struct PackageView {
@@ -80,7 +81,7 @@ pub struct PackageLinks2015 {
 }
 
 pub fn present(package: &PackageRecord, links: &Links) -> PackageView {
-    let bits = package.package_type() == PackageType::Bits;
+    let bits = package.package_type == PackageType::Bits;
     PackageView {
         current: CurrentPackage {
             header: Header::new(
@@ -88,13 +89,13 @@ pub fn present(package: &PackageRecord, links: &Links) -> PackageView {
                 &package.created_at,
                 package.updated_at.as_deref(),
             ),
-            package_type: package.package_type.clone(),
+            package_type: package.package_type.as_str().to_string(),
             data: if bits {
                 bits_data(package)
             } else {
                 docker_data(package)
             },
-            state: package.state.clone(),
+            state: package.state.as_str().to_string(),
             relationships: AppRelationship {
                 app: to_one(&package.app_guid),
             },
@@ -172,8 +173,8 @@ mod tests {
         PackageRecord {
             guid: "p1".into(),
             app_guid: "a1".into(),
-            package_type: kind.into(),
-            state: "READY".into(),
+            package_type: kind.parse().unwrap(),
+            state: "READY".parse().unwrap(),
             sha1: Some("s1".into()),
             sha256: Some("s256".into()),
             error: None,

@@ -39,8 +39,8 @@ pub fn present(role: &RoleRecord, links: &Links) -> RoleView {
         role_type: role.role_type.clone(),
         relationships: RoleRelationships {
             user: to_one(&role.user_guid),
-            space: to_one_or_none(&role.space_guid),
-            organization: to_one_or_none(&role.organization_guid),
+            space: to_one_or_none(&role.space_guid.as_ref().map(|g| g.to_string())),
+            organization: to_one_or_none(&role.organization_guid.as_ref().map(|g| g.to_string())),
         },
         links: RoleLinks {
             this: links.href(&format!("/v3/roles/{}", role.guid)),

@@ -19,6 +19,7 @@ use crate::db::spaces::SpaceRecord;
 use crate::db::stacks::StackRecord;
 use crate::db::staging_logs::LogRow;
 use crate::db::users::UserRecord;
+use crate::db::JsonText;
 use crate::messages::list::ListParams;
 
 const ORG: &str = "7d3c1a52-0a4e-4f57-9d3e-000000000001";
@@ -81,11 +82,13 @@ fn app(current_droplet: Option<&str>) -> AppRecord {
         guid: APP.into(),
         name: "hello".into(),
         space_guid: SPACE.into(),
-        desired_state: "STOPPED".into(),
+        desired_state: "STOPPED".parse().unwrap(),
         environment_variables: r#"{"GREETING":"hello","DEBUG":"1"}"#.into(),
-        lifecycle_buildpacks: r#"["ruby","https://github.com/cloudfoundry/go-buildpack"]"#.into(),
+        lifecycle_buildpacks: json_text(
+            r#"["ruby","https://github.com/cloudfoundry/go-buildpack"]"#,
+        ),
         lifecycle_stack: Some("cflinuxfs4".into()),
-        current_droplet_guid: current_droplet.map(str::to_string),
+        current_droplet_guid: current_droplet.map(crate::domain::Guid::from),
         created_at: CREATED.into(),
         updated_at: Some(UPDATED.into()),
         metadata: r#"{"labels":{"team":"a"},"annotations":{"owner":"ann"}}"#.into(),
@@ -112,16 +115,18 @@ fn droplet(state: &str) -> DropletRecord {
         app_guid: APP.into(),
         package_guid: Some(PACKAGE.into()),
         build_guid: None,
-        state: state.into(),
+        state: state.parse().unwrap(),
         error_id: None,
         error_message: None,
         buildpack_guid: None,
         buildpack_git_url: None,
-        requested_buildpacks: "[]".into(),
+        requested_buildpacks: json_text("[]"),
         stack: Some("cflinuxfs4".into()),
         memory_limit_mb: 1024,
         disk_limit_mb: 4096,
-        environment_variables: r#"{"CUSTOM_STAGING_VAR":"hello","CF_STACK":"cflinuxfs4"}"#.into(),
+        environment_variables: json_text(
+            r#"{"CUSTOM_STAGING_VAR":"hello","CF_STACK":"cflinuxfs4"}"#,
+        ),
         sha1: None,
         sha256: None,
         detected_start_command: None,
@@ -135,13 +140,15 @@ fn droplet(state: &str) -> DropletRecord {
 
 fn staged_droplet() -> DropletRecord {
     DropletRecord {
-        state: "STAGED".into(),
+        state: "STAGED".parse().unwrap(),
         buildpack_guid: Some(BUILDPACK.into()),
-        requested_buildpacks: r#"["ruby"]"#.into(),
+        requested_buildpacks: json_text(r#"["ruby"]"#),
         sha1: Some(SHA1.into()),
         sha256: Some(SHA256.into()),
         detected_start_command: Some("bundle exec rackup".into()),
-        process_types: Some(r#"{"web":"bundle exec rackup","worker":"bundle exec sidekiq"}"#.into()),
+        process_types: Some(json_text(
+            r#"{"web":"bundle exec rackup","worker":"bundle exec sidekiq"}"#,
+        )),
         buildpacks_metadata: Some(
             r#"[{"name":"ruby","detect_output":"ruby 3.3","buildpack_name":"ruby_buildpack","version":"1.10.0"}]"#
                 .into(),
@@ -158,7 +165,7 @@ fn build(state: &str, error: Option<&str>) -> BuildRecord {
         app_guid: APP.into(),
         package_guid: PACKAGE.into(),
         droplet_guid: Some(DROPLET.into()),
-        state: state.into(),
+        state: state.parse().unwrap(),
         error: error.map(str::to_string),
         lifecycle: r#"{"type":"buildpack","data":{"buildpacks":["ruby"],"stack":"cflinuxfs4"}}"#
             .into(),
@@ -177,8 +184,8 @@ fn package(kind: &str, state: &str) -> PackageRecord {
     PackageRecord {
         guid: PACKAGE.into(),
         app_guid: APP.into(),
-        package_type: kind.into(),
-        state: state.into(),
+        package_type: kind.parse().unwrap(),
+        state: state.parse().unwrap(),
         sha1: ready_bits.then(|| SHA1.to_string()),
         sha256: ready_bits.then(|| SHA256.to_string()),
         error: None,
@@ -196,7 +203,7 @@ fn job(state: &str, errors: &str) -> JobRecord {
         guid: JOB.into(),
         kind: "user".into(),
         operation: "app.delete".into(),
-        state: state.into(),
+        state: state.parse().unwrap(),
         resource_guid: Some(APP.into()),
         payload: format!(r#"{{"user_guid":"{USER}"}}"#),
         errors: errors.into(),
@@ -291,7 +298,7 @@ fn app_views() {
     );
     let auditor = AppRecord {
         lifecycle_stack: None,
-        lifecycle_buildpacks: "[]".into(),
+        lifecycle_buildpacks: json_text("[]"),
         updated_at: None,
         metadata: "{}".into(),
         ..app(None)
@@ -372,7 +379,7 @@ fn buildpack_view() {
         position: 1,
         enabled: 1,
         locked: 0,
-        state: "READY".into(),
+        state: "READY".parse().unwrap(),
         filename: Some("ruby_buildpack-cflinuxfs4-v1.10.0.zip".into()),
         sha256: Some(SHA256.into()),
         created_at: CREATED.into(),
@@ -393,7 +400,7 @@ fn droplet_views() {
         droplet::present(&staged_droplet(), &links(), false),
     );
     let failed = DropletRecord {
-        state: "FAILED".into(),
+        state: "FAILED".parse().unwrap(),
         build_guid: Some(BUILD.into()),
         buildpack_git_url: Some("https://github.com/cloudfoundry/go-buildpack".into()),
         error_id: Some("BuildpackCompileFailed".into()),
@@ -437,7 +444,7 @@ const CREDENTIALED_URL: &str = "https://bp-user:s3cret-pw@git.example/org/bp.git
 #[test]
 fn credentialed_buildpack_url_views() {
     let app = AppRecord {
-        lifecycle_buildpacks: format!(r#"["ruby","{CREDENTIALED_URL}"]"#),
+        lifecycle_buildpacks: json_text(&format!(r#"["ruby","{CREDENTIALED_URL}"]"#)),
         ..app(None)
     };
     let build = BuildRecord {
@@ -449,7 +456,7 @@ fn credentialed_buildpack_url_views() {
     let droplet = DropletRecord {
         buildpack_guid: None,
         buildpack_git_url: Some(CREDENTIALED_URL.into()),
-        requested_buildpacks: format!(r#"["{CREDENTIALED_URL}"]"#),
+        requested_buildpacks: json_text(&format!(r#"["{CREDENTIALED_URL}"]"#)),
         buildpacks_metadata: Some(format!(
             r#"[{{"name":"{CREDENTIALED_URL}","detect_output":null,"buildpack_name":"bp","version":"1.0.0"}}]"#
         )),
@@ -557,4 +564,8 @@ fn staging_log_events() {
         "event: end\ndata: {\"state\":\"FAILED\",\"error\":\"StagingError - Staging error: x\"}\n\n"
     );
     assert_eq!(&staging_log::sse_keepalive()[..], b": keepalive\n\n");
+}
+
+fn json_text<T: serde::de::DeserializeOwned>(text: &str) -> JsonText<T> {
+    JsonText(serde_json::from_str(text).expect("fixture JSON"))
 }
