@@ -26,6 +26,8 @@ enum Command {
     Token(TokenArgs),
     /// Bring the database schema up to date and exit.
     Migrate(CommonArgs),
+    #[command(flatten)]
+    Client(ladle::cli::ClientCommand),
 }
 
 #[derive(clap::Args)]
@@ -105,6 +107,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             println!("{token}");
             Ok(())
         }
+        Command::Client(command) => ladle::cli::run(command).await,
         Command::Migrate(args) => {
             args.prepare_data_dir()?;
             ladle::db::connect(&args.database_url()).await?;

@@ -20,6 +20,8 @@ enum Uses {
 /// The modules whose place in the layers is fixed (docs/architecture.md, "Layers").
 const RULES: &[(&str, Uses)] = &[
     ("domain", Uses::Only(&[])),
+    // The client talks to a server over HTTP only.
+    ("cli", Uses::Only(&[])),
     ("db", Uses::Only(&["domain"])),
     ("messages", Uses::Only(&["domain"])),
     ("auth", Uses::Only(&["db", "domain"])),

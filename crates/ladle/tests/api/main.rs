@@ -19,6 +19,7 @@ mod includes;
 mod links;
 mod organizations;
 mod packages;
+mod push;
 mod roles;
 mod s3;
 mod spaces;
