@@ -13,10 +13,12 @@ use super::output::Output;
 
 const FINAL_STATES: &[&str] = &["STAGED", "FAILED"];
 
-/// Prints the staging log as it comes and answers the build once it is final.
+/// Prints the staging log as it comes and answers the build once it is final. `previous` is
+/// the app's newest droplet before the build was made.
 pub async fn follow_build(
     client: &mut Client,
     build: &Value,
+    previous: Option<&str>,
     out: &Output,
 ) -> anyhow::Result<Value> {
     let guid = build["guid"]
@@ -24,7 +26,7 @@ pub async fn follow_build(
         .context("build without guid")?
         .to_string();
     if !follow_events(client, &guid, out).await? {
-        follow_plain(client, build, out).await?;
+        follow_plain(client, build, previous, out).await?;
     }
     wait_final(client, &guid).await
 }
@@ -75,7 +77,12 @@ async fn follow_events(
 
 /// Finds the droplet the build stages into (the app's newest droplet made since the build)
 /// and follows its plain-text log until the staging ends.
-async fn follow_plain(client: &mut Client, build: &Value, out: &Output) -> anyhow::Result<()> {
+async fn follow_plain(
+    client: &mut Client,
+    build: &Value,
+    previous: Option<&str>,
+    out: &Output,
+) -> anyhow::Result<()> {
     let build_guid = build["guid"].as_str().unwrap_or_default();
     let app_guid = build["relationships"]["app"]["data"]["guid"]
         .as_str()
@@ -89,7 +96,8 @@ async fn follow_plain(client: &mut Client, build: &Value, out: &Output) -> anyho
             .await?
         {
             // Timestamps are RFC 3339 in UTC with whole seconds: they compare as text.
-            if droplet["created_at"].as_str().unwrap_or_default() >= since.as_str() {
+            let newer = droplet["created_at"].as_str().unwrap_or_default() >= since.as_str();
+            if newer && droplet["guid"].as_str() != previous {
                 break droplet["guid"].as_str().unwrap_or_default().to_string();
             }
         }

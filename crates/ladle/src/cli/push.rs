@@ -117,6 +117,13 @@ pub async fn push(args: PushArgs) -> anyhow::Result<()> {
     if let Some(disk) = args.disk {
         build_request["staging_disk_in_mb"] = json!(disk);
     }
+    // The app's newest droplet so far: the log follower must not take it for the new one.
+    let previous = client
+        .first(&format!(
+            "/v3/apps/{app_guid}/droplets?order_by=-created_at&per_page=1"
+        ))
+        .await?
+        .and_then(|droplet| droplet["guid"].as_str().map(str::to_string));
     let build = client.post("/v3/builds", &build_request).await?;
     let build_guid = build["guid"]
         .as_str()
@@ -125,7 +132,7 @@ pub async fn push(args: PushArgs) -> anyhow::Result<()> {
     out.line(&format!("Staging (build {build_guid})"));
 
     let followed = tokio::select! {
-        result = super::follow::follow_build(&mut client, &build, &out) => result?,
+        result = super::follow::follow_build(&mut client, &build, previous.as_deref(), &out) => result?,
         _ = tokio::signal::ctrl_c() => bail!(
             "stopped following: build {build_guid} goes on staging on the server, and the app's \
              current droplet is unchanged (see `ladle droplets {}`)", args.name
@@ -307,15 +314,22 @@ async fn wait_package_ready(client: &mut Client, package_guid: &str) -> anyhow::
     }
 }
 
-/// The droplet's size as its download announces it, without downloading it.
+/// The droplet's size: what its download announces, else what it delivers (the blobstore may
+/// stream it without a length).
 async fn droplet_size(client: &mut Client, droplet_guid: &str) -> anyhow::Result<Option<u64>> {
     let url = client.url(&format!("/v3/droplets/{droplet_guid}/download"))?;
-    let response = client.send(|http| http.get(&url)).await?;
-    Ok(response
-        .status()
-        .is_success()
-        .then(|| response.content_length())
-        .flatten())
+    let mut response = client.send(|http| http.get(&url)).await?;
+    if !response.status().is_success() {
+        return Ok(None);
+    }
+    if let Some(length) = response.content_length() {
+        return Ok(Some(length));
+    }
+    let mut size = 0u64;
+    while let Some(chunk) = response.chunk().await? {
+        size += chunk.len() as u64;
+    }
+    Ok(Some(size))
 }
 
 #[cfg(test)]

@@ -129,9 +129,9 @@ async fn push_stages_a_directory_without_what_cfignore_leaves_out() {
         "-b",
         "noop-bp",
         "-m",
-        "512M",
+        "1536M",
         "-k",
-        "1G",
+        "5G",
         "-e",
         "GREETING=hi there",
     ]);
@@ -224,8 +224,8 @@ async fn push_stages_a_directory_without_what_cfignore_leaves_out() {
         .await;
     assert_eq!(env.body["var"]["GREETING"], "hi there");
     let builds = server.get(&format!("/v3/apps/{app}/builds"), &admin).await;
-    assert_eq!(builds.body["resources"][0]["staging_memory_in_mb"], 512);
-    assert_eq!(builds.body["resources"][0]["staging_disk_in_mb"], 1024);
+    assert_eq!(builds.body["resources"][0]["staging_memory_in_mb"], 1536);
+    assert_eq!(builds.body["resources"][0]["staging_disk_in_mb"], 5120);
 }
 
 #[tokio::test]
@@ -240,12 +240,8 @@ async fn a_failing_staging_exits_non_zero_with_its_reason_and_keeps_the_droplet(
     assert!(first.status.success(), "{}", text(&first.stderr));
     let app = app_guid(&server, &space, "app").await;
     let admin = server.admin_token();
-    let current = |server: &TestServer| {
-        let path = format!("/v3/apps/{app}/relationships/current_droplet");
-        let admin = admin.clone();
-        async move { server.get(&path, &admin).await.body["data"]["guid"].clone() }
-    };
-    let before = current(&server).await;
+    let current_path = format!("/v3/apps/{app}/relationships/current_droplet");
+    let before = server.get(&current_path, &admin).await.body["data"]["guid"].clone();
 
     let out = client.run(&["push", path, "--name", "app", "-b", "failing-bp"]);
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
@@ -256,7 +252,8 @@ async fn a_failing_staging_exits_non_zero_with_its_reason_and_keeps_the_droplet(
         stdout.contains("compile-fail: failing on purpose"),
         "{stdout}"
     );
-    assert_eq!(current(&server).await, before);
+    let after = server.get(&current_path, &admin).await.body["data"]["guid"].clone();
+    assert_eq!(after, before);
 }
 
 #[tokio::test]
