@@ -338,10 +338,7 @@ async fn droplets(args: DropletsArgs) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&view)?);
         return Ok(());
     }
-    println!(
-        "{:<38} {:<8} {:<21} {}",
-        "guid", "state", "created", "current"
-    );
+    println!("{:<38} {:<8} {:<21} current", "guid", "state", "created");
     for droplet in droplets {
         let guid = droplet["guid"].as_str().unwrap_or_default();
         println!(
