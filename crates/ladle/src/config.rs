@@ -126,9 +126,47 @@ pub struct StagingArgs {
     /// Staging logs of droplets created longer ago than this many days are deleted.
     #[arg(long, env = "LADLE_LOG_RETENTION_DAYS", default_value_t = 30)]
     pub log_retention_days: u64,
+    /// Seconds a staging claim holds without renewal (renewed every third of it): a node that
+    /// dies has its stagings claimed by another node this long after its last renewal.
+    #[arg(long, env = "LADLE_JOB_LEASE_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    pub job_lease_seconds: u64,
+    /// Attempts a staging gets (each failure, crash or lost lease counts one); after the last,
+    /// the staging fails with StagerError and the cause.
+    #[arg(long, env = "LADLE_JOB_MAX_ATTEMPTS", default_value_t = 3, value_parser = clap::value_parser!(i64).range(1..1000))]
+    pub job_max_attempts: i64,
+    /// On SIGTERM: seconds running stagings and HTTP requests get to finish; stagings still
+    /// running then are handed back for another node to take at once. A periodic sweep fails a
+    /// staging still unfinished this long (plus the lease) past the staging timeout.
+    #[arg(long, env = "LADLE_SHUTDOWN_GRACE_SECONDS", default_value_t = 30)]
+    pub shutdown_grace_seconds: u64,
+    /// Finished jobs (and the scratch of finished stagings) are deleted after this many days.
+    #[arg(long, env = "LADLE_JOB_RETENTION_DAYS", default_value_t = 31)]
+    pub job_retention_days: u64,
     /// The in-container builder; default `ladle-builder` next to this binary.
     #[arg(long, env = "LADLE_BUILDER_PATH")]
     pub builder_path: Option<PathBuf>,
+}
+
+impl StagingArgs {
+    pub fn job_lease(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.job_lease_seconds)
+    }
+
+    pub fn shutdown_grace(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.shutdown_grace_seconds)
+    }
+
+    /// How long after its claim a staging attempt may still be running before the sweep fails
+    /// it: the stager's own time limit (which starts once the inputs are fetched, so up to a
+    /// lease after the claim) plus the grace period, in which a staging the stager stopped
+    /// still stores and records its outcome.
+    pub fn staging_deadline(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(
+            self.staging_timeout_seconds
+                .saturating_add(self.job_lease_seconds)
+                .saturating_add(self.shutdown_grace_seconds),
+        )
+    }
 }
 
 impl CommonArgs {

@@ -5,11 +5,13 @@ use std::time::Duration;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 
 use crate::auth::TokenKeys;
 use crate::blobstore::Blobstore;
 use crate::config::{CommonArgs, Config, ServeArgs, WorkerArgs};
 use crate::db;
+use crate::jobs::runner::Slots;
 use crate::jobs::staging::StagingContext;
 use crate::presenters::Links;
 use crate::serve::{serve, ConnectionLimits};
@@ -38,11 +40,34 @@ impl Server {
         })
     }
 
+    /// Serves until SIGTERM (or Ctrl-C), then stops accepting connections and claiming
+    /// stagings, and gives requests in flight and running stagings the grace period to finish
+    /// (stagings still running then are handed back to the queue).
     pub async fn run(self) -> anyhow::Result<()> {
-        start_staging_slots(&self.state)?;
-        start_log_pruning(&self.state);
+        let slots = start_staging_slots(&self.state)?;
+        start_background_work(&self.state);
         let app = crate::routes::router(self.state.clone());
-        serve(self.listener, app, self.limits, shutdown_signal()).await;
+        let stop = CancellationToken::new();
+        let http = serve(
+            self.listener,
+            app,
+            self.limits,
+            stop.clone().cancelled_owned(),
+        );
+        tokio::pin!(http);
+        tokio::select! {
+            () = &mut http => return Ok(()),
+            () = shutdown_signal() => {}
+        }
+        let grace = self.state.config.staging.shutdown_grace();
+        tracing::info!(grace_seconds = grace.as_secs(), "shutting down");
+        stop.cancel();
+        let requests = async {
+            if tokio::time::timeout(grace, &mut http).await.is_err() {
+                tracing::warn!("requests still in flight after the grace period are cut off");
+            }
+        };
+        tokio::join!(requests, shut_down_slots(slots, grace));
         Ok(())
     }
 }
@@ -73,6 +98,7 @@ async fn open_state(
         config: Arc::new(config),
         users_seen: Arc::new(UsersSeen::default()),
         staging_wakeup: Arc::new(tokio::sync::Notify::new()),
+        staging_log_appended: Arc::new(tokio::sync::Notify::new()),
     })
 }
 
@@ -82,19 +108,28 @@ pub async fn run_worker(args: &WorkerArgs) -> anyhow::Result<()> {
     args.common.prepare_data_dir()?;
     let config = Config::for_worker(args);
     let state = open_state(&args.common, args.blobstore.as_deref(), config).await?;
-    start_staging_slots(&state)?;
-    start_log_pruning(&state);
+    let slots = start_staging_slots(&state)?;
+    start_background_work(&state);
     shutdown_signal().await;
+    let grace = state.config.staging.shutdown_grace();
+    tracing::info!(grace_seconds = grace.as_secs(), "shutting down");
+    shut_down_slots(slots, grace).await;
     Ok(())
 }
 
+async fn shut_down_slots(slots: Option<Slots>, grace: Duration) {
+    if let Some(slots) = slots {
+        slots.shut_down(grace).await;
+    }
+}
+
 /// Sets up the stager (runc or process, as configured), clears what a crashed predecessor left
-/// behind, and starts this node's staging slots.
-pub fn start_staging_slots(state: &AppState) -> anyhow::Result<()> {
+/// behind, and starts this node's staging slots (none when configured with 0).
+pub fn start_staging_slots(state: &AppState) -> anyhow::Result<Option<Slots>> {
     let slots = state.config.staging.staging_slots.unwrap_or_else(num_cores);
     if slots == 0 {
         tracing::info!("no staging slots on this node");
-        return Ok(());
+        return Ok(None);
     }
     let stager = Arc::new(build_stager(&state.config)?);
     match stager.reap_leftovers() {
@@ -105,18 +140,20 @@ pub fn start_staging_slots(state: &AppState) -> anyhow::Result<()> {
         Err(err) => tracing::warn!(error = %err, "could not check for leftovers of an earlier run"),
     }
     tracing::info!(slots, executor = %stager.executor(), "staging slots ready");
-    crate::jobs::runner::spawn_slots(
+    Ok(Some(crate::jobs::runner::spawn_slots(
         StagingContext {
             state: state.clone(),
             stager,
         },
         slots,
-    );
-    Ok(())
+    )))
 }
 
-fn start_log_pruning(state: &AppState) {
+/// Pruning of old staging logs and finished jobs, and the sweep of stalled stagings: every
+/// node, with or without staging slots.
+fn start_background_work(state: &AppState) {
     crate::jobs::log_retention::spawn(state.db.clone(), state.config.staging.log_retention_days);
+    crate::jobs::sweep::spawn(state.clone());
 }
 
 fn build_stager(config: &Config) -> anyhow::Result<Stager> {

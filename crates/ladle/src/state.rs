@@ -19,6 +19,8 @@ pub struct AppState {
     pub users_seen: Arc<UsersSeen>,
     /// Wakes this node's staging slots when a staging job is enqueued here.
     pub staging_wakeup: Arc<tokio::sync::Notify>,
+    /// Wakes this node's staging log readers when lines are stored or a staging ends here.
+    pub staging_log_appended: Arc<tokio::sync::Notify>,
 }
 
 /// Users already recorded, so that only the first request of each user writes to the database.

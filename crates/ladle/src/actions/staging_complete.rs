@@ -53,6 +53,7 @@ async fn succeed(
     if droplets::mark_staged(&mut tx, &droplet.guid, &fields).await? {
         builds::complete(&mut tx, &droplet.guid, BuildState::Staged, None).await?;
         tx.commit().await?;
+        state.staging_log_appended.notify_waiters();
         tracing::info!(executor = %success.executor, "staged");
     }
     Ok(())
@@ -70,6 +71,7 @@ async fn fail(state: &AppState, droplet: &DropletRecord, failure: &StagingFailur
         )
         .await?;
         tx.commit().await?;
+        state.staging_log_appended.notify_waiters();
         tracing::info!(error_id = failure.kind.cc_name(), %message, "staging failed");
     }
     Ok(())

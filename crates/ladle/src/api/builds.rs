@@ -1,13 +1,16 @@
 //! `/v3/builds` and `/v3/apps/:guid/builds`: today's way to stage a package.
 
 use axum::extract::{Path, RawQuery, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use axum::Json;
 use serde_json::Value;
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{CfJson, CurrentUser};
+use super::staging_logs::LogRequest;
 use crate::actions::builds::{self as actions, BuildError, BuildPage};
+use crate::actions::staging_logs;
 use crate::messages::build_create::{BuildCreate, BuildUpdate};
 use crate::messages::filters::BuildFilter;
 use crate::messages::list::ListParams;
@@ -114,4 +117,18 @@ pub async fn update(
     let may_update_state = user.is_admin() || user.scopes.update_build_state;
     let updated = actions::update(&state.db, &user, may_update_state, &guid, input).await?;
     Ok(Json(build::present(&updated, &state.links)))
+}
+
+/// `GET /v3/builds/:guid/logs`: the staging log of the build's droplet, as
+/// `GET /v3/droplets/:guid/logs` gives it; events end with the build's state.
+pub async fn logs(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(guid): Path<String>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Response> {
+    let request = LogRequest::parse(&headers, query.as_deref())?;
+    let log = staging_logs::build_log(&state, &user, &guid, request.cursor).await?;
+    Ok(request.respond(log))
 }

@@ -1,26 +1,26 @@
 //! `/v3/droplets`, and our spec page's `POST /v3/packages/:guid/droplets`.
 
-use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::Response;
 use axum::Json;
-use futures::TryStreamExt;
 use serde_json::Value;
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{CfJson, CurrentUser};
+use super::staging_logs::LogRequest;
 use crate::actions::build_cache::{self, BuildCacheError};
 use crate::actions::current_droplet::{self, CurrentDropletError, Dialect};
 use crate::actions::droplet_copy;
 use crate::actions::droplets::{self as actions, DropletError, DropletPage};
 use crate::actions::package_stage::{self, PackageStageError};
+use crate::actions::staging_logs;
 use crate::messages::copy::CopyRequest;
 use crate::messages::current_droplet::CurrentDropletChoice;
 use crate::messages::droplet_create::DropletCreate;
 use crate::messages::filters::DropletFilter;
 use crate::messages::list::ListParams;
-use crate::presenters::{droplet, pagination, staging_log};
+use crate::presenters::{droplet, pagination};
 use crate::state::AppState;
 
 impl From<PackageStageError> for ApiError {
@@ -302,40 +302,16 @@ pub async fn clear_buildpack_cache(
 }
 
 /// `GET /v3/droplets/:guid/logs[?follow=true]`: the staging log as plain text, one line per
-/// output line, tagged `[STG/<phase>] OUT|ERR`; with `follow` it streams until staging ends.
+/// output line, tagged `[STG/<phase>] OUT|ERR`; with `follow` it streams until staging ends;
+/// with `Accept: text/event-stream`, as server-sent events (`api/staging_logs.rs`).
 pub async fn logs(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     Path(guid): Path<String>,
+    headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Response> {
-    let follow = follow_param(query.as_deref())?;
-    let batches = crate::actions::staging_logs::stream_log(&state.db, &user, &guid, follow).await?;
-    let text = batches.map_ok(|rows| staging_log::present(&rows));
-    Ok((
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        Body::from_stream(text),
-    )
-        .into_response())
-}
-
-fn follow_param(query: Option<&str>) -> ApiResult<bool> {
-    let mut follow = false;
-    for (key, value) in url::form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
-        match (key.as_ref(), value.as_ref()) {
-            ("follow", "true") => follow = true,
-            ("follow", "false") => follow = false,
-            ("follow", other) => {
-                return Err(ApiError::bad_query(format!(
-                    "Follow must be true or false, not '{other}'"
-                )))
-            }
-            (other, _) => {
-                return Err(ApiError::bad_query(format!(
-                    "Unknown query parameter(s): '{other}'. Valid parameters are: 'follow'"
-                )))
-            }
-        }
-    }
-    Ok(follow)
+    let request = LogRequest::parse(&headers, query.as_deref())?;
+    let log = staging_logs::droplet_log(&state, &user, &guid, request.cursor).await?;
+    Ok(request.respond(log))
 }

@@ -9,6 +9,8 @@ pub mod edge;
 pub mod error;
 pub mod extract;
 pub mod jobs;
+pub mod log_cache;
+pub mod openapi;
 pub mod organizations;
 pub mod packages;
 pub mod processes;
@@ -17,6 +19,7 @@ pub mod roles;
 pub mod root;
 pub mod spaces;
 pub mod stacks;
+pub mod staging_logs;
 pub mod users;
 
 use axum::body::Body;

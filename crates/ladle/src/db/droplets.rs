@@ -188,7 +188,7 @@ pub async fn mark_staged(
     Ok(done.rows_affected() == 1)
 }
 
-/// In-flight → FAILED; `false` when already final.
+/// In-flight → FAILED, its log ending with `message`; `false` when already final.
 pub async fn mark_failed(
     tx: &mut Transaction<'_, Any>,
     guid: &str,
@@ -205,7 +205,11 @@ pub async fn mark_failed(
     .bind(guid)
     .execute(&mut **tx)
     .await?;
-    Ok(done.rows_affected() == 1)
+    let failed = done.rows_affected() == 1;
+    if failed {
+        super::staging_logs::append_failure_reason(tx, guid, message).await?;
+    }
+    Ok(failed)
 }
 
 pub async fn delete(tx: &mut Transaction<'_, Any>, guid: &str) -> DbResult<()> {

@@ -4,23 +4,21 @@
 //! A job is QUEUED, RUNNING under a lease, then COMPLETE or FAILED. An attempt that fails gives
 //! its lease back at once: the job is QUEUED again, and its `lease_expires_at` becomes the end of
 //! a short backoff before which nobody claims it; `errors` keeps the failed attempt's cause.
+//! A node that shuts down hands its running jobs back: QUEUED, claimable at once, the
+//! interrupted attempt not counted. Finished jobs are deleted after a retention period.
+//!
+//! The lease length and the attempt limit are the node's settings (`LADLE_JOB_LEASE_SECONDS`,
+//! `LADLE_JOB_MAX_ATTEMPTS`); every node of a cluster should use the same ones.
 
 use std::time::Duration;
 
 use sqlx::{Any, Transaction};
 use time::OffsetDateTime;
 
-use crate::db::{self, format_timestamp, DbPool, DbResult};
+use crate::db::{self, format_timestamp, Backend, DbPool, DbResult};
 
 /// Kind of the internal staging queue's jobs.
 pub const STAGING: &str = "staging";
-
-/// How long a claim holds without renewal. Runners renew every third of this.
-pub const LEASE: Duration = Duration::from_secs(30);
-
-/// A claimed job lets its runner give up after this many claims (each failed attempt, crash or
-/// lost lease counts one), so a job that kills its node cannot take the cluster down in a loop.
-pub const MAX_ATTEMPTS: i64 = 3;
 
 /// The wait before a failed attempt's job may be claimed again, per attempt made so far.
 pub const RETRY_BACKOFF: Duration = Duration::from_secs(1);
@@ -74,42 +72,74 @@ pub async fn enqueue(
     Ok(guid)
 }
 
-fn lease_deadline(now: OffsetDateTime) -> String {
-    format_timestamp(now + LEASE)
-}
+/// Queued and past any retry backoff, or running under a lease that expired (its node died or
+/// stopped renewing). `$1` is the kind, `$2` now.
+const CLAIMABLE: &str = "kind = $1 AND (\
+     (state = 'QUEUED' AND (lease_expires_at IS NULL OR lease_expires_at < $2)) \
+     OR (state = 'RUNNING' AND lease_expires_at < $2))";
 
-/// Claims the oldest queued (or abandoned) job of `kind` for `owner`. The conditional UPDATE is
-/// the lock: of two nodes racing for the same row, only one changes it.
-pub async fn claim(db: &DbPool, kind: &str, owner: &str) -> DbResult<Option<ClaimedJob>> {
-    let now = OffsetDateTime::now_utc();
-    let now_text = format_timestamp(now);
-    // Queued and past any retry backoff, or running under a lease that expired.
-    let claimable = "kind = $1 AND (\
-         (state = 'QUEUED' AND (lease_expires_at IS NULL OR lease_expires_at < $2)) \
-         OR (state = 'RUNNING' AND lease_expires_at < $2))";
+/// How many times a claim that lost a race to another node looks again at once before it
+/// reports the queue empty (the next poll or wake-up looks again anyway).
+const CLAIM_RACES: usize = 8;
+
+/// Claims the oldest queued (or abandoned) job of `kind` for `owner`, under a lease of `lease`.
+/// The conditional UPDATE is the lock: of two nodes racing for the same row, only one changes
+/// it. On PostgreSQL the row is picked `FOR UPDATE SKIP LOCKED`, so racing claimers pick
+/// different rows instead of queueing behind one another; on SQLite writers are serialised
+/// anyway. A claim that still loses a race (the row changed between pick and update) tries
+/// again at once while claimable jobs remain.
+pub async fn claim(
+    db: &DbPool,
+    kind: &str,
+    owner: &str,
+    lease: Duration,
+) -> DbResult<Option<ClaimedJob>> {
+    let skip_locked = match Backend::of_pool(db) {
+        Some(Backend::Postgres) => " FOR UPDATE SKIP LOCKED",
+        _ => "",
+    };
     let sql = format!(
         "UPDATE jobs SET state = 'RUNNING', lease_owner = $3, lease_expires_at = $4, \
          attempts = attempts + 1, updated_at = $2 \
-         WHERE guid = (SELECT guid FROM jobs WHERE {claimable} ORDER BY created_at, guid LIMIT 1) \
-           AND {claimable} \
+         WHERE guid = (SELECT guid FROM jobs WHERE {CLAIMABLE} ORDER BY created_at, guid \
+                       LIMIT 1{skip_locked}) \
+           AND {CLAIMABLE} \
          RETURNING guid, kind, resource_guid, payload, attempts, errors"
     );
-    sqlx::query_as(&sql)
-        .bind(kind)
-        .bind(&now_text)
-        .bind(owner)
-        .bind(lease_deadline(now))
-        .fetch_optional(db)
-        .await
+    for _ in 0..CLAIM_RACES {
+        let now = OffsetDateTime::now_utc();
+        let claimed: Option<ClaimedJob> = sqlx::query_as(&sql)
+            .bind(kind)
+            .bind(format_timestamp(now))
+            .bind(owner)
+            .bind(format_timestamp(now + lease))
+            .fetch_optional(db)
+            .await?;
+        if claimed.is_some() || !any_claimable(db, kind).await? {
+            return Ok(claimed);
+        }
+    }
+    Ok(None)
 }
 
-/// Extends the lease; `false` when the job is no longer ours (it was taken over).
-pub async fn renew(db: &DbPool, guid: &str, owner: &str) -> DbResult<bool> {
+async fn any_claimable(db: &DbPool, kind: &str) -> DbResult<bool> {
+    let found: Option<(String,)> =
+        sqlx::query_as(&format!("SELECT guid FROM jobs WHERE {CLAIMABLE} LIMIT 1"))
+            .bind(kind)
+            .bind(db::now())
+            .fetch_optional(db)
+            .await?;
+    Ok(found.is_some())
+}
+
+/// Extends the lease to `lease` from now; `false` when the job is no longer ours (it was taken
+/// over, or finished by the sweep).
+pub async fn renew(db: &DbPool, guid: &str, owner: &str, lease: Duration) -> DbResult<bool> {
     let now = OffsetDateTime::now_utc();
     let done = sqlx::query(
         "UPDATE jobs SET lease_expires_at = $1 WHERE guid = $2 AND lease_owner = $3 AND state = 'RUNNING'",
     )
-    .bind(lease_deadline(now))
+    .bind(format_timestamp(now + lease))
     .bind(guid)
     .bind(owner)
     .execute(db)
@@ -143,14 +173,46 @@ pub async fn release(
     Ok(done.rows_affected() == 1)
 }
 
-/// How long a job waits after its `attempts`-th attempt failed: longer each time, never more
-/// than a lease.
-pub fn retry_backoff(attempts: i64) -> Duration {
-    (RETRY_BACKOFF * attempts.clamp(1, 30) as u32).min(LEASE)
+/// Gives a job this node was running back when the node shuts down: QUEUED and claimable at
+/// once by any node, the interrupted attempt not counted (a stopped node is not the job's
+/// fault). `false` when the job is no longer ours.
+pub async fn hand_back(db: &DbPool, guid: &str, owner: &str) -> DbResult<bool> {
+    let done = sqlx::query(
+        "UPDATE jobs SET state = 'QUEUED', lease_owner = NULL, lease_expires_at = NULL, \
+         attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, updated_at = $1 \
+         WHERE guid = $2 AND lease_owner = $3 AND state = 'RUNNING'",
+    )
+    .bind(db::now())
+    .bind(guid)
+    .bind(owner)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }
 
-/// Marks the job done (`COMPLETE` or `FAILED` with an error text).
-pub async fn finish(db: &DbPool, guid: &str, error: Option<&str>) -> DbResult<()> {
+/// How long a job waits after its `attempts`-th attempt failed: longer each time, never more
+/// than a lease.
+pub fn retry_backoff(attempts: i64, lease: Duration) -> Duration {
+    (RETRY_BACKOFF * attempts.clamp(1, 30) as u32).min(lease)
+}
+
+/// Marks the job done (`COMPLETE` or `FAILED` with an error text), if `owner` still holds it:
+/// a job the sweep failed or another node took over is left as it is.
+pub async fn finish(db: &DbPool, guid: &str, owner: &str, error: Option<&str>) -> DbResult<()> {
+    finish_where(db, guid, Some(owner), error).await
+}
+
+/// Marks an unfinished job done whoever holds it (the sweep, ending a staging nobody finishes).
+pub async fn finish_abandoned(db: &DbPool, guid: &str, error: &str) -> DbResult<()> {
+    finish_where(db, guid, None, Some(error)).await
+}
+
+async fn finish_where(
+    db: &DbPool,
+    guid: &str,
+    owner: Option<&str>,
+    error: Option<&str>,
+) -> DbResult<()> {
     let (state, errors) = match error {
         None => ("COMPLETE", "[]".to_string()),
         Some(message) => (
@@ -158,17 +220,71 @@ pub async fn finish(db: &DbPool, guid: &str, error: Option<&str>) -> DbResult<()
             serde_json::json!([{ "detail": message }]).to_string(),
         ),
     };
-    sqlx::query(
-        "UPDATE jobs SET state = $1, errors = $2, lease_owner = NULL, lease_expires_at = NULL, updated_at = $3 \
-         WHERE guid = $4",
+    let sql =
+        "UPDATE jobs SET state = $1, errors = $2, lease_owner = NULL, lease_expires_at = NULL, \
+               updated_at = $3 WHERE guid = $4 AND state IN ('QUEUED', 'RUNNING')";
+    let sql = match owner {
+        Some(_) => format!("{sql} AND lease_owner = $5"),
+        None => sql.to_string(),
+    };
+    let mut query = sqlx::query(&sql)
+        .bind(state)
+        .bind(errors)
+        .bind(db::now())
+        .bind(guid);
+    if let Some(owner) = owner {
+        query = query.bind(owner);
+    }
+    query.execute(db).await?;
+    Ok(())
+}
+
+/// Droplets still in flight that nobody is staging or will stage: their last state change is
+/// older than `cutoff` and their staging job is neither queued (waiting for a slot is not
+/// stalling) nor running under a claim made since `cutoff` (a running attempt renews its lease,
+/// but its job's `updated_at` stays the claim's). A droplet whose job was lost is found too.
+pub async fn stagings_idle_since(db: &DbPool, cutoff: &str, limit: i64) -> DbResult<Vec<String>> {
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "SELECT d.guid FROM droplets d \
+         WHERE d.state IN ('PENDING', 'STAGING') \
+           AND COALESCE(d.updated_at, d.created_at) < $1 \
+           AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.kind = $2 AND j.resource_guid = d.guid \
+                           AND (j.state = 'QUEUED' OR (j.state = 'RUNNING' \
+                                AND COALESCE(j.updated_at, j.created_at) >= $1))) \
+         ORDER BY d.created_at LIMIT $3",
     )
-    .bind(state)
-    .bind(errors)
-    .bind(db::now())
-    .bind(guid)
+    .bind(cutoff)
+    .bind(STAGING)
+    .bind(limit)
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(|(guid,)| guid).collect())
+}
+
+/// The unfinished staging jobs of a droplet.
+pub async fn unfinished_staging_jobs(db: &DbPool, droplet_guid: &str) -> DbResult<Vec<String>> {
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "SELECT guid FROM jobs WHERE kind = $1 AND resource_guid = $2 AND state IN ('QUEUED', 'RUNNING')",
+    )
+    .bind(STAGING)
+    .bind(droplet_guid)
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(|(guid,)| guid).collect())
+}
+
+/// Deletes finished jobs (COMPLETE or FAILED) last changed before `cutoff`, at most `limit`;
+/// how many went.
+pub async fn delete_finished_before(db: &DbPool, cutoff: &str, limit: i64) -> DbResult<u64> {
+    let done = sqlx::query(
+        "DELETE FROM jobs WHERE guid IN (SELECT guid FROM jobs \
+         WHERE state IN ('COMPLETE', 'FAILED') AND COALESCE(updated_at, created_at) < $1 LIMIT $2)",
+    )
+    .bind(cutoff)
+    .bind(limit)
     .execute(db)
     .await?;
-    Ok(())
+    Ok(done.rows_affected())
 }
 
 /// Number of jobs of `kind` not yet finished (queued or running).

@@ -46,6 +46,11 @@ impl Backend {
             None
         }
     }
+
+    /// The backend a pool talks to.
+    pub fn of_pool(pool: &DbPool) -> Option<Backend> {
+        Backend::of_url(pool.connect_options().database_url.as_str())
+    }
 }
 
 /// Opens the pool and brings the schema up to date.

@@ -1,5 +1,7 @@
 //! The `staging_logs` table (written by `jobs::staging_log`, pruned by `jobs::log_retention`).
 
+use sqlx::{Any, Transaction};
+
 use super::{DbPool, DbResult};
 use crate::domain::DropletState;
 
@@ -29,6 +31,57 @@ pub async fn after(
     .fetch_all(db)
     .await
 }
+
+/// An app's staging log lines (of all its droplets) stored at `from` or later and before
+/// `until` (stored timestamps), oldest first or, `descending`, newest first; at most `limit`.
+pub async fn of_app(
+    db: &DbPool,
+    app_guid: &str,
+    (from, until): (&str, &str),
+    limit: i64,
+    descending: bool,
+) -> DbResult<Vec<LogRow>> {
+    let order = if descending { "DESC" } else { "ASC" };
+    let sql = format!(
+        "SELECT l.seq, l.phase, l.stream, l.line, l.created_at FROM staging_logs l \
+         JOIN droplets d ON d.guid = l.droplet_guid \
+         WHERE d.app_guid = $1 AND l.created_at >= $2 AND l.created_at < $3 \
+         ORDER BY l.created_at {order}, l.droplet_guid {order}, l.seq {order} LIMIT $4"
+    );
+    sqlx::query_as(&sql)
+        .bind(app_guid)
+        .bind(from)
+        .bind(until)
+        .bind(limit)
+        .fetch_all(db)
+        .await
+}
+
+/// Ends a failed staging's log with why it failed, in the transaction that marks it FAILED,
+/// so that whoever follows the log reads the reason before the end. A line written at the same
+/// moment by a stale attempt of the staging wins the sequence number; the reason is then
+/// left out rather than failing the transaction.
+pub async fn append_failure_reason(
+    tx: &mut Transaction<'_, Any>,
+    droplet_guid: &str,
+    reason: &str,
+) -> DbResult<()> {
+    sqlx::query(
+        "INSERT INTO staging_logs (droplet_guid, seq, phase, stream, line, created_at) \
+         SELECT $1, COALESCE(MAX(seq), -1) + 1, $2, 'stderr', $3, $4 FROM staging_logs \
+         WHERE droplet_guid = $1 ON CONFLICT DO NOTHING",
+    )
+    .bind(droplet_guid)
+    .bind(FAILURE_PHASE)
+    .bind(format!("Staging failed: {reason}"))
+    .bind(super::now())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// The phase the failure reason is tagged with: the host side's, which decides the outcome.
+const FAILURE_PHASE: &str = "setup";
 
 /// Droplets in a final state, created before `cutoff` (a stored timestamp), that still have
 /// log lines; at most `limit` of them.

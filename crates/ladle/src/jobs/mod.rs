@@ -6,6 +6,7 @@ pub mod log_retention;
 pub mod runner;
 pub mod staging;
 pub mod staging_log;
+pub mod sweep;
 
 #[cfg(test)]
 mod tests;

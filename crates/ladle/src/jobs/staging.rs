@@ -104,7 +104,12 @@ async fn stage(
     log_limits: LogLimits,
 ) -> Result<StagingSuccess, StagingFailure> {
     let request = gather_inputs(&ctx.state, droplet, inputs).await?;
-    let (sink, writer) = DbLogSink::start(ctx.state.db.clone(), droplet.guid.clone(), log_limits);
+    let (sink, writer) = DbLogSink::start(
+        ctx.state.db.clone(),
+        ctx.state.staging_log_appended.clone(),
+        droplet.guid.clone(),
+        log_limits,
+    );
     let result = ctx.stager.stage(request, &sink).await;
     drop(sink);
     let _ = writer.await;

@@ -7,12 +7,17 @@
 //! "log truncated" line; and at most `BACKLOG_BYTES` wait between the stager and the database,
 //! so a buildpack that prints faster than the database stores is slowed down, not queued in
 //! memory.
+//!
+//! Each line keeps the moment it was read (strictly increasing within a staging, so readers that
+//! page by time, as log-cache clients do, neither skip nor repeat a line), and every stored batch
+//! wakes this node's readers at once; readers on other nodes poll.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ladle_stager::{LogSink, Phase, Stream};
+use time::OffsetDateTime;
 use tokio::sync::{mpsc, Notify};
 use tokio::time::Instant;
 
@@ -46,6 +51,7 @@ struct Line {
     phase: Phase,
     stream: Stream,
     text: String,
+    at: OffsetDateTime,
 }
 
 /// Hands lines from the (synchronous) sink to a task that writes them in batches.
@@ -53,22 +59,31 @@ pub struct DbLogSink {
     sender: mpsc::UnboundedSender<Line>,
     backlog: Arc<Backlog>,
     gate: Mutex<Gate>,
+    clock: Mutex<LineClock>,
 }
 
 impl DbLogSink {
     /// Starts the writer; await the returned handle once the sink is dropped to flush the rest.
+    /// `appended` is notified after every stored batch.
     pub fn start(
         db: DbPool,
+        appended: Arc<Notify>,
         droplet_guid: String,
         limits: LogLimits,
     ) -> (DbLogSink, tokio::task::JoinHandle<()>) {
         let (sender, receiver) = mpsc::unbounded_channel();
         let backlog = Arc::new(Backlog::default());
-        let writer = tokio::spawn(write_lines(db, droplet_guid, receiver, backlog.clone()));
+        let target = Target {
+            db,
+            appended,
+            droplet_guid,
+        };
+        let writer = tokio::spawn(write_lines(target, receiver, backlog.clone()));
         let sink = DbLogSink {
             sender,
             backlog,
             gate: Mutex::new(Gate::new(limits)),
+            clock: Mutex::new(LineClock::default()),
         };
         (sink, writer)
     }
@@ -77,10 +92,16 @@ impl DbLogSink {
         let bytes = text.len();
         // Counted before sending: the writer may store the line before `send` returns.
         self.backlog.add(bytes);
+        let at = self
+            .clock
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .stamp(OffsetDateTime::now_utc());
         let line = Line {
             phase,
             stream,
             text,
+            at,
         };
         if self.sender.send(line).is_err() {
             self.backlog.stored(bytes);
@@ -141,6 +162,27 @@ impl Backlog {
             }
             drained.await;
         }
+    }
+}
+
+/// Gives each line of one staging a distinct, increasing time at the stored precision (µs).
+#[derive(Default)]
+struct LineClock {
+    last: Option<OffsetDateTime>,
+}
+
+impl LineClock {
+    fn stamp(&mut self, now: OffsetDateTime) -> OffsetDateTime {
+        let micros = now.microsecond();
+        let now = now
+            .replace_nanosecond(micros * 1000)
+            .expect("whole microseconds are valid nanoseconds");
+        let at = match self.last {
+            Some(last) if now <= last => last + time::Duration::microseconds(1),
+            _ => now,
+        };
+        self.last = Some(at);
+        at
     }
 }
 
@@ -205,18 +247,30 @@ impl Gate {
     }
 }
 
-async fn write_lines(
+/// Where a staging's lines go, and whom to tell.
+struct Target {
     db: DbPool,
+    appended: Arc<Notify>,
     droplet_guid: String,
+}
+
+async fn write_lines(
+    target: Target,
     mut receiver: mpsc::UnboundedReceiver<Line>,
     backlog: Arc<Backlog>,
 ) {
+    let Target {
+        db,
+        appended,
+        droplet_guid,
+    } = target;
     let mut seq = next_seq(&db, &droplet_guid).await;
     let mut batch = Vec::with_capacity(BATCH_LINES);
     while receiver.recv_many(&mut batch, BATCH_LINES).await > 0 {
         if let Err(err) = insert_batch(&db, &droplet_guid, seq, &batch).await {
             tracing::warn!(droplet_guid, error = %err, "could not store staging log lines");
         }
+        appended.notify_waiters();
         seq += batch.len() as i64;
         backlog.stored(batch.iter().map(|line| line.text.len()).sum());
         batch.clear();
@@ -255,7 +309,6 @@ async fn insert_batch(
         "INSERT INTO staging_logs (droplet_guid, seq, phase, stream, line, created_at) VALUES {}",
         rows.join(", ")
     );
-    let now = db::now();
     let mut query = sqlx::query(&sql);
     for (offset, line) in lines.iter().enumerate() {
         query = query
@@ -267,7 +320,7 @@ async fn insert_batch(
                 Stream::Stderr => "stderr",
             })
             .bind(&line.text)
-            .bind(&now);
+            .bind(db::format_timestamp(line.at));
     }
     query.execute(db).await?;
     Ok(())
@@ -331,6 +384,20 @@ mod tests {
             Verdict::DropWithNotice(_)
         ));
         assert_eq!(silent.judge(0, Instant::now()), Verdict::Keep);
+    }
+
+    #[test]
+    fn lines_get_increasing_times_even_within_one_microsecond() {
+        let mut clock = LineClock::default();
+        let now = time::macros::datetime!(2026-03-31 12:00:00.000001999 UTC);
+        let first = clock.stamp(now);
+        assert_eq!(db::format_timestamp(first), "2026-03-31T12:00:00.000001Z");
+        let second = clock.stamp(now);
+        let third = clock.stamp(now - time::Duration::seconds(1));
+        assert_eq!(db::format_timestamp(second), "2026-03-31T12:00:00.000002Z");
+        assert_eq!(db::format_timestamp(third), "2026-03-31T12:00:00.000003Z");
+        let later = clock.stamp(now + time::Duration::seconds(1));
+        assert_eq!(db::format_timestamp(later), "2026-03-31T12:00:01.000001Z");
     }
 
     #[tokio::test]

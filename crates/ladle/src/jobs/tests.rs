@@ -8,16 +8,18 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use clap::Parser;
-use ladle_stager::{ExecutorChoice, Stager, StagerConfig};
-use tokio_util::task::AbortOnDropHandle;
-
 use super::runner;
 use super::staging::{test_hooks, StagingContext};
 use crate::config::ServeArgs;
-use crate::db::job_queue::{self as queue, MAX_ATTEMPTS, STAGING};
+use crate::db::job_queue::{self as queue, STAGING};
 use crate::db::{self, DbPool};
 use crate::server::Server;
+use clap::Parser;
+use ladle_stager::{ExecutorChoice, Stager, StagerConfig};
+
+/// The defaults of `LADLE_JOB_MAX_ATTEMPTS` and `LADLE_JOB_LEASE_SECONDS`.
+const MAX_ATTEMPTS: i64 = 3;
+const LEASE: Duration = Duration::from_secs(30);
 
 #[derive(Parser)]
 struct Cli {
@@ -59,12 +61,9 @@ impl Node {
         &self.ctx.state.db
     }
 
-    /// Staging slots, stopped when the handles drop.
-    fn slots(&self, count: usize) -> Vec<AbortOnDropHandle<()>> {
+    /// Staging slots, stopped when dropped.
+    fn slots(&self, count: usize) -> runner::Slots {
         runner::spawn_slots(self.ctx.clone(), count)
-            .into_iter()
-            .map(AbortOnDropHandle::new)
-            .collect()
     }
 
     /// An app with a STAGING build and droplet, as `POST /v3/builds` leaves them, and the
@@ -292,7 +291,7 @@ async fn a_panicking_staging_is_retried_then_fails_its_droplet_and_build_and_the
     assert_eq!(job.lease_expires_at, None);
 
     // The one slot survived three panics and stages the next job.
-    assert!(!slots[0].is_finished(), "the slot ended");
+    assert_eq!(slots.running(), 1, "the slot ended");
     let next = node.staging_build().await;
     node.wait_for_job_state(&next.job, "COMPLETE").await;
     let (state, error_id, message) = node.droplet(&next.droplet).await;
@@ -351,7 +350,7 @@ async fn a_job_claimed_once_too_often_fails_with_the_last_recorded_cause() {
 async fn a_released_job_waits_out_its_backoff_and_keeps_its_cause() {
     let node = Node::start().await;
     let staging = node.staging_build().await;
-    let claimed = queue::claim(node.db(), STAGING, "node-a/0")
+    let claimed = queue::claim(node.db(), STAGING, "node-a/0", LEASE)
         .await
         .unwrap()
         .expect("claimable");
@@ -382,7 +381,10 @@ async fn a_released_job_waits_out_its_backoff_and_keeps_its_cause() {
     assert_eq!(node.job(&staging.job).await.state, "QUEUED");
     let deadline = released_at + Duration::from_secs(30);
     let again = loop {
-        if let Some(job) = queue::claim(node.db(), STAGING, "node-b/0").await.unwrap() {
+        if let Some(job) = queue::claim(node.db(), STAGING, "node-b/0", LEASE)
+            .await
+            .unwrap()
+        {
             break job;
         }
         assert!(Instant::now() < deadline, "never claimable again");
@@ -402,14 +404,14 @@ async fn a_released_job_waits_out_its_backoff_and_keeps_its_cause() {
 async fn dropping_the_heartbeat_stops_the_lease_renewals() {
     let node = Node::start().await;
     node.staging_build().await;
-    let job = queue::claim(node.db(), STAGING, "node-a/0")
+    let job = queue::claim(node.db(), STAGING, "node-a/0", LEASE)
         .await
         .unwrap()
         .expect("claimable");
     let lease = || async { node.job(&job.guid).await.lease_expires_at };
     let claimed_lease = lease().await;
     let heartbeat =
-        runner::start_heartbeat(node.db(), &job.guid, "node-a/0", Duration::from_millis(20));
+        runner::start_heartbeat(node.db(), &job.guid, "node-a/0", Duration::from_millis(60));
     let deadline = Instant::now() + Duration::from_secs(30);
     while lease().await == claimed_lease {
         assert!(Instant::now() < deadline, "the heartbeat never renewed");
@@ -425,6 +427,164 @@ async fn dropping_the_heartbeat_stops_the_lease_renewals() {
         after_drop,
         "the lease was renewed after the heartbeat was dropped"
     );
+}
+
+#[tokio::test]
+async fn concurrent_claimers_never_claim_one_job_twice_and_drain_the_queue() {
+    let node = Node::start().await;
+    let mut queued = Vec::new();
+    for _ in 0..24 {
+        queued.push(node.staging_build().await.job);
+    }
+    // Each claimer stops at its first empty answer: a claim that lost a race must look again
+    // rather than report an empty queue while jobs remain.
+    let claimers = (0..8).map(|claimer| {
+        let db = node.db().clone();
+        tokio::spawn(async move {
+            let owner = format!("node-{claimer}/0");
+            let mut claimed = Vec::new();
+            while let Some(job) = queue::claim(&db, STAGING, &owner, LEASE).await.unwrap() {
+                claimed.push(job.guid);
+            }
+            claimed
+        })
+    });
+    let mut claimed: Vec<String> = futures::future::join_all(claimers)
+        .await
+        .into_iter()
+        .flat_map(|claims| claims.unwrap())
+        .collect();
+    claimed.sort();
+    queued.sort();
+    assert_eq!(claimed, queued, "every job claimed exactly once");
+    for job in &queued {
+        assert_eq!(node.job(job).await.attempts, 1, "job {job} claimed twice");
+    }
+}
+
+#[tokio::test]
+async fn a_handed_back_job_is_claimable_at_once_without_counting_the_attempt() {
+    let node = Node::start().await;
+    let staging = node.staging_build().await;
+    let claimed = queue::claim(node.db(), STAGING, "node-a/0", LEASE)
+        .await
+        .unwrap()
+        .expect("claimable");
+    assert!(
+        !queue::hand_back(node.db(), &claimed.guid, "node-b/0")
+            .await
+            .unwrap(),
+        "only the lease owner hands back"
+    );
+    assert!(queue::hand_back(node.db(), &claimed.guid, "node-a/0")
+        .await
+        .unwrap());
+    let job = node.job(&staging.job).await;
+    assert_eq!(
+        (
+            job.state.as_str(),
+            job.attempts,
+            job.lease_owner,
+            job.lease_expires_at
+        ),
+        ("QUEUED", 0, None, None)
+    );
+    let again = queue::claim(node.db(), STAGING, "node-b/0", LEASE)
+        .await
+        .unwrap()
+        .expect("claimable at once, not after the lease");
+    assert_eq!((again.guid, again.attempts), (staging.job, 1));
+}
+
+#[tokio::test]
+async fn a_job_finished_by_someone_else_is_not_finished_again_by_its_old_owner() {
+    let node = Node::start().await;
+    let staging = node.staging_build().await;
+    let claimed = queue::claim(node.db(), STAGING, "node-a/0", LEASE)
+        .await
+        .unwrap()
+        .expect("claimable");
+    queue::finish_abandoned(node.db(), &claimed.guid, "swept")
+        .await
+        .unwrap();
+    queue::finish(node.db(), &claimed.guid, "node-a/0", None)
+        .await
+        .unwrap();
+    let job = node.job(&staging.job).await;
+    assert_eq!(job.state, "FAILED");
+    assert!(job.errors.contains("swept"), "{}", job.errors);
+}
+
+#[tokio::test]
+async fn finished_jobs_older_than_the_retention_are_pruned_and_others_kept() {
+    let node = Node::start().await;
+    let old_done = node.staging_build().await.job;
+    let old_queued = node.staging_build().await.job;
+    let recent_done = node.staging_build().await.job;
+    let long_ago = "2000-01-01T00:00:00.000000Z";
+    for (job, state, at) in [
+        (&old_done, "COMPLETE", long_ago.to_string()),
+        (&old_queued, "QUEUED", long_ago.to_string()),
+        (&recent_done, "FAILED", db::now()),
+    ] {
+        sqlx::query("UPDATE jobs SET state = $1, updated_at = $2, created_at = $2 WHERE guid = $3")
+            .bind(state)
+            .bind(at)
+            .bind(job)
+            .execute(node.db())
+            .await
+            .unwrap();
+    }
+    assert_eq!(super::sweep::prune_jobs(&node.ctx.state).await.unwrap(), 1);
+    assert!(crate::db::jobs::find(node.db(), &old_done)
+        .await
+        .unwrap()
+        .is_none());
+    node.job(&old_queued).await;
+    node.job(&recent_done).await;
+}
+
+#[tokio::test]
+async fn the_sweep_fails_a_staging_whose_job_is_lost_and_leaves_a_queued_one_waiting() {
+    let node = Node::start().await;
+    let queued = node.staging_build().await;
+    let lost = node.staging_build().await;
+    let long_ago = "2000-01-01T00:00:00.000000Z";
+    for staging in [&queued, &lost] {
+        sqlx::query("UPDATE droplets SET created_at = $1, updated_at = $1 WHERE guid = $2")
+            .bind(long_ago)
+            .bind(&staging.droplet)
+            .execute(node.db())
+            .await
+            .unwrap();
+        sqlx::query("UPDATE jobs SET created_at = $1 WHERE guid = $2")
+            .bind(long_ago)
+            .bind(&staging.job)
+            .execute(node.db())
+            .await
+            .unwrap();
+    }
+    sqlx::query("DELETE FROM jobs WHERE guid = $1")
+        .bind(&lost.job)
+        .execute(node.db())
+        .await
+        .unwrap();
+
+    assert_eq!(
+        super::sweep::sweep_stagings(&node.ctx.state).await.unwrap(),
+        1
+    );
+    let (state, error_id, message) = node.droplet(&lost.droplet).await;
+    assert_eq!(
+        (state.as_str(), error_id.as_deref()),
+        ("FAILED", Some("StagingTimeExpired"))
+    );
+    assert!(message
+        .unwrap()
+        .contains("made no progress for 960 seconds"));
+    assert_eq!(node.build(&lost.build).await.0, "FAILED");
+    assert_eq!(node.droplet(&queued.droplet).await.0, "STAGING");
+    assert_eq!(node.job(&queued.job).await.state, "QUEUED");
 }
 
 /// A droplet of `app` in `state`, created at `created_at`, with `lines` log lines.

@@ -15,6 +15,7 @@ pub mod fields;
 pub mod filters;
 pub mod include;
 pub mod list;
+pub mod log_cache_read;
 pub mod organization_create;
 pub mod package_create;
 pub mod role_create;

@@ -7,6 +7,7 @@ pub mod buildpack;
 pub mod droplet;
 pub mod included;
 pub mod job;
+pub mod log_cache;
 pub mod organization;
 pub mod package;
 pub mod pagination;

@@ -40,7 +40,8 @@ pub fn root(links: &Links) -> Value {
             "credhub": Value::Null,
             "routing": Value::Null,
             "logging": Value::Null,
-            "log_cache": Value::Null,
+            // Staging logs are served log-cache style on our own origin (`/api/v1/read`).
+            "log_cache": links.href(""),
             "log_stream": Value::Null,
             "app_ssh": Value::Null,
         }

@@ -528,3 +528,25 @@ fn staging_log_lines() {
         insta::assert_snapshot!("staging_log", text);
     });
 }
+
+#[test]
+fn staging_log_events() {
+    let row = LogRow {
+        seq: 7,
+        phase: "compile".into(),
+        stream: "stderr".into(),
+        line: "half\rline".into(),
+        created_at: CREATED.into(),
+    };
+    let events = String::from_utf8(staging_log::sse_lines(&[row]).to_vec()).unwrap();
+    assert_eq!(
+        events,
+        format!("id: 7\ndata: {CREATED} [STG/compile] ERR halfline\n\n")
+    );
+    let end = staging_log::sse_end("FAILED", Some("StagingError - Staging error: x"));
+    assert_eq!(
+        String::from_utf8(end.to_vec()).unwrap(),
+        "event: end\ndata: {\"state\":\"FAILED\",\"error\":\"StagingError - Staging error: x\"}\n\n"
+    );
+    assert_eq!(&staging_log::sse_keepalive()[..], b": keepalive\n\n");
+}

@@ -64,6 +64,44 @@ fn bad_options_are_named() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--stager must be runc, process or auto"));
 }
 
+#[test]
+fn lease_attempts_and_grace_are_flags_of_serve_and_worker_with_their_variables() {
+    for command in ["serve", "worker"] {
+        let out = output_within(
+            Command::new(ladle_bin()).args([command, "--help"]),
+            CLI_DEADLINE,
+        );
+        assert!(out.status.success());
+        let help = String::from_utf8_lossy(&out.stdout);
+        for (flag, variable, default) in [
+            ("--job-lease-seconds", "LADLE_JOB_LEASE_SECONDS", "30"),
+            ("--job-max-attempts", "LADLE_JOB_MAX_ATTEMPTS", "3"),
+            (
+                "--shutdown-grace-seconds",
+                "LADLE_SHUTDOWN_GRACE_SECONDS",
+                "30",
+            ),
+        ] {
+            let at = help
+                .find(&format!("{flag} <"))
+                .unwrap_or_else(|| panic!("ladle {command} --help lacks {flag}: {help}"));
+            // The flag's entry: up to the next option.
+            let entry = &help[at..];
+            let shown = &entry[..entry[1..]
+                .find("\n      -")
+                .map_or(entry.len(), |end| end + 1)];
+            assert!(
+                shown.contains(&format!("[env: {variable}=]"))
+                    && shown.contains(&format!("[default: {default}]")),
+                "{shown}"
+            );
+        }
+    }
+    let (ok, stderr) = serve(&["--job-lease-seconds=0"]);
+    assert!(!ok);
+    assert!(stderr.contains("--job-lease-seconds"), "{stderr}");
+}
+
 /// `ladle token` with neither a configured secret nor one in the data dir.
 fn token_for_data_dir(data_dir: &std::path::Path) -> std::process::Output {
     Command::new(ladle_bin())

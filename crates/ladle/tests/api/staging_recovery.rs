@@ -18,20 +18,21 @@ const REFUSAL: &str = "refused by the test trigger";
 const ATTEMPTS: i64 = 3;
 
 /// The server's database, opened beside it.
-struct Database {
-    pool: AnyPool,
+pub struct Database {
+    pub pool: AnyPool,
     postgres: bool,
 }
 
 #[derive(Debug, sqlx::FromRow)]
-struct StagingJob {
-    state: String,
-    attempts: i64,
-    errors: String,
+pub struct StagingJob {
+    pub state: String,
+    pub attempts: i64,
+    pub errors: String,
+    pub lease_owner: Option<String>,
 }
 
 impl Database {
-    async fn open(server: &TestServer) -> Database {
+    pub async fn open(server: &TestServer) -> Database {
         let pool = ladle::db::connect(&server.database_url)
             .await
             .expect("open the server's database");
@@ -41,7 +42,7 @@ impl Database {
         }
     }
 
-    async fn droplet_of_build(&self, build_guid: &str) -> String {
+    pub async fn droplet_of_build(&self, build_guid: &str) -> String {
         let (droplet,): (String,) =
             sqlx::query_as("SELECT droplet_guid FROM builds WHERE guid = $1")
                 .bind(build_guid)
@@ -51,9 +52,10 @@ impl Database {
         droplet
     }
 
-    async fn staging_job(&self, droplet_guid: &str) -> StagingJob {
+    pub async fn staging_job(&self, droplet_guid: &str) -> StagingJob {
         sqlx::query_as(
-            "SELECT state, attempts, errors FROM jobs WHERE kind = 'staging' AND resource_guid = $1",
+            "SELECT state, attempts, errors, lease_owner FROM jobs \
+             WHERE kind = 'staging' AND resource_guid = $1",
         )
         .bind(droplet_guid)
         .fetch_one(&self.pool)
@@ -62,7 +64,7 @@ impl Database {
     }
 
     /// Polls the droplet's staging job until `done` holds, up to 120 s.
-    async fn wait_for_job(
+    pub async fn wait_for_job(
         &self,
         droplet_guid: &str,
         what: &str,
@@ -83,7 +85,7 @@ impl Database {
     }
 
     /// Polls the droplet's staging log until a line contains `text`, up to 120 s.
-    async fn wait_for_log_line(&self, droplet_guid: &str, text: &str) {
+    pub async fn wait_for_log_line(&self, droplet_guid: &str, text: &str) {
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {
             let (lines,): (i64,) = sqlx::query_as(

@@ -23,6 +23,8 @@ pub struct ServerOptions<'a> {
     pub data_dir: Option<tempfile::TempDir>,
     /// The server keeps its own secret in the data dir instead of using the suite's `SECRET`.
     pub own_secret: bool,
+    /// A database the test keeps (a restarted server's); by default a fresh one.
+    pub database_url: Option<String>,
 }
 
 /// A running `ladle serve`, killed on drop, with its own data dir.
@@ -166,14 +168,20 @@ impl TestServer {
             // Stagings run in real containers: a broken runc must fail the suite, not degrade
             // quietly to the process executor.
             .env("LADLE_STAGER", "runc")
+            // `stop` waits a few seconds after SIGTERM before it kills.
+            .env("LADLE_SHUTDOWN_GRACE_SECONDS", "1")
             .stdout(Stdio::piped())
             .stderr(options.stderr.map_or_else(Stdio::inherit, Stdio::from));
         if options.own_secret {
             command.env_remove("LADLE_TOKEN_SECRET");
         }
-        let database_url = match std::env::var("LADLE_TEST_DATABASE_URL") {
-            Ok(url) => fresh_postgres_database(&url),
-            Err(_) => format!(
+        let database_url = match (
+            options.database_url,
+            std::env::var("LADLE_TEST_DATABASE_URL"),
+        ) {
+            (Some(url), _) => url,
+            (None, Ok(url)) => fresh_postgres_database(&url),
+            (None, Err(_)) => format!(
                 "sqlite://{}?mode=rwc",
                 data_dir.path().join("ladle.db").display()
             ),
@@ -219,6 +227,43 @@ impl TestServer {
             child,
             client,
         }
+    }
+
+    /// Stops the server with SIGTERM (it must exit 0 within `limit`) and starts a new one on the
+    /// same data dir, database and blobstore, with `env`.
+    pub async fn restart(mut self, env: &[(&str, &str)], limit: Duration) -> TestServer {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("SIGTERM");
+        let deadline = std::time::Instant::now() + limit;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("server status") {
+                break status;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "ladle serve did not exit within {} s of SIGTERM",
+                limit.as_secs()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        assert!(
+            status.success(),
+            "ladle serve exited with {status} on SIGTERM"
+        );
+        let data_dir = std::mem::replace(&mut self.data_dir, tempfile::tempdir().unwrap());
+        // Taken, so that dropping the old server keeps the database.
+        let database_url = std::mem::take(&mut self.database_url);
+        let blobstore = self.blobstore.clone();
+        drop(self);
+        let mut env = env.to_vec();
+        env.push(("LADLE_BLOBSTORE", &blobstore));
+        TestServer::start_with_options(ServerOptions {
+            env: &env,
+            data_dir: Some(data_dir),
+            database_url: Some(database_url),
+            ..ServerOptions::default()
+        })
+        .await
     }
 
     /// The server's process id, to look at its memory and open files in /proc.
@@ -395,6 +440,9 @@ fn drop_postgres_database(url: &str) {
     let Ok(base) = std::env::var("LADLE_TEST_DATABASE_URL") else {
         return;
     };
+    if url.is_empty() {
+        return; // kept by a restart
+    }
     if let Some((_, name)) = url.rsplit_once('/') {
         output_within(
             Command::new("psql")

@@ -11,13 +11,23 @@ use crate::support::{ladle_bin, TestServer, SECRET};
 /// A `ladle worker` with one staging slot on a server's database and blobstore, stopped on drop.
 pub struct Worker {
     child: Child,
-    _data_dir: tempfile::TempDir,
+    data_dir: tempfile::TempDir,
 }
 
 impl Worker {
     pub fn start(server: &TestServer) -> Worker {
-        let data_dir = tempfile::tempdir().unwrap();
-        let child = Command::new(ladle_bin())
+        Self::start_with(server, &[], tempfile::tempdir().unwrap())
+    }
+
+    /// A worker with extra environment variables, on `data_dir` (a fresh one, or the data dir
+    /// of a worker that was killed: the new one clears what the old one left behind).
+    pub fn start_with(
+        server: &TestServer,
+        env: &[(&str, &str)],
+        data_dir: tempfile::TempDir,
+    ) -> Worker {
+        let mut command = Command::new(ladle_bin());
+        command
             .arg("worker")
             .arg(format!("--data-dir={}", data_dir.path().display()))
             .arg(format!("--database-url={}", server.database_url))
@@ -27,17 +37,39 @@ impl Worker {
             // A broken runc must fail the test, not degrade to another executor.
             .env("LADLE_STAGER", "runc")
             .env("LADLE_LOG", "warn")
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("spawn ladle worker");
-        Worker {
-            child,
-            _data_dir: data_dir,
+            // Tests stop workers with SIGTERM and SIGKILL a few seconds later.
+            .env("LADLE_SHUTDOWN_GRACE_SECONDS", "1")
+            .stdout(Stdio::null());
+        for (key, value) in env {
+            command.env(key, value);
         }
+        let child = command.spawn().expect("spawn ladle worker");
+        Worker { child, data_dir }
+    }
+
+    /// SIGKILL, as a node that dies: nothing is handed back, nothing cleaned up.
+    pub fn kill(mut self) -> tempfile::TempDir {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        std::mem::replace(&mut self.data_dir, tempfile::tempdir().unwrap())
+    }
+
+    /// SIGTERM, then waits (up to `limit`) for the worker to exit; its exit status.
+    pub async fn terminate(&mut self, limit: Duration) -> std::process::ExitStatus {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("SIGTERM");
+        tokio::time::timeout(limit, self.exited())
+            .await
+            .unwrap_or_else(|_| {
+                panic!(
+                    "the worker did not exit within {} s of SIGTERM",
+                    limit.as_secs()
+                )
+            })
     }
 
     /// Resolves when the worker process ends, with its exit status.
-    async fn exited(&mut self) -> std::process::ExitStatus {
+    pub async fn exited(&mut self) -> std::process::ExitStatus {
         loop {
             if let Some(status) = self.child.try_wait().expect("worker status") {
                 return status;
