@@ -6,6 +6,7 @@ pub mod api;
 pub mod auth;
 pub mod blobstore;
 pub mod cause_chain;
+pub mod cli;
 pub mod config;
 pub mod db;
 pub mod detached;

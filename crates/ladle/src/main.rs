@@ -31,6 +31,8 @@ enum Command {
     /// OAuth clients for the client_credentials grant (CI systems).
     #[command(subcommand)]
     Clients(ClientsCommand),
+    #[command(flatten)]
+    Client(ladle::cli::ClientCommand),
 }
 
 #[derive(Subcommand)]
@@ -157,6 +159,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
         }
         Command::Users(UsersCommand::Create(args)) => create_user(args).await,
         Command::Clients(ClientsCommand::Create(args)) => create_client(args).await,
+        Command::Client(command) => ladle::cli::run(command).await,
         Command::Migrate(args) => {
             args.prepare_data_dir()?;
             ladle::db::connect(&args.database_url()).await?;

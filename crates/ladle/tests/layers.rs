@@ -21,6 +21,8 @@ enum Uses {
 const RULES: &[(&str, Uses)] = &[
     ("domain", Uses::Only(&[])),
     ("openapi", Uses::Only(&[])),
+    // The client talks to a server over HTTP only.
+    ("cli", Uses::Only(&[])),
     ("db", Uses::Only(&["domain"])),
     ("messages", Uses::Only(&["domain"])),
     ("auth", Uses::Only(&["db", "domain"])),

@@ -25,6 +25,7 @@ mod openapi;
 mod organizations;
 mod outages;
 mod packages;
+mod push;
 mod roles;
 mod s3;
 mod spaces;
