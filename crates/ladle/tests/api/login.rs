@@ -14,10 +14,10 @@ use serde_json::{json, Value};
 
 use crate::support::{ladle_bin, sign_claims, unix_time_in, Response, TestServer, SECRET};
 
-const PASSWORD: &str = "correct horse battery staple";
+pub const PASSWORD: &str = "correct horse battery staple";
 
 /// Runs `ladle ARGS` on the server's data dir and database with `stdin`; its stdout.
-fn ladle_cli(server: &TestServer, args: &[&str], stdin: &str) -> std::process::Output {
+pub fn ladle_cli(server: &TestServer, args: &[&str], stdin: &str) -> std::process::Output {
     let mut child = Command::new(ladle_bin())
         .args(args)
         .arg(format!("--data-dir={}", server.data_dir.path().display()))
@@ -38,7 +38,7 @@ fn ladle_cli(server: &TestServer, args: &[&str], stdin: &str) -> std::process::O
 }
 
 /// `ladle users create NAME --password-stdin [--admin]`; the new user's guid.
-fn create_user(server: &TestServer, name: &str, admin: bool) -> String {
+pub fn create_user(server: &TestServer, name: &str, admin: bool) -> String {
     let mut args = vec!["users", "create", name, "--password-stdin"];
     let email = format!("--email={name}@example.com");
     args.push(&email);

@@ -1,6 +1,7 @@
 //! The `ladle` client against a real server: `push` from a directory (with `.cfignore`), a
-//! failing staging, `droplets`, `download-droplet`, `target`, `logout`. Each run has a HOME of
-//! its own holding `~/.ladle/config.json`, written here with a token from `ladle token`.
+//! failing staging, `droplets`, `download-droplet`, `target`, `logout`, and `login` with the
+//! token refreshed by itself. Each run has a HOME of its own holding `~/.ladle/config.json`,
+//! written by `ladle login` or here with a token from `ladle token`.
 
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Output, Stdio};
@@ -381,4 +382,91 @@ async fn an_expired_token_without_a_refresh_token_asks_for_a_new_login() {
         "{}",
         text(&out.stderr)
     );
+}
+
+/// `ladle login` against the server's own `/oauth/token` (password grant, client `cf`), the
+/// target chosen by itself when the user has one org and one space, and a push that goes on
+/// after the access token has expired: the client refreshes it by itself.
+#[tokio::test]
+async fn login_targets_the_only_space_and_refreshes_an_expired_token_by_itself() {
+    use std::io::Write as _;
+    let server = TestServer::start_with(&[("LADLE_ACCESS_TOKEN_TTL_SECONDS", "2")]).await;
+    server.admin_buildpack("noop-bp", "noop").await;
+    let (org, space) = server.org_and_space().await;
+    let user = crate::login::create_user(&server, "pusher", false);
+    server
+        .grant(&user, "organization_user", "organization", &org)
+        .await;
+    server
+        .grant(&user, "space_developer", "space", &space)
+        .await;
+    let home = tempfile::tempdir().unwrap();
+    let login = |password: &str| {
+        let mut child = Command::new(ladle_bin())
+            .args([
+                "login",
+                "--api",
+                &server.url,
+                "-u",
+                "pusher",
+                "--password-stdin",
+            ])
+            .env("HOME", home.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(format!("{password}\n").as_bytes()).unwrap();
+        drop(stdin);
+        child.wait_with_output().unwrap()
+    };
+
+    let refused = login("not the password");
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused.stderr).contains("Bad credentials"),
+        "{}",
+        text(&refused.stderr)
+    );
+
+    let out = login(crate::login::PASSWORD);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let client = Client { home };
+    let config = client.config();
+    assert_eq!(config["space"]["guid"], space.as_str(), "{config}");
+    assert!(config["refresh_token"].is_string(), "{config}");
+    let first_token = config["access_token"].clone();
+
+    // The access token lives 2 s: by the push it has expired.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let out = client.run(&[
+        "push",
+        fixtures().join("apps/plain").to_str().unwrap(),
+        "--name",
+        "refreshed",
+        "-b",
+        "noop-bp",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert_ne!(client.config()["access_token"], first_token);
+    let app = app_guid(&server, &space, "refreshed").await;
+    let current = server
+        .get(
+            &format!("/v3/apps/{app}/droplets/current"),
+            &server.admin_token(),
+        )
+        .await;
+    current.assert_status(200);
+    assert_eq!(current.body["state"], "STAGED");
+
+    let out = client.run(&["logout"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(client.config()["access_token"].is_null());
 }
