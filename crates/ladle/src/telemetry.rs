@@ -18,6 +18,7 @@ pub const HTTP_REQUEST_DURATION: &str = "ladle_http_request_duration_seconds";
 pub const STAGINGS: &str = "ladle_stagings_total";
 pub const STAGING_PHASE_DURATION: &str = "ladle_staging_phase_duration_seconds";
 pub const STAGING_QUEUE_DEPTH: &str = "ladle_staging_queue_depth";
+pub const LEASE_TAKEOVERS: &str = "ladle_lease_takeovers_total";
 pub const STAGING_SLOTS: &str = "ladle_staging_slots";
 pub const STAGING_SLOTS_BUSY: &str = "ladle_staging_slots_busy";
 pub const DB_POOL_CONNECTIONS: &str = "ladle_db_pool_connections";
@@ -97,6 +98,11 @@ fn describe() {
     describe_gauge!(
         STAGING_QUEUE_DEPTH,
         "Staging jobs queued or running in the cluster (read from the database at each scrape)"
+    );
+    describe_counter!(
+        LEASE_TAKEOVERS,
+        "Staging jobs this node claimed from a node whose lease had expired (it died or stopped \
+         renewing)"
     );
     describe_gauge!(STAGING_SLOTS, "Staging slots on this node");
     describe_gauge!(STAGING_SLOTS_BUSY, "Staging slots running a staging");

@@ -33,6 +33,10 @@ pub struct ClaimedJob {
     pub attempts: i64,
     /// JSON array of `{detail}`: the cause of the last failed attempt, if one was recorded.
     pub errors: String,
+    /// The job was RUNNING under another node's lease that had expired: that node died or
+    /// stopped renewing, and this claim takes its staging over.
+    #[sqlx(skip)]
+    pub taken_over: bool,
 }
 
 impl ClaimedJob {
@@ -89,38 +93,111 @@ const CLAIM_RACES: usize = 8;
 /// different rows instead of queueing behind one another; on SQLite writers are serialised
 /// anyway. A claim that still loses a race (the row changed between pick and update) tries
 /// again at once while claimable jobs remain.
+///
+/// The claim also tells whether it took the job over from a node whose lease expired: the
+/// state the row had when it was picked comes back with it (PostgreSQL returns the picked
+/// row's columns beside the updated ones; SQLite, whose RETURNING sees only the updated row,
+/// picks first and updates only a row still in the state it was picked in).
 pub async fn claim(
     db: &DbPool,
     kind: &str,
     owner: &str,
     lease: Duration,
 ) -> DbResult<Option<ClaimedJob>> {
-    let skip_locked = match Backend::of_pool(db) {
-        Some(Backend::Postgres) => " FOR UPDATE SKIP LOCKED",
-        _ => "",
-    };
-    let sql = format!(
-        "UPDATE jobs SET state = 'RUNNING', lease_owner = $3, lease_expires_at = $4, \
-         attempts = attempts + 1, updated_at = $2 \
-         WHERE guid = (SELECT guid FROM jobs WHERE {CLAIMABLE} ORDER BY created_at, guid \
-                       LIMIT 1{skip_locked}) \
-           AND {CLAIMABLE} \
-         RETURNING guid, kind, resource_guid, payload, attempts, errors"
-    );
+    let postgres = matches!(Backend::of_pool(db), Some(Backend::Postgres));
     for _ in 0..CLAIM_RACES {
-        let now = OffsetDateTime::now_utc();
-        let claimed: Option<ClaimedJob> = sqlx::query_as(&sql)
-            .bind(kind)
-            .bind(format_timestamp(now))
-            .bind(owner)
-            .bind(format_timestamp(now + lease))
-            .fetch_optional(db)
-            .await?;
+        let claimed = if postgres {
+            claim_picked_and_locked(db, kind, owner, lease).await?
+        } else {
+            claim_picked_then_guarded(db, kind, owner, lease).await?
+        };
         if claimed.is_some() || !any_claimable(db, kind).await? {
             return Ok(claimed);
         }
     }
     Ok(None)
+}
+
+const CLAIM_SET: &str = "state = 'RUNNING', lease_owner = $3, lease_expires_at = $4, \
+     attempts = attempts + 1, updated_at = $2";
+
+const CLAIM_RETURNING: &str = "guid, kind, resource_guid, payload, attempts, errors";
+
+#[derive(sqlx::FromRow)]
+struct ClaimRow {
+    #[sqlx(flatten)]
+    job: ClaimedJob,
+    previous_state: String,
+}
+
+impl ClaimRow {
+    fn into_job(self) -> ClaimedJob {
+        ClaimedJob {
+            taken_over: self.previous_state == "RUNNING",
+            ..self.job
+        }
+    }
+}
+
+async fn claim_picked_and_locked(
+    db: &DbPool,
+    kind: &str,
+    owner: &str,
+    lease: Duration,
+) -> DbResult<Option<ClaimedJob>> {
+    // The picked row's columns are renamed so the CLAIMABLE guard names only `jobs`.
+    let sql = format!(
+        "WITH picked AS (SELECT guid AS picked_guid, state AS previous_state FROM jobs \
+                         WHERE {CLAIMABLE} ORDER BY created_at, guid LIMIT 1 \
+                         FOR UPDATE SKIP LOCKED) \
+         UPDATE jobs SET {CLAIM_SET} FROM picked \
+         WHERE jobs.guid = picked.picked_guid AND {CLAIMABLE} \
+         RETURNING {CLAIM_RETURNING}, picked.previous_state"
+    );
+    let now = OffsetDateTime::now_utc();
+    let row: Option<ClaimRow> = sqlx::query_as(&sql)
+        .bind(kind)
+        .bind(format_timestamp(now))
+        .bind(owner)
+        .bind(format_timestamp(now + lease))
+        .fetch_optional(db)
+        .await?;
+    Ok(row.map(ClaimRow::into_job))
+}
+
+async fn claim_picked_then_guarded(
+    db: &DbPool,
+    kind: &str,
+    owner: &str,
+    lease: Duration,
+) -> DbResult<Option<ClaimedJob>> {
+    let picked: Option<(String, String)> = sqlx::query_as(&format!(
+        "SELECT guid, state FROM jobs WHERE {CLAIMABLE} ORDER BY created_at, guid LIMIT 1"
+    ))
+    .bind(kind)
+    .bind(db::now())
+    .fetch_optional(db)
+    .await?;
+    let Some((guid, previous_state)) = picked else {
+        return Ok(None);
+    };
+    let now = OffsetDateTime::now_utc();
+    let claimed: Option<ClaimedJob> = sqlx::query_as(&format!(
+        "UPDATE jobs SET {CLAIM_SET} WHERE guid = $5 AND state = $6 AND {CLAIMABLE} \
+         RETURNING {CLAIM_RETURNING}"
+    ))
+    .bind(kind)
+    .bind(format_timestamp(now))
+    .bind(owner)
+    .bind(format_timestamp(now + lease))
+    .bind(&guid)
+    .bind(&previous_state)
+    .fetch_optional(db)
+    .await?;
+    Ok(claimed.map(|job| ClaimedJob {
+        taken_over: previous_state == "RUNNING",
+        ..job
+    }))
 }
 
 async fn any_claimable(db: &DbPool, kind: &str) -> DbResult<bool> {

@@ -92,6 +92,9 @@ impl Slot {
         while !self.stop_claiming.is_cancelled() {
             let pause = match queue::claim(&self.ctx.state.db, STAGING, &self.owner, lease).await {
                 Ok(Some(job)) => {
+                    if job.taken_over {
+                        metrics::counter!(telemetry::LEASE_TAKEOVERS).increment(1);
+                    }
                     let busy = metrics::gauge!(telemetry::STAGING_SLOTS_BUSY);
                     busy.increment(1.0);
                     self.run_with_lease(job).await;

@@ -37,6 +37,18 @@ async fn start_build(
     (build_path(&build.body), droplet)
 }
 
+/// The value of the unlabelled sample `name` in a node's `GET /metrics`.
+async fn scraped_sample(node_url: &str, name: &str) -> Option<f64> {
+    let response = reqwest::Client::new()
+        .get(format!("{node_url}/metrics"))
+        .timeout(Duration::from_secs(30))
+        .send()
+        .await
+        .expect("GET /metrics");
+    assert_eq!(response.status(), 200, "GET {node_url}/metrics");
+    crate::node::sample(&response.text().await.expect("metrics text"), name)
+}
+
 async fn log_lines(db: &Database, droplet_guid: &str, text: &str) -> i64 {
     let (lines,): (i64,) = sqlx::query_as(
         "SELECT COUNT(*) FROM staging_logs WHERE droplet_guid = $1 AND line LIKE $2",
@@ -81,13 +93,26 @@ async fn a_killed_workers_staging_is_claimed_again_after_its_lease_and_staged() 
     let first_owner = db.staging_job(&droplet).await.lease_owner;
     let dead_dir = first.kill();
 
-    let _second = Worker::start_with(&server, &lease, tempfile::tempdir().unwrap());
+    let (_second, second_url) =
+        Worker::start_listening(&server, &lease, tempfile::tempdir().unwrap());
     let staged = server.wait_final(&path, &token).await;
     assert_eq!(staged["state"], "STAGED", "{staged}");
     let job = db
         .wait_for_job(&droplet, "COMPLETE", |job| job.state == "COMPLETE")
         .await;
     assert_eq!(job.attempts, 2, "{job:?}");
+    assert_eq!(
+        scraped_sample(&second_url, "ladle_lease_takeovers_total").await,
+        Some(1.0),
+        "the node that took the staging over counts it"
+    );
+    assert_eq!(
+        scraped_sample(&server.url, "ladle_lease_takeovers_total")
+            .await
+            .unwrap_or(0.0),
+        0.0,
+        "the API node took nothing over"
+    );
     assert_eq!(
         log_lines(&db, &droplet, PAUSING).await,
         2,

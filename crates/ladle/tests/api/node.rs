@@ -20,7 +20,7 @@ async fn get_plain(server_url: &str, path: &str, bearer: Option<&str>) -> Respon
 }
 
 /// The value of the sample `name{labels}` in Prometheus text, when there is one.
-fn sample(metrics: &str, name_and_labels: &str) -> Option<f64> {
+pub fn sample(metrics: &str, name_and_labels: &str) -> Option<f64> {
     metrics.lines().find_map(|line| {
         let value = line.strip_prefix(name_and_labels)?.strip_prefix(' ')?;
         value.trim().parse().ok()

@@ -26,25 +26,42 @@ impl Worker {
         env: &[(&str, &str)],
         data_dir: tempfile::TempDir,
     ) -> Worker {
-        let mut command = Command::new(ladle_bin());
-        command
-            .arg("worker")
-            .arg(format!("--data-dir={}", data_dir.path().display()))
-            .arg(format!("--database-url={}", server.database_url))
-            .arg(format!("--blobstore={}", server.blobstore))
-            .env("LADLE_TOKEN_SECRET", SECRET)
-            .env("LADLE_STAGING_SLOTS", "1")
-            // A broken runc must fail the test, not degrade to another executor.
-            .env("LADLE_STAGER", "runc")
-            .env("LADLE_LOG", "warn")
-            // Tests stop workers with SIGTERM and SIGKILL a few seconds later.
-            .env("LADLE_SHUTDOWN_GRACE_SECONDS", "1")
-            .stdout(Stdio::null());
-        for (key, value) in env {
-            command.env(key, value);
-        }
-        let child = command.spawn().expect("spawn ladle worker");
+        let mut command = worker_command(server, env, &data_dir);
+        let child = command
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("spawn ladle worker");
         Worker { child, data_dir }
+    }
+
+    /// A worker as `start_with`, also serving `/healthz`, `/readyz` and `/metrics` on a loopback
+    /// port; with the URL it prints once it listens (waited for up to 60 s).
+    pub fn start_listening(
+        server: &TestServer,
+        env: &[(&str, &str)],
+        data_dir: tempfile::TempDir,
+    ) -> (Worker, String) {
+        let mut command = worker_command(server, env, &data_dir);
+        let mut child = command
+            .arg("--listen=127.0.0.1:0")
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn ladle worker");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (sender, first_line) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line);
+            let _ = sender.send(line);
+        });
+        let worker = Worker { child, data_dir };
+        let line = first_line
+            .recv_timeout(Duration::from_secs(60))
+            .expect("ladle worker --listen printed nothing within 60 s");
+        let Some(url) = line.trim().strip_prefix("ladle worker listening on ") else {
+            panic!("unexpected first line from ladle worker: {line:?}");
+        };
+        (worker, url.to_string())
     }
 
     /// SIGKILL, as a node that dies: nothing is handed back, nothing cleaned up.
@@ -77,6 +94,30 @@ impl Worker {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
+}
+
+fn worker_command(
+    server: &TestServer,
+    env: &[(&str, &str)],
+    data_dir: &tempfile::TempDir,
+) -> Command {
+    let mut command = Command::new(ladle_bin());
+    command
+        .arg("worker")
+        .arg(format!("--data-dir={}", data_dir.path().display()))
+        .arg(format!("--database-url={}", server.database_url))
+        .arg(format!("--blobstore={}", server.blobstore))
+        .env("LADLE_TOKEN_SECRET", SECRET)
+        .env("LADLE_STAGING_SLOTS", "1")
+        // A broken runc must fail the test, not degrade to another executor.
+        .env("LADLE_STAGER", "runc")
+        .env("LADLE_LOG", "warn")
+        // Tests stop workers with SIGTERM and SIGKILL a few seconds later.
+        .env("LADLE_SHUTDOWN_GRACE_SECONDS", "1");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command
 }
 
 impl Drop for Worker {
