@@ -14,6 +14,7 @@ mod connections;
 mod conventions;
 mod droplets;
 mod environment_variables;
+mod faults;
 mod files_at_rest;
 mod includes;
 mod leases;

@@ -250,6 +250,18 @@ impl TestServer {
             status.success(),
             "ladle serve exited with {status} on SIGTERM"
         );
+        self.start_again(env).await
+    }
+
+    /// SIGKILLs the server, as a node that dies mid-request, and starts a new one on the same
+    /// data dir, database and blobstore, with `env`.
+    pub async fn kill_and_restart(mut self, env: &[(&str, &str)]) -> TestServer {
+        self.child.kill().expect("SIGKILL ladle serve");
+        self.child.wait().expect("ladle serve exits on SIGKILL");
+        self.start_again(env).await
+    }
+
+    async fn start_again(mut self, env: &[(&str, &str)]) -> TestServer {
         let data_dir = std::mem::replace(&mut self.data_dir, tempfile::tempdir().unwrap());
         // Taken, so that dropping the old server keeps the database.
         let database_url = std::mem::take(&mut self.database_url);

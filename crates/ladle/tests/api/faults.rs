@@ -1,0 +1,131 @@
+//! Nodes that die at a bad moment: an API node SIGKILLed while a package upload streams in.
+//! Nothing half-received is kept, and the client can upload again.
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use reqwest::multipart::{Form, Part};
+
+use crate::packages::{guid_of, upload, zip_bytes, AppFixture, Entry};
+use crate::support::TestServer;
+
+/// A zip of about 8 MB that does not compress (a real app's bits mostly do not).
+fn large_zip() -> Vec<u8> {
+    let mut noise = vec![0u8; 8 * 1024 * 1024];
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    for byte in noise.iter_mut() {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        *byte = state as u8;
+    }
+    zip_bytes(&[
+        Entry::File("index.html", b"<h1>hello</h1>"),
+        Entry::File("assets/noise.bin", &noise),
+    ])
+}
+
+#[tokio::test]
+async fn an_api_node_killed_mid_upload_keeps_no_bits_and_the_client_uploads_again() {
+    let server = TestServer::start().await;
+    let fx = AppFixture::create(&server).await;
+    let package_guid = fx.bits_package(&server).await;
+    let path = format!("/v3/packages/{package_guid}/upload");
+    let zip = large_zip();
+
+    // The body goes out in 64 KiB chunks, slowly; once a quarter has gone the server is killed.
+    let (quarter_sent, quarter_sent_rx) = tokio::sync::oneshot::channel::<()>();
+    let chunks: Vec<bytes::Bytes> = zip
+        .chunks(64 * 1024)
+        .map(bytes::Bytes::copy_from_slice)
+        .collect();
+    let quarter = chunks.len() / 4;
+    let mut quarter_sent = Some(quarter_sent);
+    let body = futures::stream::iter(chunks.into_iter().enumerate()).then(move |(i, chunk)| {
+        if i == quarter {
+            if let Some(signal) = quarter_sent.take() {
+                let _ = signal.send(());
+            }
+        }
+        async move {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            Ok::<_, std::io::Error>(chunk)
+        }
+    });
+    let part = Part::stream(reqwest::Body::wrap_stream(body))
+        .file_name("app.zip")
+        .mime_str("application/zip")
+        .unwrap();
+    let form = Form::new().text("resources", "[]").part("bits", part);
+    let request = server
+        .client
+        .post(format!("{}{path}", server.url))
+        .bearer_auth(&fx.developer)
+        .multipart(form)
+        .send();
+    let upload_task = tokio::spawn(request);
+
+    tokio::time::timeout(Duration::from_secs(60), quarter_sent_rx)
+        .await
+        .expect("a quarter of the upload went out within 60 s")
+        .expect("the upload stream signals");
+    assert!(
+        !upload_task.is_finished(),
+        "the upload was answered before its body was sent"
+    );
+    let server = server.kill_and_restart(&[]).await;
+    let interrupted = tokio::time::timeout(Duration::from_secs(60), upload_task)
+        .await
+        .expect("the interrupted upload ends within 60 s")
+        .expect("upload task");
+    assert!(
+        interrupted.is_err(),
+        "the killed node answered the upload: {interrupted:?}"
+    );
+
+    // Nothing of the half-sent bits is kept: no blob, the package still awaits its bits.
+    let package = server
+        .get(&format!("/v3/packages/{package_guid}"), &fx.developer)
+        .await;
+    package.assert_status(200);
+    assert_eq!(package.body["state"], "AWAITING_UPLOAD", "{}", package.text);
+    assert_eq!(
+        server.blob(&format!("packages/{package_guid}")).await,
+        None,
+        "a blob was kept for bits that never finished arriving"
+    );
+    server
+        .client
+        .get(format!(
+            "{}/v3/packages/{package_guid}/download",
+            server.url
+        ))
+        .bearer_auth(&fx.developer)
+        .send()
+        .await
+        .map(|response| assert_ne!(response.status(), 200, "no bits to download"))
+        .expect("download request");
+
+    // The client uploads again, to the same package, and gets every byte back.
+    let retried = upload(&server, &path, &fx.developer, Some(zip.clone()), Some("[]")).await;
+    retried.assert_status(200);
+    assert_eq!(retried.body["state"], "READY", "{}", retried.text);
+    assert_eq!(guid_of(&retried), package_guid);
+    let kept = server.blob(&format!("packages/{package_guid}")).await;
+    assert!(
+        kept.as_deref() == Some(zip.as_slice()),
+        "the retried bits are kept whole"
+    );
+    let download = server
+        .client
+        .get(format!(
+            "{}/v3/packages/{package_guid}/download",
+            server.url
+        ))
+        .bearer_auth(&fx.developer)
+        .send()
+        .await
+        .expect("download");
+    assert_eq!(download.status(), 200);
+    assert!(download.bytes().await.expect("download body") == zip.as_slice());
+}
