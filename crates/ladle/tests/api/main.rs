@@ -10,6 +10,7 @@ mod buildpack_credentials;
 mod buildpacks;
 mod builds;
 mod cli;
+mod cluster;
 mod connections;
 mod conventions;
 mod droplets;
