@@ -398,6 +398,48 @@ async fn a_released_job_waits_out_its_backoff_and_keeps_its_cause() {
     assert_eq!(again.guid, staging.job);
     assert_eq!(again.attempts, 2);
     assert_eq!(again.last_error().as_deref(), Some("disk full"));
+    assert!(
+        !claimed.taken_over && !again.taken_over,
+        "a released job is claimed, not taken over"
+    );
+}
+
+#[tokio::test]
+async fn a_claim_of_a_job_whose_lease_expired_says_it_took_it_over() {
+    let node = Node::start().await;
+    let staging = node.staging_build().await;
+    let short = Duration::from_millis(300);
+    let first = queue::claim(node.db(), STAGING, "node-a/0", short)
+        .await
+        .unwrap()
+        .expect("claimable");
+    assert!(!first.taken_over, "a queued job is nobody's");
+    assert!(
+        queue::claim(node.db(), STAGING, "node-b/0", LEASE)
+            .await
+            .unwrap()
+            .is_none(),
+        "claimable only once the lease has expired"
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let taken = loop {
+        if let Some(job) = queue::claim(node.db(), STAGING, "node-b/0", LEASE)
+            .await
+            .unwrap()
+        {
+            break job;
+        }
+        assert!(Instant::now() < deadline, "never claimable after the lease");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(
+        (taken.guid.into_string(), taken.attempts, taken.taken_over),
+        (staging.job.clone(), 2, true)
+    );
+    assert_eq!(
+        node.job(&staging.job).await.lease_owner.as_deref(),
+        Some("node-b/0")
+    );
 }
 
 #[tokio::test]
@@ -493,6 +535,10 @@ async fn a_handed_back_job_is_claimable_at_once_without_counting_the_attempt() {
         .await
         .unwrap()
         .expect("claimable at once, not after the lease");
+    assert!(
+        !again.taken_over,
+        "a handed-back job is claimed, not taken over"
+    );
     assert_eq!((again.guid.into_string(), again.attempts), (staging.job, 1));
 }
 
