@@ -1,12 +1,12 @@
 //! Nodes that die at a bad moment: an API node SIGKILLed while a package upload streams in.
 //! Nothing half-received is kept, and the client can upload again.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use reqwest::multipart::{Form, Part};
 
-use crate::packages::{guid_of, upload, zip_bytes, AppFixture, Entry};
+use crate::packages::{files_under, guid_of, upload, zip_bytes, AppFixture, Entry};
 use crate::support::TestServer;
 
 /// A zip of about 8 MB that does not compress (a real app's bits mostly do not).
@@ -69,6 +69,19 @@ async fn an_api_node_killed_mid_upload_keeps_no_bits_and_the_client_uploads_agai
         .await
         .expect("a quarter of the upload went out within 60 s")
         .expect("the upload stream signals");
+    // The node is writing the bits it has received so far to its scratch dir.
+    let scratch = server.data_dir.path().join("tmp");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !files_under(&scratch)
+        .iter()
+        .any(|file| file.metadata().is_ok_and(|meta| meta.len() > 0))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the node wrote none of the upload within 60 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert!(
         !upload_task.is_finished(),
         "the upload was answered before its body was sent"
@@ -93,6 +106,11 @@ async fn an_api_node_killed_mid_upload_keeps_no_bits_and_the_client_uploads_agai
         server.blob(&format!("packages/{package_guid}")).await,
         None,
         "a blob was kept for bits that never finished arriving"
+    );
+    assert_eq!(
+        files_under(&server.data_dir.path().join("tmp")),
+        Vec::<std::path::PathBuf>::new(),
+        "the restarted node cleared the half-received bits"
     );
     server
         .client
