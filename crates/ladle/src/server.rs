@@ -171,6 +171,8 @@ pub fn start_staging_slots(state: &AppState) -> anyhow::Result<Option<Slots>> {
     let slots = state.config.staging.staging_slots.unwrap_or_else(num_cores);
     metrics::gauge!(crate::telemetry::STAGING_SLOTS).set(slots as f64);
     metrics::gauge!(crate::telemetry::STAGING_SLOTS_BUSY).set(0.0);
+    // Shown from the start, so that a rate over it is defined before the first takeover.
+    metrics::counter!(crate::telemetry::LEASE_TAKEOVERS).increment(0);
     if slots == 0 {
         tracing::info!("no staging slots on this node");
         return Ok(None);

@@ -107,10 +107,8 @@ async fn a_killed_workers_staging_is_claimed_again_after_its_lease_and_staged() 
         "the node that took the staging over counts it"
     );
     assert_eq!(
-        scraped_sample(&server.url, "ladle_lease_takeovers_total")
-            .await
-            .unwrap_or(0.0),
-        0.0,
+        scraped_sample(&server.url, "ladle_lease_takeovers_total").await,
+        Some(0.0),
         "the API node took nothing over"
     );
     assert_eq!(
