@@ -109,7 +109,7 @@ pub async fn sweep_stagings(state: &AppState) -> DbResult<usize> {
 async fn fail_stalled(state: &AppState, droplet_guid: &str, message: &str) -> DbResult<()> {
     if let Some(droplet) = droplets::find(&state.db, droplet_guid).await? {
         let failure = StagingFailure::new(FailureKind::StagingTimeExpired, message);
-        staging_complete::record(state, &droplet, Outcome::Failed(failure)).await?;
+        staging_complete::record(state, &droplet, &Outcome::Failed(failure)).await?;
         tracing::warn!(droplet_guid, "failed a stalled staging");
     }
     let error = staging_complete::describe(FailureKind::StagingTimeExpired, message);
