@@ -195,8 +195,8 @@ pub fn start_staging_slots(state: &AppState) -> anyhow::Result<Option<Slots>> {
     )))
 }
 
-/// Pruning of old staging logs and finished jobs, and the sweep of stalled stagings: every
-/// node, with or without staging slots.
+/// Pruning of old staging logs and finished jobs, and the sweep of stalled stagings and package
+/// uploads: every node, with or without staging slots.
 fn start_background_work(state: &AppState) {
     crate::jobs::log_retention::spawn(state.db.clone(), state.config.staging.log_retention_days);
     crate::jobs::sweep::spawn(state.clone());
