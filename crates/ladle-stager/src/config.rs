@@ -89,6 +89,11 @@ pub struct StagerConfig {
     pub timeout: Duration,
     /// `None` = look `runc` up on PATH.
     pub runc_path: Option<PathBuf>,
+    /// Fresh filesystems kept formatted ahead of time per disk size in demand (about twice
+    /// the staging slots); 0 formats each staging's when it starts.
+    pub fs_pool_per_size: usize,
+    /// The disk size most stagings ask for, kept ready from the start.
+    pub default_disk_mb: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -117,6 +122,8 @@ impl StagerConfig {
             nofile: ladle_contract::FILE_DESCRIPTOR_LIMIT,
             timeout: Duration::from_secs(900),
             runc_path: None,
+            fs_pool_per_size: 4,
+            default_disk_mb: None,
         }
     }
 }

@@ -1,0 +1,251 @@
+//! Admin buildpacks extracted once per version: each zip is unpacked into a folder named by
+//! the sha256 of its bytes, owned by root and read-only to everyone else, and bound read-only
+//! into each runc staging that uses it (as Diego binds its cached dependencies). New zip bits
+//! are a new folder, so an admin's update is used by the very next staging.
+//!
+//! A folder appears whole or not at all: it is unpacked under a temporary name and renamed.
+//! Two stagings that want the same new version at once may both unpack it; the second rename
+//! loses and its copy is deleted.
+//!
+//! The folders live on an ext4 image of the cache's own, loop-mounted: a bind's source is then
+//! a folder at the root of that filesystem, and the container's mountinfo names no host path.
+//!
+//! Pruning: when a staging takes a buildpack, folders no staging holds are removed once unused
+//! for `IDLE_TTL`, and the least recently used of them while all together exceed `MAX_BYTES`.
+
+use std::collections::HashMap;
+use std::fs;
+use std::io::{self, Read};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use ladle_archive::Limits;
+use sha2::{Digest, Sha256};
+
+use crate::unpack::{self, ArchiveError};
+use crate::workspace::{format_image, ignore_not_found, run_tool, unmount};
+
+const IDLE_TTL: Duration = Duration::from_secs(60 * 60);
+const MAX_BYTES: u64 = 4 * 1024 * 1024 * 1024;
+/// The cache's filesystem (sparse): room for `MAX_BYTES` and one buildpack of the upload
+/// limit's size beyond it.
+const IMAGE_MB: u64 = 16 * 1024;
+
+pub(crate) struct BuildpackCache {
+    /// The mounted cache filesystem.
+    dir: PathBuf,
+    entries: Mutex<HashMap<String, Entry>>,
+}
+
+struct Entry {
+    /// Stagings holding it now.
+    users: usize,
+    last_used: Instant,
+    /// Bytes of its files (known once unpacked).
+    bytes: u64,
+}
+
+/// A cached buildpack a staging holds: its folder is not pruned until the lease is dropped.
+pub(crate) struct BuildpackLease {
+    cache: Arc<BuildpackCache>,
+    digest: String,
+    path: PathBuf,
+}
+
+impl BuildpackLease {
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for BuildpackLease {
+    fn drop(&mut self) {
+        let mut entries = self.cache.lock();
+        if let Some(entry) = entries.get_mut(&self.digest) {
+            entry.users = entry.users.saturating_sub(1);
+            entry.last_used = Instant::now();
+        }
+    }
+}
+
+impl BuildpackCache {
+    /// Formats `image` and mounts it on `dir` (an empty folder, root's alone) for the cache.
+    pub(crate) fn new(image: &Path, dir: PathBuf) -> io::Result<BuildpackCache> {
+        format_image(image, IMAGE_MB)?;
+        run_tool(
+            Command::new("mount")
+                .args(["-t", "ext4", "-o", "loop,nosuid,nodev"])
+                .arg(image)
+                .arg(&dir),
+        )?;
+        let cache = BuildpackCache {
+            dir,
+            entries: Mutex::new(HashMap::new()),
+        };
+        fs::remove_dir(cache.dir.join("lost+found")).or_else(ignore_not_found)?;
+        fs::set_permissions(&cache.dir, fs::Permissions::from_mode(0o700))?;
+        Ok(cache)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Entry>> {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The unpacked folder of `zip`, unpacking it first if this version is new. Blocks.
+    pub(crate) fn acquire(
+        self: &Arc<Self>,
+        zip: &Path,
+        limits: &Limits,
+    ) -> Result<BuildpackLease, ArchiveError> {
+        let digest = sha256_of(zip)?;
+        let path = self.dir.join(&digest);
+        {
+            let mut entries = self.lock();
+            let entry = entries.entry(digest.clone()).or_insert(Entry {
+                users: 0,
+                last_used: Instant::now(),
+                bytes: 0,
+            });
+            entry.users += 1;
+            entry.last_used = Instant::now();
+        }
+        // From here on the lease releases the hold, whatever happens.
+        let lease = BuildpackLease {
+            cache: self.clone(),
+            digest: digest.clone(),
+            path: path.clone(),
+        };
+        if !path.is_dir() {
+            let bytes = self.unpack(zip, &digest, limits)?;
+            if let Some(entry) = self.lock().get_mut(&digest) {
+                entry.bytes = bytes;
+            }
+        }
+        self.prune();
+        Ok(lease)
+    }
+
+    fn unpack(&self, zip: &Path, digest: &str, limits: &Limits) -> Result<u64, ArchiveError> {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let partial = self.dir.join(format!(".partial-{digest}-{n}"));
+        let unpacked = (|| {
+            fs::create_dir(&partial)?;
+            unpack::extract_zip(zip, &partial, None, limits)?;
+            let bytes = open_read_only(&partial)?;
+            fs::set_permissions(&partial, fs::Permissions::from_mode(0o755))?;
+            Ok::<u64, ArchiveError>(bytes)
+        })();
+        let bytes = match unpacked {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                let _ = fs::remove_dir_all(&partial);
+                return Err(e);
+            }
+        };
+        let started = Instant::now();
+        if let Err(e) = fs::rename(&partial, self.dir.join(digest)) {
+            // Another staging renamed the same version into place first.
+            let _ = fs::remove_dir_all(&partial);
+            if !self.dir.join(digest).is_dir() {
+                return Err(e.into());
+            }
+        }
+        tracing::debug!(
+            digest,
+            bytes,
+            rename_ms = started.elapsed().as_secs_f64() * 1000.0,
+            "admin buildpack unpacked into the cache"
+        );
+        Ok(bytes)
+    }
+
+    /// Removes folders no staging holds that were unused for `IDLE_TTL`, then the least
+    /// recently used of those while the cache exceeds `MAX_BYTES`.
+    fn prune(&self) {
+        let doomed: Vec<PathBuf> = {
+            let mut entries = self.lock();
+            let mut idle: Vec<(String, Instant, u64)> = entries
+                .iter()
+                .filter(|(_, e)| e.users == 0)
+                .map(|(digest, e)| (digest.clone(), e.last_used, e.bytes))
+                .collect();
+            idle.sort_by_key(|(_, last_used, _)| *last_used);
+            let mut total: u64 = entries.values().map(|e| e.bytes).sum();
+            let mut doomed = Vec::new();
+            for (digest, last_used, bytes) in idle {
+                if last_used.elapsed() < IDLE_TTL && total <= MAX_BYTES {
+                    continue;
+                }
+                // Renamed away while the lock is held, so that a staging acquiring the same
+                // version next finds no folder and unpacks it anew, never one half deleted.
+                let gone = self.dir.join(format!(".pruned-{digest}"));
+                if fs::rename(self.dir.join(&digest), &gone).is_ok() {
+                    doomed.push(gone);
+                }
+                total -= bytes;
+                entries.remove(&digest);
+                tracing::debug!(digest, "admin buildpack pruned from the cache");
+            }
+            doomed
+        };
+        for gone in doomed {
+            let _ = fs::remove_dir_all(&gone);
+        }
+    }
+}
+
+impl Drop for BuildpackCache {
+    fn drop(&mut self) {
+        if let Err(e) = unmount(&self.dir) {
+            tracing::warn!(dir = %self.dir.display(), error = %e, "cannot unmount the buildpack cache");
+        }
+    }
+}
+
+/// Lowercase hex sha256 of a file's bytes.
+fn sha256_of(path: &Path) -> io::Result<String> {
+    let mut file = fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 64 * 1024];
+    loop {
+        let n = file.read(&mut buffer)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buffer[..n]);
+    }
+    Ok(format!("{:x}", hasher.finalize()))
+}
+
+/// Gives everyone what the owner may read and run, and nobody but root any write: the staging
+/// user could do with the buildpack what it could when it owned the files, except change it.
+/// Returns the bytes of the files.
+fn open_read_only(dir: &Path) -> io::Result<u64> {
+    let mut bytes = 0;
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        if kind.is_symlink() {
+            continue;
+        }
+        let path = entry.path();
+        if kind.is_dir() {
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o755))?;
+            bytes += open_read_only(&path)?;
+        } else {
+            let meta = entry.metadata()?;
+            let mode = if meta.permissions().mode() & 0o100 != 0 {
+                0o755
+            } else {
+                0o644
+            };
+            fs::set_permissions(&path, fs::Permissions::from_mode(mode))?;
+            bytes += meta.len();
+        }
+    }
+    Ok(bytes)
+}
