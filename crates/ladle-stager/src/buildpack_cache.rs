@@ -1,6 +1,9 @@
 //! Admin buildpacks extracted once per version: each zip is unpacked into a folder named by
-//! the sha256 of its bytes, owned by root and read-only to everyone else, and bound read-only
-//! into each runc staging that uses it (as Diego binds its cached dependencies). New zip bits
+//! the sha256 of its bytes, and bound read-only into each runc staging that uses it (as Diego
+//! binds its cached dependencies). The files belong to the staging user, as they did when
+//! unpacked into each workspace, but with no write bit and nothing for group or others: on the
+//! host they are as closed as the rest of the data dir, in the container the read-only mount
+//! refuses any change (a chmod included). New zip bits
 //! are a new folder, so an admin's update is used by the very next staging.
 //!
 //! A folder appears whole or not at all: it is unpacked under a temporary name and renamed.
@@ -99,6 +102,7 @@ impl BuildpackCache {
         self: &Arc<Self>,
         zip: &Path,
         limits: &Limits,
+        owner: (u32, u32),
     ) -> Result<BuildpackLease, ArchiveError> {
         let digest = sha256_of(zip)?;
         let path = self.dir.join(&digest);
@@ -119,7 +123,7 @@ impl BuildpackCache {
             path: path.clone(),
         };
         if !path.is_dir() {
-            let bytes = self.unpack(zip, &digest, limits)?;
+            let bytes = self.unpack(zip, &digest, limits, owner)?;
             if let Some(entry) = self.lock().get_mut(&digest) {
                 entry.bytes = bytes;
             }
@@ -128,15 +132,22 @@ impl BuildpackCache {
         Ok(lease)
     }
 
-    fn unpack(&self, zip: &Path, digest: &str, limits: &Limits) -> Result<u64, ArchiveError> {
+    fn unpack(
+        &self,
+        zip: &Path,
+        digest: &str,
+        limits: &Limits,
+        owner: (u32, u32),
+    ) -> Result<u64, ArchiveError> {
         static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let partial = self.dir.join(format!(".partial-{digest}-{n}"));
         let unpacked = (|| {
             fs::create_dir(&partial)?;
-            unpack::extract_zip(zip, &partial, None, limits)?;
-            let bytes = open_read_only(&partial)?;
-            fs::set_permissions(&partial, fs::Permissions::from_mode(0o755))?;
+            unpack::extract_zip(zip, &partial, Some(owner), limits)?;
+            let bytes = make_read_only(&partial)?;
+            std::os::unix::fs::chown(&partial, Some(owner.0), Some(owner.1))?;
+            fs::set_permissions(&partial, fs::Permissions::from_mode(0o500))?;
             Ok::<u64, ArchiveError>(bytes)
         })();
         let bytes = match unpacked {
@@ -221,10 +232,9 @@ fn sha256_of(path: &Path) -> io::Result<String> {
     Ok(format!("{:x}", hasher.finalize()))
 }
 
-/// Gives everyone what the owner may read and run, and nobody but root any write: the staging
-/// user could do with the buildpack what it could when it owned the files, except change it.
-/// Returns the bytes of the files.
-fn open_read_only(dir: &Path) -> io::Result<u64> {
+/// Takes the write bits away (and whatever group and others had): the owner keeps reading and
+/// running what it could. Returns the bytes of the files.
+fn make_read_only(dir: &Path) -> io::Result<u64> {
     let mut bytes = 0;
     for entry in fs::read_dir(dir)? {
         let entry = entry?;
@@ -234,14 +244,14 @@ fn open_read_only(dir: &Path) -> io::Result<u64> {
         }
         let path = entry.path();
         if kind.is_dir() {
-            fs::set_permissions(&path, fs::Permissions::from_mode(0o755))?;
-            bytes += open_read_only(&path)?;
+            bytes += make_read_only(&path)?;
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o500))?;
         } else {
             let meta = entry.metadata()?;
             let mode = if meta.permissions().mode() & 0o100 != 0 {
-                0o755
+                0o500
             } else {
-                0o644
+                0o400
             };
             fs::set_permissions(&path, fs::Permissions::from_mode(mode))?;
             bytes += meta.len();

@@ -94,6 +94,9 @@ pub struct StagerConfig {
     pub fs_pool_per_size: usize,
     /// The disk size most stagings ask for, kept ready from the start.
     pub default_disk_mb: Option<u64>,
+    /// runc: unpack each admin buildpack version once and bind it read-only into the stagings
+    /// that use it; false unpacks it into each workspace, as the process executor does.
+    pub cache_buildpacks: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -124,6 +127,7 @@ impl StagerConfig {
             runc_path: None,
             fs_pool_per_size: 4,
             default_disk_mb: None,
+            cache_buildpacks: true,
         }
     }
 }

@@ -103,6 +103,7 @@ pub(crate) fn prepare(input: PrepareInput) -> Result<Prepared, StagingFailure> {
                         key,
                         zip,
                         &name,
+                        input.owner,
                     )?);
                 }
                 None => {
@@ -163,9 +164,10 @@ fn bind_cached_buildpack(
     key: &str,
     zip: &Path,
     name: &str,
+    owner: (u32, u32),
 ) -> Result<Bind, StagingFailure> {
     let lease = cache
-        .acquire(zip, &Limits::BUILDPACK)
+        .acquire(zip, &Limits::BUILDPACK, owner)
         .map_err(|e| match e {
             ArchiveError::Io(e) => host_failure(&format!("could not unpack buildpack {key}"), &e),
             e => StagingFailure::new(

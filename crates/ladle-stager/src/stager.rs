@@ -145,7 +145,7 @@ impl Stager {
             config.fs_pool_per_size,
             config.default_disk_mb,
         ));
-        let buildpack_cache = (executor == ExecutorKind::Runc)
+        let buildpack_cache = (executor == ExecutorKind::Runc && config.cache_buildpacks)
             .then(|| {
                 BuildpackCache::new(&node_dir.buildpacks_image(), node_dir.buildpacks())
                     .map_err(|e| tracing::warn!(error = %e, "cannot set up the buildpack cache; each staging unpacks its buildpacks"))
