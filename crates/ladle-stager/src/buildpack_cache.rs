@@ -80,7 +80,7 @@ impl BuildpackCache {
         format_image(image, IMAGE_MB)?;
         run_tool(
             Command::new("mount")
-                .args(["-t", "ext4", "-o", "loop,nosuid,nodev"])
+                .args(["-t", "ext4", "-o", "loop,nosuid,nodev,noinit_itable"])
                 .arg(image)
                 .arg(&dir),
         )?;
