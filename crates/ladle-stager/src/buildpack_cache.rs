@@ -41,6 +41,8 @@ pub(crate) struct BuildpackCache {
     /// The mounted cache filesystem.
     dir: PathBuf,
     entries: Mutex<HashMap<String, Entry>>,
+    idle_ttl: Duration,
+    max_bytes: u64,
 }
 
 struct Entry {
@@ -87,6 +89,8 @@ impl BuildpackCache {
         let cache = BuildpackCache {
             dir,
             entries: Mutex::new(HashMap::new()),
+            idle_ttl: IDLE_TTL,
+            max_bytes: MAX_BYTES,
         };
         fs::remove_dir(cache.dir.join("lost+found")).or_else(ignore_not_found)?;
         fs::set_permissions(&cache.dir, fs::Permissions::from_mode(0o700))?;
@@ -188,7 +192,7 @@ impl BuildpackCache {
             let mut total: u64 = entries.values().map(|e| e.bytes).sum();
             let mut doomed = Vec::new();
             for (digest, last_used, bytes) in idle {
-                if last_used.elapsed() < IDLE_TTL && total <= MAX_BYTES {
+                if last_used.elapsed() < self.idle_ttl && total <= self.max_bytes {
                     continue;
                 }
                 // Renamed away while the lock is held, so that a staging acquiring the same
@@ -258,4 +262,89 @@ fn make_read_only(dir: &Path) -> io::Result<u64> {
         }
     }
     Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    const OWNER: (u32, u32) = (2000, 2000);
+
+    fn buildpack_zip(path: &Path, compile: &str) {
+        let mut zip = zip::ZipWriter::new(fs::File::create(path).unwrap());
+        let options = zip::write::SimpleFileOptions::default().unix_permissions(0o755);
+        zip.add_directory("bin/", options).unwrap();
+        zip.start_file("bin/compile", options).unwrap();
+        zip.write_all(compile.as_bytes()).unwrap();
+        zip.finish().unwrap();
+    }
+
+    fn cache_in(dir: &Path) -> Arc<BuildpackCache> {
+        let mountpoint = dir.join("cache");
+        fs::create_dir(&mountpoint).unwrap();
+        Arc::new(BuildpackCache::new(&dir.join("cache.img"), mountpoint).unwrap())
+    }
+
+    #[test]
+    #[ignore = "needs root and mkfs.ext4; scripts/test.sh runs it (--include-ignored)"]
+    fn stagings_that_want_a_new_version_at_once_share_one_whole_copy() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = cache_in(dir.path());
+        let zip = dir.path().join("bp.zip");
+        buildpack_zip(&zip, "#!/bin/sh\necho one\n");
+        let leases: Vec<BuildpackLease> = std::thread::scope(|s| {
+            let takers: Vec<_> = (0..6)
+                .map(|_| s.spawn(|| cache.acquire(&zip, &Limits::BUILDPACK, OWNER).unwrap()))
+                .collect();
+            takers.into_iter().map(|t| t.join().unwrap()).collect()
+        });
+        for lease in &leases {
+            assert_eq!(lease.path(), leases[0].path());
+        }
+        let compile = leases[0].path().join("bin/compile");
+        assert_eq!(
+            fs::read_to_string(&compile).unwrap(),
+            "#!/bin/sh\necho one\n"
+        );
+        let meta = fs::metadata(&compile).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o777, 0o500);
+        assert_eq!(std::os::unix::fs::MetadataExt::uid(&meta), OWNER.0);
+        let names: Vec<String> = fs::read_dir(&cache.dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names.len(), 1, "no partial copies left: {names:?}");
+
+        // New bits under the same name are another version.
+        buildpack_zip(&zip, "#!/bin/sh\necho two\n");
+        let next = cache.acquire(&zip, &Limits::BUILDPACK, OWNER).unwrap();
+        assert_ne!(next.path(), leases[0].path());
+        assert_eq!(
+            fs::read_to_string(next.path().join("bin/compile")).unwrap(),
+            "#!/bin/sh\necho two\n"
+        );
+    }
+
+    #[test]
+    #[ignore = "needs root and mkfs.ext4; scripts/test.sh runs it (--include-ignored)"]
+    fn only_versions_no_staging_holds_are_pruned() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cache = cache_in(dir.path());
+        Arc::get_mut(&mut cache).unwrap().max_bytes = 0;
+        let (one, two) = (dir.path().join("one.zip"), dir.path().join("two.zip"));
+        buildpack_zip(&one, "#!/bin/sh\necho one\n");
+        buildpack_zip(&two, "#!/bin/sh\necho two\n");
+        let held = cache.acquire(&one, &Limits::BUILDPACK, OWNER).unwrap();
+        let other = cache.acquire(&two, &Limits::BUILDPACK, OWNER).unwrap();
+        assert!(held.path().is_dir(), "held while over the bound");
+        let (held_path, other_path) = (held.path().to_path_buf(), other.path().to_path_buf());
+        drop(held);
+        drop(other);
+        let again = cache.acquire(&two, &Limits::BUILDPACK, OWNER).unwrap();
+        assert!(!held_path.exists(), "a version nobody holds is pruned");
+        // The version asked for stays, whole.
+        assert_eq!(again.path(), other_path);
+        assert!(again.path().join("bin/compile").is_file());
+    }
 }
