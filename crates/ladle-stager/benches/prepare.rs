@@ -5,8 +5,8 @@
 //!   pool, no buildpack cache: what staging did before either existed);
 //! - `pooled`: filesystems formatted ahead of time, buildpacks unpacked once per version.
 //!
-//! For each: the median prepare time of 21 stagings one at a time, then of 100 stagings 2 at a
-//! time with the share of filesystems that came from the pool. Times come from the stager's
+//! For each: the median prepare time (and whole staging time) of 21 stagings one at a time, then
+//! of 100 stagings 2 at a time with the share of filesystems that came from the pool. Times come from the stager's
 //! own `staging workspace prepared` event. Needs root and runc.
 //!
 //! Run with `bench/stage-prepare.sh` (builds the release builder first).
@@ -135,20 +135,23 @@ fn main() {
                     tokio::time::sleep(Duration::from_millis(10)).await;
                 }
             }
+            let mut whole = Vec::new();
             for run in 0..WARMUP + RUNS {
-                stage(
-                    &stager,
-                    &format!("one-{run}"),
-                    scratch.path(),
-                    &app,
-                    &buildpack,
-                )
-                .await;
+                let started = Instant::now();
+                let name = format!("one-{run}");
+                stage(&stager, &name, scratch.path(), &app, &buildpack).await;
+                whole.push(started.elapsed().as_secs_f64() * 1000.0);
                 if run + 1 == WARMUP {
                     times.take();
+                    whole.clear();
                 }
             }
-            report(&format!("{label}, one at a time"), times.take());
+            whole.sort_by(f64::total_cmp);
+            let label_one = format!(
+                "{label}, one at a time (whole staging median {:.1} ms)",
+                whole[whole.len() / 2]
+            );
+            report(&label_one, times.take());
             let next = std::sync::atomic::AtomicUsize::new(0);
             let worker = || async {
                 loop {
