@@ -16,7 +16,7 @@ bench=$(cargo bench -p ladle-stager --bench stage_noop --no-run --message-format
   sed -n 's/.*"executable":"\([^"]*stage_noop[^"]*\)".*/\1/p' | tail -1)
 trace=$(mktemp)
 trap 'rm -f "$trace"' EXIT
-LADLE_BUILDER_PATH="$target/release/ladle-builder" STAGE_NOOP_ONLY_FIRST=1 \
+LADLE_BUILDER_PATH=$(realpath "$target/release/ladle-builder") STAGE_NOOP_ONLY_FIRST=1 \
   strace -f -q --seccomp-bpf -tt -e trace=execve,execveat,exit_group -s 64 -o "$trace" "$bench"
 # The first 3 stagings are the bench's warm-up.
 python3 bench/stage-profile.py "$trace" 3 24
