@@ -59,7 +59,11 @@ fn main() {
         (ExecutorChoice::Runc, StagingNetwork::Off),
         (ExecutorChoice::Process, StagingNetwork::Off),
     ];
-    for (choice, network) in runs {
+    // STAGE_NOOP_ONLY_FIRST=1: the sequential runc stagings with network on, nothing else
+    // (`bench/stage-profile.sh` traces them).
+    let only_first = std::env::var_os("STAGE_NOOP_ONLY_FIRST").is_some();
+    let runs = if only_first { &runs[..1] } else { &runs[..] };
+    for &(choice, network) in runs {
         let mut config = StagerConfig::new(&builder, scratch.path().join("staging"));
         config.executor = choice;
         config.network = network;
@@ -76,6 +80,9 @@ fn main() {
         };
         let times = runtime.block_on(measure(&stager, scratch.path(), &app, &buildpack));
         report(&label, times);
+        if only_first {
+            return;
+        }
         let rate = runtime.block_on(drain(&stager, scratch.path(), &app, &buildpack));
         println!(
             "{label}: {DRAIN_STAGINGS} stagings, {DRAIN_PARALLEL} at a time: {rate:.1} stagings/s"

@@ -13,10 +13,10 @@ use std::path::{Path, PathBuf};
 
 use ladle_contract::paths;
 use oci_spec::runtime::{
-    Capabilities, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxDeviceCgroupBuilder,
-    LinuxMemoryBuilder, LinuxNamespace, LinuxNamespaceBuilder, LinuxNamespaceType,
-    LinuxPidsBuilder, LinuxResourcesBuilder, Mount, MountBuilder, PosixRlimitBuilder,
-    PosixRlimitType, ProcessBuilder, RootBuilder, Spec, SpecBuilder, UserBuilder,
+    Capabilities, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxDeviceCgroupBuilder, LinuxNamespace,
+    LinuxNamespaceBuilder, LinuxNamespaceType, LinuxPidsBuilder, LinuxResourcesBuilder, Mount,
+    MountBuilder, PosixRlimitBuilder, PosixRlimitType, ProcessBuilder, RootBuilder, Spec,
+    SpecBuilder, UserBuilder,
 };
 use oci_spec::OciSpecError;
 
@@ -273,7 +273,6 @@ pub(crate) fn write_config(bundle_dir: &Path, spec: &BundleSpec) -> io::Result<(
 
 fn config(spec: &BundleSpec) -> Result<Spec, OciSpecError> {
     let no_caps = Capabilities::new();
-    let memory_bytes = (spec.memory_mb * 1024 * 1024) as i64;
     let process = ProcessBuilder::default()
         .terminal(false)
         .user(
@@ -309,13 +308,8 @@ fn config(spec: &BundleSpec) -> Result<Spec, OciSpecError> {
             .allow(false)
             .access("rwm")
             .build()?])
-        // swap == limit: no swap on top of the memory limit (cgroup v1 memsw semantics).
-        .memory(
-            LinuxMemoryBuilder::default()
-                .limit(memory_bytes)
-                .swap(memory_bytes)
-                .build()?,
-        )
+        // The memory limit is on the staging's parent cgroup (`runc_cgroup`), where the kernel
+        // reports running out of it on cgroup v1 too.
         .pids(
             LinuxPidsBuilder::default()
                 .limit(spec.pids_limit as i64)
@@ -505,10 +499,7 @@ mod tests {
         );
         assert_eq!(json["process"]["rlimits"][0]["type"], "RLIMIT_NOFILE");
         assert_eq!(json["root"]["readonly"], true);
-        assert_eq!(
-            json["linux"]["resources"]["memory"]["limit"],
-            256 * 1024 * 1024
-        );
+        assert!(json["linux"]["resources"].get("memory").is_none());
         assert_eq!(json["linux"]["resources"]["pids"]["limit"], 1024);
         assert_eq!(json["linux"]["seccomp"]["defaultAction"], "SCMP_ACT_ERRNO");
         let namespaces = json["linux"]["namespaces"].as_array().unwrap();

@@ -18,6 +18,7 @@ mod process_cgroup;
 mod reap;
 mod request;
 mod runc;
+mod runc_cgroup;
 mod seccomp;
 mod stager;
 mod supervise;

@@ -18,7 +18,7 @@ use nix::sys::resource::{setrlimit, Resource};
 use nix::unistd::{Gid, Uid};
 
 use crate::log::LogSink;
-use crate::process_cgroup::StagingCgroup;
+use crate::process_cgroup::{kill_all, StagingCgroup};
 use crate::supervise::{supervise, DiskWatch, Supervised};
 
 pub(crate) struct ProcessLimits {
@@ -36,7 +36,7 @@ pub(crate) async fn run_process(
     limits: &ProcessLimits,
     cgroup: &StagingCgroup,
     timeout: Duration,
-    watch: &mut DiskWatch<'_>,
+    watch: &mut DiskWatch,
     sink: &dyn LogSink,
 ) -> std::io::Result<Supervised> {
     let procs = cgroup
@@ -54,11 +54,15 @@ pub(crate) async fn run_process(
         .kill_on_drop(true);
     enter_sandbox(&mut command, limits, procs);
     let mut child = command.spawn()?;
-    let kill = || async { cgroup.kill_all() };
-    let run = supervise(&mut child, timeout, watch, sink, kill).await?;
-    // Whatever the buildpacks left running in the background ends with the staging.
-    cgroup.kill_all();
-    Ok(run)
+    let kill = || {
+        let dir = cgroup.dir().to_path_buf();
+        async move {
+            let _ = tokio::task::spawn_blocking(move || kill_all(&dir)).await;
+        }
+    };
+    // Whatever the buildpacks leave running in the background ends when the caller drops the
+    // cgroup, on a blocking thread.
+    supervise(&mut child, timeout, watch, sink, kill).await
 }
 
 /// Between fork and exec, in this order: join the staging's cgroup (so nothing the builder

@@ -82,44 +82,50 @@ impl StagingCgroup {
         self.procs.as_ref().map(|f| f.as_raw_fd())
     }
 
-    /// SIGKILL to every process in the cgroup, then waits (up to two seconds) until it is empty.
-    pub(crate) fn kill_all(&self) {
-        if fs::write(self.dir.join("cgroup.kill"), "1").is_err() {
-            // Before Linux 5.14: kill what is listed until nothing is (a fork racing us is
-            // listed on the next round).
-            for _ in 0..100 {
-                let pids = self.pids();
-                if pids.is_empty() {
-                    break;
-                }
-                for pid in pids {
-                    let _ = nix::sys::signal::kill(
-                        nix::unistd::Pid::from_raw(pid),
-                        nix::sys::signal::Signal::SIGKILL,
-                    );
-                }
-                std::thread::sleep(Duration::from_millis(5));
+    /// The cgroup's folder, for `kill_all` on another thread.
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+/// SIGKILL to every process in the cgroup at `dir`, then waits (up to two seconds) until it is
+/// empty. Blocking.
+pub(crate) fn kill_all(dir: &Path) {
+    if fs::write(dir.join("cgroup.kill"), "1").is_err() {
+        // Before Linux 5.14: kill what is listed until nothing is (a fork racing us is
+        // listed on the next round).
+        for _ in 0..100 {
+            let pids = pids(dir);
+            if pids.is_empty() {
+                break;
             }
-        }
-        let deadline = Instant::now() + Duration::from_secs(2);
-        while !self.pids().is_empty() && Instant::now() < deadline {
+            for pid in pids {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
             std::thread::sleep(Duration::from_millis(5));
         }
     }
-
-    fn pids(&self) -> Vec<i32> {
-        fs::read_to_string(self.dir.join("cgroup.procs"))
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| l.trim().parse().ok())
-            .collect()
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while !pids(dir).is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
     }
+}
+
+fn pids(dir: &Path) -> Vec<i32> {
+    fs::read_to_string(dir.join("cgroup.procs"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect()
 }
 
 impl Drop for StagingCgroup {
     fn drop(&mut self) {
         self.procs.take();
-        self.kill_all();
+        kill_all(&self.dir);
         for _ in 0..50 {
             match fs::remove_dir(&self.dir) {
                 Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {

@@ -117,7 +117,7 @@ impl Stager {
             for child in children.flatten() {
                 let name = child.file_name().to_string_lossy().into_owned();
                 if name.starts_with(&self.id_prefix) {
-                    runc::remove_cgroups(&name);
+                    crate::runc_cgroup::remove_staging_cgroups(&name);
                 }
             }
         }

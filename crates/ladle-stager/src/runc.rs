@@ -1,4 +1,4 @@
-//! Running the builder in a runc container and reading what the kernel recorded about it.
+//! Running the builder in a runc container.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -6,49 +6,65 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::log::LogSink;
+use crate::runc_cgroup::remove_staging_cgroups;
 use crate::supervise::{supervise, DiskWatch, Supervised};
 
 /// Parent of every staging cgroup (`/sys/fs/cgroup/<controller>/ladle/<id>` on cgroup v1).
 pub(crate) const CGROUP_PARENT: &str = "ladle";
-const CGROUP_ROOT: &str = "/sys/fs/cgroup";
+pub(crate) const CGROUP_ROOT: &str = "/sys/fs/cgroup";
+/// runc's state folder for root (its default `--root`): a container it still knows has a
+/// folder here.
+const RUNC_STATE_ROOT: &str = "/run/runc";
 
-pub(crate) struct ContainerRun {
-    pub run: Supervised,
-    pub oom_killed: bool,
-    pub pids_exhausted: bool,
+/// A staging's container. Dropping it (a cancelled staging) kills and deletes the container,
+/// synchronously: it must not outlive the staging. On the normal path `finish` runs instead, on
+/// a blocking thread.
+pub(crate) struct ContainerGuard {
+    runc: PathBuf,
+    id: String,
+    armed: bool,
 }
 
-pub(crate) fn cgroups_path(id: &str) -> String {
-    format!("/{CGROUP_PARENT}/{id}")
-}
+impl ContainerGuard {
+    pub(crate) fn new(runc: &Path, id: &str) -> ContainerGuard {
+        ContainerGuard {
+            runc: runc.to_path_buf(),
+            id: id.to_string(),
+            armed: true,
+        }
+    }
 
-/// Deletes the container (killing whatever still runs) when dropped: a cancelled staging
-/// must not leave a container, its cgroups or its state behind.
-struct ContainerGuard<'a> {
-    runc: &'a Path,
-    id: &'a str,
-}
-
-impl Drop for ContainerGuard<'_> {
-    fn drop(&mut self) {
-        delete_container(self.runc, self.id);
+    /// Once `runc run` has exited by itself the container and its cgroup are gone (runc
+    /// removes them as it exits); only a container runc still knows is deleted here. Blocking.
+    pub(crate) fn finish(mut self) {
+        self.armed = false;
+        if Path::new(RUNC_STATE_ROOT).join(&self.id).exists() {
+            force_delete(&self.runc, &self.id);
+        }
     }
 }
 
-/// `runc run --keep` keeps the stopped container, and with it its cgroups, until we have read
-/// the OOM and pids counters; then the guard deletes it.
+impl Drop for ContainerGuard {
+    fn drop(&mut self) {
+        if self.armed {
+            force_delete(&self.runc, &self.id);
+        }
+    }
+}
+
+/// `runc run` without `--keep`: when the builder exits, runc removes the container, its state
+/// and its cgroup before it exits itself, so one runc process serves the whole staging. What the
+/// limits did stays readable in the staging's parent cgroup (`runc_cgroup`).
 pub(crate) async fn run_container(
     runc: &Path,
     id: &str,
     bundle: &Path,
     timeout: Duration,
-    watch: &mut DiskWatch<'_>,
+    watch: &mut DiskWatch,
     sink: &dyn LogSink,
-) -> std::io::Result<ContainerRun> {
-    let _guard = ContainerGuard { runc, id };
+) -> std::io::Result<Supervised> {
     let mut child = tokio::process::Command::new(runc)
         .arg("run")
-        .arg("--keep")
         .arg("--bundle")
         .arg(bundle)
         .arg(id)
@@ -58,15 +74,10 @@ pub(crate) async fn run_container(
         // Cancellation: the runc client dies first, then the guard deletes the container.
         .kill_on_drop(true)
         .spawn()?;
-    let run = supervise(&mut child, timeout, watch, sink, || {
+    supervise(&mut child, timeout, watch, sink, || {
         kill_container(runc, id)
     })
-    .await?;
-    Ok(ContainerRun {
-        run,
-        oom_killed: oom_kills(id) > 0,
-        pids_exhausted: pids_refusals(id) > 0,
-    })
+    .await
 }
 
 /// SIGKILL to the container's init; the pid namespace takes every other process with it.
@@ -86,8 +97,14 @@ async fn kill_container(runc: &Path, id: &str) {
     }
 }
 
-/// Synchronous on purpose: it also runs from `Drop`.
+/// Deletes the container and its staging cgroups (crash cleanup). Blocking.
 pub(crate) fn delete_container(runc: &Path, id: &str) {
+    force_delete(runc, id);
+    remove_staging_cgroups(id);
+}
+
+/// `runc delete --force`: kills whatever still runs in the container, then deletes it.
+fn force_delete(runc: &Path, id: &str) {
     let output = Command::new(runc)
         .args(["delete", "--force", id])
         .stdin(Stdio::null())
@@ -102,24 +119,9 @@ pub(crate) fn delete_container(runc: &Path, id: &str) {
         }
         Err(e) => tracing::warn!(container = id, error = %e, "could not run runc delete"),
     }
-    remove_cgroups(id);
 }
 
-/// runc removes the cgroups itself; this catches a container that died half-created.
-pub(crate) fn remove_cgroups(id: &str) {
-    for dir in cgroup_dirs(id) {
-        for _ in 0..10 {
-            match fs::remove_dir(&dir) {
-                Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
-                    std::thread::sleep(Duration::from_millis(20))
-                }
-                _ => break,
-            }
-        }
-    }
-}
-
-/// Every cgroup folder a container with this id may have, on cgroup v1 or v2.
+/// Every cgroup folder of the staging `id`, on cgroup v1 or v2.
 pub(crate) fn cgroup_dirs(id: &str) -> Vec<PathBuf> {
     if is_unified() {
         return vec![Path::new(CGROUP_ROOT).join(CGROUP_PARENT).join(id)];
@@ -134,46 +136,8 @@ pub(crate) fn cgroup_dirs(id: &str) -> Vec<PathBuf> {
         .collect()
 }
 
-fn is_unified() -> bool {
+pub(crate) fn is_unified() -> bool {
     Path::new(CGROUP_ROOT).join("cgroup.controllers").exists()
-}
-
-fn controller_file(id: &str, controller: &str, file: &str) -> PathBuf {
-    let root = Path::new(CGROUP_ROOT);
-    let base = if is_unified() {
-        root.to_path_buf()
-    } else {
-        root.join(controller)
-    };
-    base.join(CGROUP_PARENT).join(id).join(file)
-}
-
-/// Processes the kernel killed for exceeding the memory limit.
-fn oom_kills(id: &str) -> u64 {
-    let file = if is_unified() {
-        "memory.events"
-    } else {
-        "memory.oom_control"
-    };
-    read_counter(&controller_file(id, "memory", file), "oom_kill")
-}
-
-/// Forks refused because the pids limit was reached.
-fn pids_refusals(id: &str) -> u64 {
-    read_counter(&controller_file(id, "pids", "pids.events"), "max")
-}
-
-/// Reads `name N` from a cgroup key-value file; 0 when missing.
-fn read_counter(path: &Path, name: &str) -> u64 {
-    let Ok(text) = fs::read_to_string(path) else {
-        tracing::debug!(path = %path.display(), "cgroup counter not readable");
-        return 0;
-    };
-    text.lines()
-        .filter_map(|line| line.split_once(' '))
-        .find(|(key, _)| *key == name)
-        .and_then(|(_, value)| value.trim().parse().ok())
-        .unwrap_or(0)
 }
 
 /// Whether runc can enforce our limits here: cgroup memory and pids controllers writable.

@@ -14,16 +14,17 @@ use crate::buildpack_cache::BuildpackCache;
 use crate::config::{find_on_path, is_executable, ExecutorChoice, StagerConfig, StagingNetwork};
 use crate::fs_pool::FsPool;
 use crate::log::{LogSink, Stream};
-use crate::network::NetworkTools;
+use crate::network::{NetworkTools, StagingNet};
 use crate::node_dir::NodeDir;
 use crate::outcome::{self, Limits, Observed};
 use crate::prepare::{self, host_failure, BundleInput, Outbound, PrepareInput, Prepared};
 use crate::process::{run_process, ProcessLimits};
-use crate::process_cgroup::CgroupRoot;
+use crate::process_cgroup::{CgroupRoot, StagingCgroup};
 use crate::request::{
     BuildpackSource, ExecutorKind, StackRoot, StagingFailure, StagingRequest, StagingSuccess,
 };
 use crate::runc;
+use crate::runc_cgroup::{self, LimitsHit, RuncCgroup};
 use crate::supervise::{DiskWatch, RunEnd, Supervised};
 use crate::workspace::Workspace;
 
@@ -183,8 +184,8 @@ impl Stager {
 
     /// Stages `request`, streaming the log to `sink`. Dropping the future while the builder runs
     /// kills the container and removes its cgroups, mounts and workspace before the drop
-    /// returns; dropped while the workspace is still being filled (a blocking task), the
-    /// workspace is removed as soon as that task finishes.
+    /// returns; dropped while the workspace is still being filled or the staging is being torn
+    /// down (blocking tasks), what is left is removed as soon as that task finishes.
     pub async fn stage(
         &self,
         request: StagingRequest,
@@ -204,8 +205,6 @@ impl Stager {
     ) -> Result<StagingSuccess, StagingFailure> {
         sink.line(Phase::Setup, Stream::Stdout, "Creating container");
         let prepared = self.prepare(id, request.clone()).await?;
-        let mut workspace = prepared.workspace;
-        let network = prepared.network;
         for note in &prepared.notes {
             sink.line(Phase::Setup, Stream::Stderr, note);
         }
@@ -214,11 +213,39 @@ impl Stager {
             Stream::Stdout,
             "Successfully created container",
         );
-        let outcome = self.run_and_judge(id, &request, &workspace, sink).await;
-        drop(network);
-        if let Err(e) = workspace.cleanup() {
-            tracing::error!(error = %e, "could not remove the staging workspace");
-        }
+        let mut held = Held {
+            container: None,
+            runc_cgroup: None,
+            process_cgroup: None,
+            network: prepared.network,
+            workspace: prepared.workspace,
+        };
+        let mut watch = DiskWatch {
+            ws: held.workspace.ws().to_path_buf(),
+            disk_mb: request.disk_mb,
+            was_full: false,
+        };
+        let ran = self.run(id, &request, &mut held, &mut watch, sink).await;
+        let finish = Finish {
+            limits: Limits {
+                memory_mb: request.memory_mb,
+                disk_mb: request.disk_mb,
+                pids: self.config.pids_limit,
+                timeout_secs: self.config.timeout.as_secs(),
+            },
+            output_dir: request.output_dir.clone(),
+            executor: self.executor,
+        };
+        // Reading the outputs, copying the droplet and tearing the staging down all block; the
+        // blocking task owns what the staging holds, so a future dropped meanwhile still leaves
+        // nothing behind once the task is done.
+        let outcome = tokio::task::spawn_blocking(move || finish.run(held, ran, watch))
+            .await
+            .unwrap_or_else(|e| {
+                Err(StagingFailure::stager(format!(
+                    "finishing the staging panicked: {e}"
+                )))
+            });
         if let Err(failure) = &outcome {
             sink.line(
                 Phase::Setup,
@@ -283,105 +310,97 @@ impl Stager {
                 tools,
                 deny: self.config.deny_cidrs.clone(),
             }),
-            cgroups_path: runc::cgroups_path(id),
+            cgroups_path: runc_cgroup::container_cgroups_path(id),
         }
     }
 
-    async fn run_and_judge(
+    /// Runs the builder; only waits on the async side. What it starts goes into `held`.
+    async fn run(
         &self,
         id: &str,
         request: &StagingRequest,
-        workspace: &Workspace,
+        held: &mut Held,
+        watch: &mut DiskWatch,
         sink: &dyn LogSink,
-    ) -> Result<StagingSuccess, StagingFailure> {
-        let mut watch = DiskWatch {
-            workspace,
-            disk_mb: request.disk_mb,
-            was_full: false,
-        };
-        let observed = match self.executor {
-            ExecutorKind::Runc => self.run_runc(id, workspace, &mut watch, sink).await?,
-            ExecutorKind::Process => {
-                self.run_process(id, request, workspace, &mut watch, sink)
-                    .await?
-            }
-        };
-        let limits = Limits {
-            memory_mb: request.memory_mb,
-            disk_mb: request.disk_mb,
-            pids: self.config.pids_limit,
-            timeout_secs: self.config.timeout.as_secs(),
-        };
-        let written = outcome::read_written(workspace.ws());
-        let staged = outcome::judge(&observed, &limits, written)?;
-        outcome::deliver(workspace.ws(), &request.output_dir, staged, self.executor)
+    ) -> Result<Supervised, StagingFailure> {
+        match self.executor {
+            ExecutorKind::Runc => self.run_runc(id, request, held, watch, sink).await,
+            ExecutorKind::Process => self.run_process(id, request, held, watch, sink).await,
+        }
     }
 
     async fn run_runc(
         &self,
         id: &str,
-        workspace: &Workspace,
-        watch: &mut DiskWatch<'_>,
+        request: &StagingRequest,
+        held: &mut Held,
+        watch: &mut DiskWatch,
         sink: &dyn LogSink,
-    ) -> Result<Observed, StagingFailure> {
+    ) -> Result<Supervised, StagingFailure> {
         let runc = self
             .runc
             .as_deref()
             .ok_or_else(|| StagingFailure::stager("runc is not available"))?;
-        let bundle = workspace.dir().join("bundle");
-        let run = runc::run_container(runc, id, &bundle, self.config.timeout, watch, sink)
+        let memory_bytes = request.memory_mb * 1024 * 1024;
+        let pids_limit = self.config.pids_limit;
+        let cgroup_id = id.to_string();
+        let cgroup = tokio::task::spawn_blocking(move || {
+            RuncCgroup::create(&cgroup_id, memory_bytes, pids_limit)
+        })
+        .await
+        .map_err(|e| StagingFailure::stager(format!("creating the staging cgroup panicked: {e}")))?
+        .map_err(|e| host_failure("could not create the staging cgroup", &e))?;
+        held.runc_cgroup = Some(cgroup);
+        held.container = Some(runc::ContainerGuard::new(runc, id));
+        let bundle = held.workspace.dir().join("bundle");
+        runc::run_container(runc, id, &bundle, self.config.timeout, watch, sink)
             .await
-            .map_err(|e| host_failure("could not run the staging container", &e))?;
-        let disk_full = watch.was_full || watch.is_full_now();
-        Ok(observed(
-            run.run,
-            run.oom_killed,
-            run.pids_exhausted,
-            disk_full,
-        ))
+            .map_err(|e| host_failure("could not run the staging container", &e))
     }
 
     async fn run_process(
         &self,
         id: &str,
         request: &StagingRequest,
-        workspace: &Workspace,
-        watch: &mut DiskWatch<'_>,
+        held: &mut Held,
+        watch: &mut DiskWatch,
         sink: &dyn LogSink,
-    ) -> Result<Observed, StagingFailure> {
+    ) -> Result<Supervised, StagingFailure> {
         let side = self
             .process_side
             .as_ref()
             .ok_or_else(|| StagingFailure::stager("the process executor is not set up"))?;
-        let ws = workspace.ws();
+        let ws = held.workspace.ws().to_path_buf();
         let home = ws.join("home");
-        let env = builder_env(request, &home, ws);
-        let args = builder_args(request, ws);
+        let env = builder_env(request, &home, &ws);
+        let args = builder_args(request, &ws);
         let limits = ProcessLimits {
             memory_mb: request.memory_mb,
             nofile: self.config.nofile,
             nproc: self.config.pids_limit,
         };
-        let cgroup = side
-            .cgroups
-            .create(id)
+        let cgroups = side.cgroups.clone();
+        let cgroup_id = id.to_string();
+        let cgroup = tokio::task::spawn_blocking(move || cgroups.create(&cgroup_id))
+            .await
+            .map_err(|e| {
+                StagingFailure::stager(format!("creating the staging cgroup panicked: {e}"))
+            })?
             .map_err(|e| host_failure("could not create the staging cgroup", &e))?;
-        let run = run_process(
+        let cgroup = held.process_cgroup.insert(cgroup);
+        run_process(
             &side.builder,
             &args,
             &env,
             &home,
             &limits,
-            &cgroup,
+            cgroup,
             self.config.timeout,
             watch,
             sink,
         )
         .await
-        .map_err(|e| host_failure("could not start the builder", &e))?;
-        drop(cgroup);
-        let disk_full = watch.was_full || watch.is_full_now();
-        Ok(observed(run, false, false, disk_full))
+        .map_err(|e| host_failure("could not start the builder", &e))
     }
 
     fn new_id(&self, guid: &str) -> String {
@@ -399,7 +418,64 @@ impl Stager {
     }
 }
 
-fn observed(run: Supervised, oom_killed: bool, pids_exhausted: bool, disk_full: bool) -> Observed {
+/// What a staging holds once its workspace is ready. The fields drop in this order, so a
+/// staging cancelled while its builder runs kills the container (or the process cgroup) before
+/// its cgroup, network and workspace go.
+struct Held {
+    container: Option<runc::ContainerGuard>,
+    runc_cgroup: Option<RuncCgroup>,
+    process_cgroup: Option<StagingCgroup>,
+    network: Option<StagingNet>,
+    workspace: Workspace,
+}
+
+/// The blocking end of a staging: the container's remains, the kernel's counters, the outputs,
+/// the droplet copy and the teardown.
+struct Finish {
+    limits: Limits,
+    output_dir: PathBuf,
+    executor: ExecutorKind,
+}
+
+impl Finish {
+    fn run(
+        self,
+        held: Held,
+        ran: Result<Supervised, StagingFailure>,
+        watch: DiskWatch,
+    ) -> Result<StagingSuccess, StagingFailure> {
+        let Held {
+            container,
+            runc_cgroup,
+            process_cgroup,
+            network,
+            mut workspace,
+        } = held;
+        if let Some(container) = container {
+            container.finish();
+        }
+        // Whatever the buildpacks left running in the background ends with the staging.
+        drop(process_cgroup);
+        let hit = runc_cgroup
+            .as_ref()
+            .map(RuncCgroup::limits_hit)
+            .unwrap_or_default();
+        drop(runc_cgroup);
+        let outcome = ran.and_then(|run| {
+            let observed = observed(run, hit, watch.was_or_is_full());
+            let written = outcome::read_written(workspace.ws());
+            let staged = outcome::judge(&observed, &self.limits, written)?;
+            outcome::deliver(workspace.ws(), &self.output_dir, staged, self.executor)
+        });
+        drop(network);
+        if let Err(e) = workspace.cleanup() {
+            tracing::error!(error = %e, "could not remove the staging workspace");
+        }
+        outcome
+    }
+}
+
+fn observed(run: Supervised, hit: LimitsHit, disk_full: bool) -> Observed {
     let end = run.end;
     Observed {
         builder_started: run.builder_started,
@@ -408,8 +484,8 @@ fn observed(run: Supervised, oom_killed: bool, pids_exhausted: bool, disk_full: 
             RunEnd::TimedOut => None,
         },
         timed_out: end == RunEnd::TimedOut,
-        oom_killed,
-        pids_exhausted,
+        oom_killed: hit.oom_killed,
+        pids_exhausted: hit.pids_exhausted,
         disk_full,
     }
 }

@@ -3,13 +3,13 @@
 use std::future::Future;
 use std::io;
 use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use tokio::process::Child;
 use tokio::time::{sleep_until, Instant};
 
 use crate::log::{pump, LogSink, PhaseTracker, Stream};
-use crate::workspace::Workspace;
 
 /// How long output may keep flowing after the builder is gone (a straggler holding the pipe
 /// open must not hold up the staging slot).
@@ -31,30 +31,43 @@ pub(crate) enum RunEnd {
 }
 
 /// Watches the workspace's free space while the builder runs.
-pub(crate) struct DiskWatch<'a> {
-    pub workspace: &'a Workspace,
+pub(crate) struct DiskWatch {
+    /// The mounted workspace image.
+    pub ws: PathBuf,
     pub disk_mb: u64,
     /// Set once the workspace was seen full (or over the limit) at any poll.
     pub was_full: bool,
 }
 
-impl DiskWatch<'_> {
+impl DiskWatch {
     const POLL_INTERVAL: Duration = Duration::from_millis(200);
 
-    /// Remembers a full workspace: the image itself stops the writes.
-    pub(crate) fn check(&mut self) {
-        self.was_full |= self.is_full_now();
+    /// Remembers a full workspace: the image itself stops the writes. `statvfs` runs on a
+    /// blocking thread, like every other file system call of a staging.
+    async fn check(&mut self) {
+        let ws = self.ws.clone();
+        let disk_mb = self.disk_mb;
+        let full = tokio::task::spawn_blocking(move || is_full(&ws, disk_mb))
+            .await
+            .unwrap_or(false);
+        self.was_full |= full;
     }
 
-    /// Near-zero space or no inodes left. The threshold leaves room for the few blocks a failed
-    /// write leaves unused at the end.
-    pub(crate) fn is_full_now(&self) -> bool {
-        let Some((bytes, inodes)) = self.workspace.free_space() else {
-            return false;
-        };
-        let threshold = (self.disk_mb * 1024 * 1024 / 200).max(512 * 1024);
-        bytes < threshold || inodes == 0
+    /// Whether the workspace was seen full at any poll or is full now. Blocking.
+    pub(crate) fn was_or_is_full(&self) -> bool {
+        self.was_full || is_full(&self.ws, self.disk_mb)
     }
+}
+
+/// Near-zero space or no inodes left for the staging user. The threshold leaves room for the
+/// few blocks a failed write leaves unused at the end.
+fn is_full(ws: &Path, disk_mb: u64) -> bool {
+    let Ok(stat) = nix::sys::statvfs::statvfs(ws) else {
+        return false;
+    };
+    let bytes = stat.blocks_available() * stat.fragment_size();
+    let threshold = (disk_mb * 1024 * 1024 / 200).max(512 * 1024);
+    bytes < threshold || stat.files_available() == 0
 }
 
 /// Runs until the builder exits or the time is up, forwarding its output to `sink`. `kill`
@@ -62,7 +75,7 @@ impl DiskWatch<'_> {
 pub(crate) async fn supervise<K, F>(
     child: &mut Child,
     timeout: Duration,
-    watch: &mut DiskWatch<'_>,
+    watch: &mut DiskWatch,
     sink: &dyn LogSink,
     kill: K,
 ) -> io::Result<Supervised>
@@ -94,7 +107,7 @@ where
 async fn wait_with_limits<K, F>(
     child: &mut Child,
     timeout: Duration,
-    watch: &mut DiskWatch<'_>,
+    watch: &mut DiskWatch,
     kill: K,
 ) -> io::Result<RunEnd>
 where
@@ -114,7 +127,7 @@ where
                 child.wait().await?;
                 return Ok(RunEnd::TimedOut);
             }
-            _ = ticker.tick() => watch.check(),
+            _ = ticker.tick() => watch.check().await,
         }
     }
 }

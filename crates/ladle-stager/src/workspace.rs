@@ -167,18 +167,6 @@ impl Workspace {
         Ok(())
     }
 
-    /// Free bytes and inodes for the staging user.
-    pub(crate) fn free_space(&self) -> Option<(u64, u64)> {
-        if !self.mounted {
-            return None;
-        }
-        let stat = nix::sys::statvfs::statvfs(&self.ws).ok()?;
-        Some((
-            stat.blocks_available() as u64 * stat.fragment_size() as u64,
-            stat.files_available() as u64,
-        ))
-    }
-
     /// Unmounts and deletes everything; safe to call twice.
     pub(crate) fn cleanup(&mut self) -> io::Result<()> {
         if self.cleaned {

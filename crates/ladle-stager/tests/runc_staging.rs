@@ -468,3 +468,97 @@ async fn a_stack_rootfs_without_libc_stages_with_the_builders_libraries_beside_i
     entries.sort();
     assert_eq!(entries, ["bin", "etc"]);
 }
+
+/// Timestamps of the log lines as they arrive.
+#[derive(Default)]
+struct TimedSink {
+    times: std::sync::Mutex<Vec<std::time::Instant>>,
+}
+
+impl ladle_stager::LogSink for TimedSink {
+    fn line(&self, _phase: Phase, _stream: Stream, _text: &str) {
+        self.times.lock().unwrap().push(std::time::Instant::now());
+    }
+}
+
+/// Everything a staging does after its builder exits (runc's and the cgroups' removal, reading
+/// the outputs, the droplet copy, stopping the network, unmounting, deleting the workspace)
+/// blocks, and must not hold up the thread that runs the staging: with one thread for the
+/// whole runtime, a ticker beside the staging keeps its pace through all of it.
+#[test]
+#[ignore = "needs root and runc; scripts/test.sh runs it (--include-ignored)"]
+fn the_end_of_a_staging_does_not_block_the_runtime() {
+    require_runc();
+    let scratch = Scratch::new();
+    let stager = scratch.stager(ExecutorChoice::Runc);
+    // 64 MB written and never synced: unmounting the workspace has to write it back first, so
+    // the teardown takes long enough to tell a blocked runtime from scheduling noise.
+    let buildpack = scratch.path().join("ballast-buildpack");
+    std::fs::create_dir_all(buildpack.join("bin")).unwrap();
+    for (name, script) in [
+        ("detect", "#!/bin/sh\necho ballast\n"),
+        (
+            "compile",
+            "#!/bin/sh\nset -e\ndd if=/dev/zero of=\"$TMPDIR/ballast\" bs=1M count=64 2>/dev/null\necho ballast written\n",
+        ),
+        ("release", "#!/bin/sh\nprintf -- '---\\ndefault_process_types:\\n  web: ./start\\n'\n"),
+    ] {
+        let path = buildpack.join("bin").join(name);
+        std::fs::write(&path, script).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let zip = scratch.path().join("ballast.zip");
+    zip_dir(&buildpack, &zip);
+    let mut request = scratch.request("ticks", "noop");
+    request.buildpacks = vec![ladle_stager::BuildpackSource::Admin {
+        key: "ballast".into(),
+        zip,
+    }];
+    let guid = request.staging_guid.clone();
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let sink = TimedSink::default();
+    let (outcome, largest_gap, ended) = runtime.block_on(async {
+        let largest_gap = std::sync::Arc::new(std::sync::Mutex::new(Duration::ZERO));
+        let ticker = tokio::spawn({
+            let largest_gap = largest_gap.clone();
+            async move {
+                let mut last = tokio::time::Instant::now();
+                loop {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    let now = tokio::time::Instant::now();
+                    let mut largest = largest_gap.lock().unwrap();
+                    *largest = (*largest).max(now - last);
+                    last = now;
+                }
+            }
+        });
+        let outcome = stager.stage(request, &sink).await;
+        let ended = std::time::Instant::now();
+        // One more tick, so a gap that ends with the staging is counted too.
+        tokio::time::sleep(Duration::from_millis(15)).await;
+        ticker.abort();
+        let largest = *largest_gap.lock().unwrap();
+        (outcome, largest, ended)
+    });
+    outcome.unwrap_or_else(|f| panic!("{f}"));
+    scratch.assert_nothing_left(&guid);
+    // From the builder's last line to the end: runc's exit, the teardown and the copy.
+    let last_line = *sink.times.lock().unwrap().last().unwrap();
+    let after_builder = ended - last_line;
+    eprintln!(
+        "after the builder: {after_builder:?}; largest gap between 10 ms ticks: {largest_gap:?}"
+    );
+    assert!(
+        after_builder >= Duration::from_millis(60),
+        "the teardown took {after_builder:?}: too short to tell a blocked runtime from noise"
+    );
+    assert!(
+        largest_gap < after_builder / 2,
+        "a tick waited {largest_gap:?} while the staging's end took {after_builder:?}: \
+         blocking work ran on the runtime's thread"
+    );
+}
