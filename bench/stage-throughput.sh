@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
-# Staging latency and throughput of `ladle serve`, against ladle-builder run bare.
-# Starts the release server on a fresh data dir with a noop admin buildpack and an app whose
-# package is a 1 KB zip, then:
-#   (a) N sequential POST /v3/packages/:guid/droplets, each polled until STAGED:
-#       median and p90 latency from POST to STAGED          (target: median < 300 ms)
-#   (b) M stagings queued at once, timed until all are STAGED: stagings/second
+# Staging latency and throughput of `ladle serve`, against ladle-builder run bare, in one run.
+# Starts the release server (embedded defaults: SQLite, local blobstore, runc stager with its
+# default staging network and seccomp profile) on a fresh data dir with a noop admin buildpack
+# and an app whose package is a 1 KB zip, then:
+#   (a) N stagings one at a time, POST /v3/packages/:guid/droplets to STAGED (the client
+#       follows the droplet's log and stops at its end event): median and p90
+#                                                          (target: median <= 60 ms)
+#   (b) M stagings queued at once on 2 slots, timed until all are STAGED: stagings/second
+#                                                          (target: >= 45 stagings/s)
+#       meanwhile GET /v3/apps/:guid every 10 ms: p99      (target: < 20 ms)
+#       and the server's peak RSS                          (target: < 100 MB)
 #   (c) the same M stagings with target/release/ladle-builder directly (same buildpack, same
-#       1 KB app, a fresh build dir each), two at a time: stagings/second
-#   and the ratio (b)/(c)                                    (target: >= 0.8)
-# Needs root and runc for the server's container stagings (as the server itself does).
+#       1 KB app, a fresh build dir each, no container), two at a time: stagings/second
+# Each staging runs in its own fresh container on its own size-limited filesystem.
+# Needs root and runc (as the server's stager does), python3, curl, jq, zip.
 #
 #   bench/stage-throughput.sh [sequential=20] [queued=100]     (CARGO_TARGET_DIR honoured)
 set -euo pipefail
@@ -87,36 +92,16 @@ percentile() { # p: nearest-rank percentile of the numbers on stdin
 # Warm-up: the first staging pays for cold caches (page cache, runc, the database).
 wait_staged "$(stage)"
 
+client=$repo/bench/stage_client.py
 echo "(a) $sequential sequential stagings..." >&2
-latencies=()
-for _ in $(seq 1 "$sequential"); do
-  start=$(now_ns)
-  wait_staged "$(stage)"
-  latencies+=($(( ($(now_ns) - start) / 1000000 )))
-done
+mapfile -t latencies < <(python3 "$client" latency "$api" "$token" "$package" "$buildpack" "$sequential")
+(( ${#latencies[@]} == sequential )) || { echo "the latency client failed" >&2; exit 1; }
 median=$(printf '%s\n' "${latencies[@]}" | percentile 50)
 p90=$(printf '%s\n' "${latencies[@]}" | percentile 90)
 
 echo "(b) $queued stagings queued at once on $slots slots..." >&2
-# POSTs go out 8 at a time and completion is read from one list count, so the client spends
-# as little of the 2 cores as it can.
-staged_count() {
-  call GET "/v3/packages/$package/droplets?states=STAGED&per_page=1" | jq -r .pagination.total_results
-}
-failed_count() {
-  call GET "/v3/packages/$package/droplets?states=FAILED&per_page=1" | jq -r .pagination.total_results
-}
-already=$(staged_count)
-export api token package buildpack
-start=$(now_ns)
-seq 1 "$queued" | xargs -P 8 -I{} curl -sf -o /dev/null -X POST "$api/v3/packages/$package/droplets" \
-  -H "Authorization: bearer $token" -d "{\"buildpack_guid\":\"$buildpack\"}"
-queued_ns=$(( $(now_ns) - start ))
-while (( $(staged_count) < already + queued )); do
-  (( $(failed_count) == 0 )) || { echo "a staging failed" >&2; exit 1; }
-  sleep 0.1
-done
-server_ns=$(( $(now_ns) - start ))
+drain=$(python3 "$client" drain "$api" "$token" "$package" "$buildpack" "$app" "$queued" "$server_pid")
+hwm_kb=$(awk '/^VmHWM:/ { print $2 }' "/proc/$server_pid/status")
 
 echo "(c) $queued stagings with ladle-builder directly, $slots at a time..." >&2
 # Admin buildpack at its legacy (md5) folder name, as bench/builder-package.sh installs it.
@@ -141,10 +126,11 @@ seq 1 "$queued" | xargs -P "$slots" -I{} bash -c 'run_builder {}'
 builder_ns=$(( $(now_ns) - start ))
 
 rate() { awk -v n="$1" -v ns="$2" 'BEGIN { printf "%.1f", n / (ns / 1e9) }'; }
-server_rate=$(rate "$queued" "$server_ns")
 builder_rate=$(rate "$queued" "$builder_ns")
-echo "(a) POST to STAGED, $sequential sequential: median ${median} ms, p90 ${p90} ms   (target: median < 300 ms)"
-echo "(b) server, $queued queued on $slots slots: $(( server_ns / 1000000 )) ms = ${server_rate} stagings/s (queueing the POSTs took $(( queued_ns / 1000000 )) ms)"
-echo "(c) ladle-builder alone, $slots at a time: $(( builder_ns / 1000000 )) ms = ${builder_rate} stagings/s"
-awk -v s="$server_rate" -v b="$builder_rate" 'BEGIN { printf "ratio server/builder: %.2f   (target: >= 0.80)\n", s / b }'
-echo "for the same stagings through the stager alone (runc, no API or queue), see bench/stage-noop.sh"
+server_rate=$(jq -r .rate <<<"$drain")
+echo "(a) POST to STAGED, $sequential one at a time: median ${median} ms, p90 ${p90} ms   (target: median <= 60 ms)"
+echo "(b) server, $queued queued on $slots slots: $(jq -r .drain_s <<<"$drain") s = ${server_rate} stagings/s   (target: >= 45)"
+echo "    GET /v3/apps/:guid meanwhile, $(jq -r .probe_requests <<<"$drain") requests: p50 $(jq -r .probe_p50_ms <<<"$drain") ms, p99 $(jq -r .probe_p99_ms <<<"$drain") ms, max $(jq -r .probe_max_ms <<<"$drain") ms   (target: p99 < 20 ms)"
+echo "    server RSS: peak sampled $(jq -r .peak_rss_mb <<<"$drain") MB, VmHWM since start $(( hwm_kb / 1024 )) MB   (target: < 100 MB)"
+echo "(c) ladle-builder alone, no container, $slots at a time: $(( builder_ns / 1000000 )) ms = ${builder_rate} stagings/s"
+awk -v s="$server_rate" -v b="$builder_rate" 'BEGIN { printf "ratio server/builder: %.2f\n", s / b }'

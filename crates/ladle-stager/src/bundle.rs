@@ -85,6 +85,9 @@ pub(crate) struct BundleSpec<'a> {
     /// Read-only binds: the stack's folders, the builder's libraries, files of /etc.
     pub binds: Vec<Bind>,
     pub workspace: &'a Path,
+    /// Cached admin buildpacks, bound read-only over their folders in the workspace (so after
+    /// it): host folder → path inside the container.
+    pub buildpacks: Vec<Bind>,
     pub builder: &'a Path,
     pub args: Vec<String>,
     pub env: Vec<String>,
@@ -430,6 +433,9 @@ fn mounts(spec: &BundleSpec) -> Result<Vec<Mount>, OciSpecError> {
         list.push(bind(source, inside, "ro")?);
     }
     list.push(bind(spec.workspace, Path::new(paths::WORKSPACE), "rw")?);
+    for (source, inside) in &spec.buildpacks {
+        list.push(bind(source, inside, "ro")?);
+    }
     list.push(bind(
         &spec.workspace.join("home"),
         Path::new(paths::HOME),
@@ -462,6 +468,10 @@ mod tests {
             root,
             binds: vec![(PathBuf::from("/usr"), PathBuf::from("/usr"))],
             workspace: Path::new("/w/ws"),
+            buildpacks: vec![(
+                PathBuf::from("/w/buildpacks/abc"),
+                PathBuf::from("/workspace/buildpacks/0123456789abcdef"),
+            )],
             builder: Path::new("/b/ladle-builder"),
             args: vec!["/lifecycle/builder".into()],
             env: vec!["HOME=/home/vcap".into()],
@@ -509,6 +519,20 @@ mod tests {
             .as_array()
             .unwrap()
             .contains(&"mode=1777".into()));
+        // A cached buildpack is bound read-only, after (so over) the workspace.
+        let mounts = json["mounts"].as_array().unwrap();
+        let at = |destination: &str| {
+            mounts
+                .iter()
+                .position(|m| m["destination"] == destination)
+                .unwrap()
+        };
+        let buildpack = &mounts[at("/workspace/buildpacks/0123456789abcdef")];
+        assert!(at("/workspace") < at("/workspace/buildpacks/0123456789abcdef"));
+        assert!(buildpack["options"]
+            .as_array()
+            .unwrap()
+            .contains(&"ro".into()));
 
         let json = serde_json::to_value(config(&spec(root, NetNamespace::Empty)).unwrap()).unwrap();
         let namespaces = json["linux"]["namespaces"].as_array().unwrap();

@@ -89,6 +89,14 @@ pub struct StagerConfig {
     pub timeout: Duration,
     /// `None` = look `runc` up on PATH.
     pub runc_path: Option<PathBuf>,
+    /// Fresh filesystems kept formatted ahead of time per disk size in demand (about twice
+    /// the staging slots); 0 formats each staging's when it starts.
+    pub fs_pool_per_size: usize,
+    /// The disk size most stagings ask for, kept ready from the start.
+    pub default_disk_mb: Option<u64>,
+    /// runc: unpack each admin buildpack version once and bind it read-only into the stagings
+    /// that use it; false unpacks it into each workspace, as the process executor does.
+    pub cache_buildpacks: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -117,6 +125,9 @@ impl StagerConfig {
             nofile: ladle_contract::FILE_DESCRIPTOR_LIMIT,
             timeout: Duration::from_secs(900),
             runc_path: None,
+            fs_pool_per_size: 4,
+            default_disk_mb: None,
+            cache_buildpacks: true,
         }
     }
 }

@@ -3,11 +3,14 @@
 //! and turns the outcome into a droplet or one of Cloud Controller's staging errors.
 
 mod builder_libs;
+mod buildpack_cache;
 mod bundle;
 mod config;
 pub mod env;
+mod fs_pool;
 mod log;
 mod network;
+mod node_dir;
 mod outcome;
 mod prepare;
 mod process;
@@ -27,6 +30,7 @@ pub use config::{
 };
 pub use ladle_contract::Phase;
 pub use log::{LogLine, LogSink, Stream, VecSink};
+pub use node_dir::NODE_DIR;
 pub use prepare::buildpack_dir_name;
 pub use reap::ReapReport;
 pub use request::{

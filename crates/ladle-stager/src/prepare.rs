@@ -4,11 +4,15 @@
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use ipnet::IpNet;
 use ladle_archive::{Limits, Refusal};
+use ladle_contract::paths;
 
-use crate::bundle::{self, BundleSpec, NetNamespace};
+use crate::buildpack_cache::BuildpackCache;
+use crate::bundle::{self, Bind, BundleSpec, NetNamespace};
+use crate::fs_pool::FsPool;
 use crate::network::{self, NetworkTools, StagingNet};
 use crate::request::{BuildpackSource, FailureKind, StackRoot, StagingFailure, StagingRequest};
 use crate::unpack::{self, ArchiveError};
@@ -21,6 +25,11 @@ pub(crate) struct PrepareInput {
     pub ws_parent: Option<PathBuf>,
     pub id: String,
     pub disk_mb: u64,
+    /// Fresh filesystems formatted ahead of time.
+    pub fs_pool: Arc<FsPool>,
+    /// `Some` for runc: admin buildpacks are unpacked once per version and bound read-only;
+    /// `None`: unpacked into each workspace.
+    pub buildpack_cache: Option<Arc<BuildpackCache>>,
     /// The staging user, owner of everything the builder writes.
     pub owner: (u32, u32),
     pub request: StagingRequest,
@@ -55,14 +64,19 @@ pub(crate) struct Prepared {
 }
 
 pub(crate) fn prepare(input: PrepareInput) -> Result<Prepared, StagingFailure> {
+    let started = std::time::Instant::now();
+    let pooled = input.fs_pool.take(input.disk_mb);
+    let from_pool = pooled.is_some();
     let mut workspace = Workspace::create(
         &input.work_root,
         input.ws_parent.as_deref(),
         &input.id,
         input.disk_mb,
+        pooled,
         input.owner,
     )
     .map_err(|e| host_failure("could not create the staging workspace", &e))?;
+    let mounted = started.elapsed();
     let mut notes = Vec::new();
     let disk_mb = input.request.disk_mb;
     // Nothing bigger than the staging disk can be unpacked onto it; buildpacks keep their own
@@ -77,13 +91,29 @@ pub(crate) fn prepare(input: PrepareInput) -> Result<Prepared, StagingFailure> {
         &disk,
     )
     .map_err(|e| unpack_failure("the app package", e, disk_mb))?;
+    let mut buildpack_binds = Vec::new();
     for buildpack in &input.request.buildpacks {
         if let BuildpackSource::Admin { key, zip } = buildpack {
-            let dir = ws.join("buildpacks").join(buildpack_dir_name(key));
-            create_owned_dir(&dir, input.owner)
-                .map_err(|e| host_failure("could not prepare buildpacks", &e))?;
-            unpack::extract_zip(zip, &dir, Some(input.owner), &buildpack_limits)
-                .map_err(|e| unpack_failure(&format!("buildpack {key}"), e, disk_mb))?;
+            let name = buildpack_dir_name(key);
+            match &input.buildpack_cache {
+                Some(cache) => {
+                    buildpack_binds.push(bind_cached_buildpack(
+                        cache,
+                        &mut workspace,
+                        key,
+                        zip,
+                        &name,
+                        input.owner,
+                    )?);
+                }
+                None => {
+                    let dir = ws.join("buildpacks").join(&name);
+                    create_owned_dir(&dir, input.owner)
+                        .map_err(|e| host_failure("could not prepare buildpacks", &e))?;
+                    unpack::extract_zip(zip, &dir, Some(input.owner), &buildpack_limits)
+                        .map_err(|e| unpack_failure(&format!("buildpack {key}"), e, disk_mb))?;
+                }
+            }
         }
     }
     if let Some(cache) = &input.request.previous_cache {
@@ -91,8 +121,13 @@ pub(crate) fn prepare(input: PrepareInput) -> Result<Prepared, StagingFailure> {
     }
     let mut network = None;
     if let Some(bundle_input) = &input.bundle {
-        write_bundle(&mut workspace, &input.request, bundle_input)
-            .map_err(|e| host_failure("could not write the container bundle", &e))?;
+        write_bundle(
+            &mut workspace,
+            &input.request,
+            bundle_input,
+            buildpack_binds,
+        )
+        .map_err(|e| host_failure("could not write the container bundle", &e))?;
         if let Some(outbound) = &bundle_input.outbound {
             let netns = workspace.dir().join(NETNS_FILE);
             workspace.track_mount(netns.clone());
@@ -108,11 +143,47 @@ pub(crate) fn prepare(input: PrepareInput) -> Result<Prepared, StagingFailure> {
             );
         }
     }
+    tracing::debug!(
+        from_pool,
+        mounted_ms = mounted.as_secs_f64() * 1000.0,
+        elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "staging workspace prepared"
+    );
     Ok(Prepared {
         workspace,
         network,
         notes,
     })
+}
+
+/// Takes `zip` from the cache (unpacking it there if this version is new) and returns the
+/// read-only bind of it over `/workspace/buildpacks/<name>`, whose mountpoint it creates.
+fn bind_cached_buildpack(
+    cache: &Arc<BuildpackCache>,
+    workspace: &mut Workspace,
+    key: &str,
+    zip: &Path,
+    name: &str,
+    owner: (u32, u32),
+) -> Result<Bind, StagingFailure> {
+    let lease = cache
+        .acquire(zip, &Limits::BUILDPACK, owner)
+        .map_err(|e| match e {
+            ArchiveError::Io(e) => host_failure(&format!("could not unpack buildpack {key}"), &e),
+            e => StagingFailure::new(
+                FailureKind::StagingError,
+                format!("buildpack {key} cannot be staged: {e}"),
+            ),
+        })?;
+    // Root's, so the staging user cannot swap it for a link before the bind is made.
+    fs::create_dir(workspace.ws().join("buildpacks").join(name))
+        .map_err(|e| host_failure("could not prepare buildpacks", &e))?;
+    let bind = (
+        lease.path().to_path_buf(),
+        Path::new(paths::BUILDPACKS_DIR).join(name),
+    );
+    workspace.hold(lease);
+    Ok(bind)
 }
 
 pub use ladle_contract::paths::buildpack_dir_name;
@@ -142,6 +213,7 @@ fn write_bundle(
     workspace: &mut Workspace,
     request: &StagingRequest,
     input: &BundleInput,
+    buildpacks: Vec<Bind>,
 ) -> io::Result<()> {
     let root = workspace.mount_container_root()?;
     let dns = input.outbound.is_some();
@@ -159,6 +231,7 @@ fn write_bundle(
         root: &root,
         binds,
         workspace: workspace.ws(),
+        buildpacks,
         builder: &input.builder,
         args: input.args.clone(),
         env: input.env.clone(),

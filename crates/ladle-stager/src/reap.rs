@@ -48,7 +48,12 @@ impl Stager {
         self.remove_stale_cgroups();
         let work_root = &self.config.work_root;
         let exec_root = self.process_side.as_ref().map(|side| &side.exec_root);
-        let mut mounts = mounts_under(work_root)?;
+        // This stager's own folder (its buildpack cache is mounted there) is no leftover.
+        let own = self.node_dir.path();
+        let mut mounts: Vec<PathBuf> = mounts_under(work_root)?
+            .into_iter()
+            .filter(|mount| !mount.starts_with(own))
+            .collect();
         if let Some(exec_root) = exec_root {
             mounts.extend(mounts_under(exec_root)?);
         }
@@ -56,7 +61,7 @@ impl Stager {
             unmount(&mount)?;
             report.mounts.push(mount);
         }
-        for device in loops_backed_under(work_root) {
+        for device in loops_backed_under(work_root, own) {
             if Command::new("losetup")
                 .arg("-d")
                 .arg(&device)
@@ -68,7 +73,7 @@ impl Stager {
             }
         }
         // So that nothing of the work root is attached when this returns.
-        wait_for_loop_detach(|| !loops_backed_under(work_root).is_empty());
+        wait_for_loop_detach(|| !loops_backed_under(work_root, own).is_empty());
         for entry in fs::read_dir(work_root)?.flatten() {
             if entry
                 .file_name()
@@ -120,7 +125,7 @@ impl Stager {
 }
 
 /// Mount points at or below `root`, deepest first, from /proc/self/mountinfo.
-fn mounts_under(root: &Path) -> std::io::Result<Vec<PathBuf>> {
+pub(crate) fn mounts_under(root: &Path) -> std::io::Result<Vec<PathBuf>> {
     let info = fs::read_to_string("/proc/self/mountinfo")?;
     let mut mounts: Vec<PathBuf> = info
         .lines()
@@ -158,8 +163,9 @@ fn unescape_mountinfo(field: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Loop devices whose backing file lies under `root` (from sysfs, no tool needed).
-fn loops_backed_under(root: &Path) -> Vec<String> {
+/// Loop devices whose backing file lies under `root` but not under `except` (from sysfs, no
+/// tool needed).
+fn loops_backed_under(root: &Path, except: &Path) -> Vec<String> {
     let Ok(devices) = fs::read_dir("/sys/block") else {
         return Vec::new();
     };
@@ -169,8 +175,8 @@ fn loops_backed_under(root: &Path) -> Vec<String> {
         .filter_map(|d| {
             let backing = fs::read_to_string(d.path().join("loop/backing_file")).ok()?;
             let backing = backing.trim().trim_end_matches(" (deleted)");
-            Path::new(backing)
-                .starts_with(root)
+            let backing = Path::new(backing);
+            (backing.starts_with(root) && !backing.starts_with(except))
                 .then(|| format!("/dev/{}", d.file_name().to_string_lossy()))
         })
         .collect()

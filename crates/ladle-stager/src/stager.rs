@@ -3,15 +3,19 @@
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use ladle_contract::{paths, Phase};
 use tracing::Instrument;
 
 use crate::builder_libs::BuilderLibs;
+use crate::buildpack_cache::BuildpackCache;
 use crate::config::{find_on_path, is_executable, ExecutorChoice, StagerConfig, StagingNetwork};
+use crate::fs_pool::FsPool;
 use crate::log::{LogSink, Stream};
 use crate::network::{NetworkTools, StagingNet};
+use crate::node_dir::NodeDir;
 use crate::outcome::{self, Limits, Observed};
 use crate::prepare::{self, host_failure, BundleInput, Outbound, PrepareInput, Prepared};
 use crate::process::{run_process, ProcessLimits};
@@ -67,6 +71,11 @@ pub struct Stager {
     network_tools: Option<NetworkTools>,
     /// The process executor's side: where its workspaces and its builder copy live.
     pub(crate) process_side: Option<ProcessSide>,
+    fs_pool: Arc<FsPool>,
+    /// runc only: admin buildpacks unpacked once per version, bound read-only.
+    buildpack_cache: Option<Arc<BuildpackCache>>,
+    /// Holds the pool's and the cache's files; declared last, so removed after both stopped.
+    pub(crate) node_dir: NodeDir,
 }
 
 /// What the process executor keeps outside the work root, where the staging user can reach
@@ -127,6 +136,24 @@ impl Stager {
             ExecutorKind::Runc => None,
         };
         let builder_libs = BuilderLibs::of(&config.builder_path);
+        let node_dir = NodeDir::create(&config.work_root, NEXT_ID.fetch_add(1, Ordering::Relaxed))
+            .map_err(|source| StagerSetupError::WorkRoot {
+                path: config.work_root.clone(),
+                source,
+            })?;
+        let fs_pool = Arc::new(FsPool::start(
+            node_dir.pool(),
+            config.fs_pool_per_size,
+            config.default_disk_mb,
+        ));
+        let buildpack_cache = (executor == ExecutorKind::Runc && config.cache_buildpacks)
+            .then(|| {
+                BuildpackCache::new(&node_dir.buildpacks_image(), node_dir.buildpacks())
+                    .map_err(|e| tracing::warn!(error = %e, "cannot set up the buildpack cache; each staging unpacks its buildpacks"))
+                    .ok()
+            })
+            .flatten()
+            .map(Arc::new);
         Ok(Stager {
             config,
             executor,
@@ -135,6 +162,9 @@ impl Stager {
             builder_libs,
             network_tools,
             process_side,
+            fs_pool,
+            buildpack_cache,
+            node_dir,
         })
     }
 
@@ -145,6 +175,11 @@ impl Stager {
 
     pub fn config(&self) -> &StagerConfig {
         &self.config
+    }
+
+    /// How many fresh filesystems of `disk_mb` are formatted and waiting for a staging.
+    pub fn ready_filesystems(&self, disk_mb: u64) -> usize {
+        self.fs_pool.ready(disk_mb)
     }
 
     /// Stages `request`, streaming the log to `sink`. Dropping the future while the builder runs
@@ -230,6 +265,8 @@ impl Stager {
             ws_parent: self.process_side.as_ref().map(|p| p.exec_root.clone()),
             id: id.to_string(),
             disk_mb: request.disk_mb,
+            fs_pool: self.fs_pool.clone(),
+            buildpack_cache: self.buildpack_cache.clone(),
             owner: (paths::STAGING_UID, paths::STAGING_GID),
             bundle: (self.executor == ExecutorKind::Runc).then(|| self.bundle_input(id, &request)),
             request,

@@ -1,7 +1,7 @@
 //! The per-staging folder `<work_root>/<id>/`:
 //!
 //! ```text
-//! disk.img   sparse image of disk_mb, ext4
+//! disk.img   sparse image of disk_mb, ext4 (from the pool of fresh ones when it has one)
 //! ws/        the workspace: the image loop-mounted
 //! root/      the container's root: a small tmpfs with mountpoints and our /etc (runc only)
 //! bundle/    OCI bundle, config.json only (runc only)
@@ -22,6 +22,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use nix::mount::{umount2, MntFlags, MsFlags};
+
+use crate::buildpack_cache::BuildpackLease;
 
 /// Folders the builder writes to, owned by the staging user (the mount root stays root's, so
 /// the builder cannot replace them with symlinks).
@@ -47,18 +49,23 @@ pub(crate) struct Workspace {
     /// The loop device under the mounted image: its sysfs folder and the image's path as the
     /// kernel reports it.
     loop_device: Option<(PathBuf, PathBuf)>,
+    /// The cached admin buildpacks bound into the container, kept from pruning until the
+    /// workspace is gone.
+    buildpacks: Vec<BuildpackLease>,
     cleaned: bool,
 }
 
 impl Workspace {
     /// Creates the folder and an ext4 image of `disk_mb`, mounted as the workspace (writes past
     /// it fail with ENOSPC): `<dir>/ws`, or `<ws_parent>/<id>` when given. The folders the
-    /// builder writes to belong to `owner`.
+    /// builder writes to belong to `owner`. `pooled` is a fresh image of `disk_mb` formatted
+    /// ahead of time (on the work root's filesystem), used instead of formatting one here.
     pub(crate) fn create(
         work_root: &Path,
         ws_parent: Option<&Path>,
         id: &str,
         disk_mb: u64,
+        pooled: Option<PathBuf>,
         (uid, gid): (u32, u32),
     ) -> io::Result<Workspace> {
         let dir = work_root.join(id);
@@ -75,10 +82,11 @@ impl Workspace {
             mounted: false,
             extra_mounts: Vec::new(),
             loop_device: None,
+            buildpacks: Vec::new(),
             cleaned: false,
         };
         fs::create_dir(&workspace.ws)?;
-        workspace.mount_image(disk_mb)?;
+        workspace.mount_image(disk_mb, pooled)?;
         fs::set_permissions(&workspace.ws, fs::Permissions::from_mode(0o755))?;
         for name in WRITABLE_DIRS {
             let path = workspace.ws.join(name);
@@ -119,21 +127,31 @@ impl Workspace {
         self.extra_mounts.push(path);
     }
 
-    fn mount_image(&mut self, disk_mb: u64) -> io::Result<()> {
+    /// Keeps `lease` (a cached buildpack bound into the container) until the workspace is gone.
+    pub(crate) fn hold(&mut self, lease: BuildpackLease) {
+        self.buildpacks.push(lease);
+    }
+
+    fn mount_image(&mut self, disk_mb: u64, pooled: Option<PathBuf>) -> io::Result<()> {
         let image = self.dir.join("disk.img");
-        fs::File::create(&image)?.set_len(disk_mb * 1024 * 1024)?;
-        // No journal and lazy init: the filesystem lives for one staging, formatting takes ~10 ms.
-        // -m 0: no blocks reserved for root, so the limit is what the staging user can write.
-        run_tool(
-            Command::new("mkfs.ext4")
-                .args(["-q", "-F", "-m", "0", "-O", "^has_journal"])
-                .args(["-E", "lazy_itable_init=1,lazy_journal_init=1,nodiscard"])
-                .arg(&image),
-        )?;
+        let from_pool = match pooled {
+            Some(pooled) => fs::rename(&pooled, &image)
+                .map_err(|e| {
+                    tracing::warn!(image = %pooled.display(), error = %e, "cannot take the pooled filesystem; formatting one");
+                    let _ = fs::remove_file(&pooled);
+                })
+                .is_ok(),
+            None => false,
+        };
+        if !from_pool {
+            format_image(&image, disk_mb)?;
+        }
         // `mount -o loop` allocates the loop device and sets autoclear, so unmounting frees it.
+        // noinit_itable: the inode tables of a fresh sparse image read as zeros already; the
+        // kernel need not spend the staging's time writing zeros over them.
         run_tool(
             Command::new("mount")
-                .args(["-t", "ext4", "-o", "loop,nosuid,nodev"])
+                .args(["-t", "ext4", "-o", "loop,nosuid,nodev,noinit_itable"])
                 .arg(&image)
                 .arg(&self.ws),
         )?;
@@ -164,6 +182,7 @@ impl Workspace {
         if let Some((device, image)) = self.loop_device.take() {
             wait_for_loop_release(&device, &image);
         }
+        self.buildpacks.clear();
         if self.ws_outside {
             fs::remove_dir_all(&self.ws).or_else(ignore_not_found)?;
         }
@@ -179,6 +198,19 @@ impl Drop for Workspace {
             tracing::error!(dir = %self.dir.display(), error = %e, "could not remove staging workspace");
         }
     }
+}
+
+/// Creates `image`, a sparse file of `disk_mb`, and formats it as ext4.
+pub(crate) fn format_image(image: &Path, disk_mb: u64) -> io::Result<()> {
+    fs::File::create(image)?.set_len(disk_mb * 1024 * 1024)?;
+    // No journal and lazy init: the filesystem lives for one staging, formatting takes ~10 ms.
+    // -m 0: no blocks reserved for root, so the limit is what the staging user can write.
+    run_tool(
+        Command::new("mkfs.ext4")
+            .args(["-q", "-F", "-m", "0", "-O", "^has_journal"])
+            .args(["-E", "lazy_itable_init=1,lazy_journal_init=1,nodiscard"])
+            .arg(image),
+    )
 }
 
 /// Unmounts `path`, retrying briefly while the last processes of a killed container exit, then

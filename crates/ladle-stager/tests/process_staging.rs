@@ -38,6 +38,7 @@ async fn process_executor_stages_the_same_app() {
     let left: Vec<_> = std::fs::read_dir(scratch.work_root())
         .unwrap()
         .flatten()
+        .filter(|e| e.file_name() != ladle_stager::NODE_DIR)
         .map(|e| e.path())
         .collect();
     assert!(left.is_empty(), "workspace left: {left:?}");

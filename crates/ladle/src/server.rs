@@ -177,7 +177,7 @@ pub fn start_staging_slots(state: &AppState) -> anyhow::Result<Option<Slots>> {
         tracing::info!("no staging slots on this node");
         return Ok(None);
     }
-    let stager = Arc::new(build_stager(&state.config)?);
+    let stager = Arc::new(build_stager(&state.config, slots)?);
     match stager.reap_leftovers() {
         Ok(report) if !report.is_empty() => {
             tracing::warn!(?report, "removed leftovers of an earlier run")
@@ -195,14 +195,14 @@ pub fn start_staging_slots(state: &AppState) -> anyhow::Result<Option<Slots>> {
     )))
 }
 
-/// Pruning of old staging logs and finished jobs, and the sweep of stalled stagings: every
-/// node, with or without staging slots.
+/// Pruning of old staging logs and finished jobs, and the sweep of stalled stagings and package
+/// uploads: every node, with or without staging slots.
 fn start_background_work(state: &AppState) {
     crate::jobs::log_retention::spawn(state.db.clone(), state.config.staging.log_retention_days);
     crate::jobs::sweep::spawn(state.clone());
 }
 
-fn build_stager(config: &Config) -> anyhow::Result<Stager> {
+fn build_stager(config: &Config, slots: usize) -> anyhow::Result<Stager> {
     let staging = &config.staging;
     let builder_path = match &staging.builder_path {
         Some(path) => path.clone(),
@@ -213,6 +213,10 @@ fn build_stager(config: &Config) -> anyhow::Result<Stager> {
     stager_config.executor = staging.stager;
     stager_config.network = staging.staging_network;
     stager_config.deny_cidrs = parse_deny_cidrs(&staging.staging_deny_cidrs)?;
+    // Enough fresh filesystems for every slot to take one while the next are formatted.
+    stager_config.fs_pool_per_size = 2 * slots;
+    // An app without a disk limit of its own stages with the minimum.
+    stager_config.default_disk_mb = Some(staging.min_staging_disk_mb);
     Stager::new(stager_config).context("cannot set up staging")
 }
 

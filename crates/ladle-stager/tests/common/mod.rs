@@ -197,7 +197,14 @@ impl Scratch {
             "runc container left: {containers:?}"
         );
         let root = self.path().to_string_lossy().into_owned();
-        let mounts = fs::read_to_string("/proc/self/mountinfo").unwrap();
+        // The stager's own buildpack cache stays mounted while the stager lives.
+        let node_dir = format!("/{}/", ladle_stager::NODE_DIR);
+        let mounts: String = fs::read_to_string("/proc/self/mountinfo")
+            .unwrap()
+            .lines()
+            .filter(|line| !line.contains(&node_dir))
+            .map(|line| format!("{line}\n"))
+            .collect();
         assert!(
             !mounts.contains(&root) && !mounts.contains(guid),
             "mount left under {root} or for {guid}:\n{mounts}"
@@ -206,7 +213,7 @@ impl Scratch {
             let backing =
                 fs::read_to_string(device.path().join("loop/backing_file")).unwrap_or_default();
             assert!(
-                !backing.contains(&root),
+                !backing.contains(&root) || backing.contains(&node_dir),
                 "loop device {:?} left for {backing}",
                 device.file_name()
             );
@@ -224,9 +231,12 @@ impl Scratch {
                 );
             }
         }
+        // The stager's own folder (its pool of fresh filesystems, its unpacked buildpacks) is
+        // not a staging's.
         let left: Vec<_> = fs::read_dir(self.work_root())
             .unwrap()
             .flatten()
+            .filter(|e| e.file_name() != ladle_stager::NODE_DIR)
             .map(|e| e.path())
             .collect();
         assert!(left.is_empty(), "workspace left: {left:?}");
@@ -238,7 +248,8 @@ impl Scratch {
 /// the tests that follow.
 impl Drop for Scratch {
     fn drop(&mut self) {
-        let leftovers = fs::read_dir(self.work_root()).is_ok_and(|mut e| e.next().is_some());
+        let leftovers = fs::read_dir(self.work_root())
+            .is_ok_and(|mut e| e.any(|e| e.is_ok_and(|e| e.file_name() != ladle_stager::NODE_DIR)));
         if leftovers {
             if let Ok(stager) = Stager::new(self.config(ExecutorChoice::Auto)) {
                 let _ = stager.reap_leftovers();

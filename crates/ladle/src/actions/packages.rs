@@ -32,6 +32,10 @@ pub enum PackageError {
     NotBits,
     #[error("Bits may be uploaded only once. Create a new package to upload different bits.")]
     AlreadyUploaded,
+    /// The node storing the bits lost the upload (its heartbeat stopped for a lease, and the
+    /// package went back to awaiting bits).
+    #[error("the upload was interrupted before its bits were kept; upload them again")]
+    UploadInterrupted,
     #[error("Package has no bits to download.")]
     NoBitsToDownload,
     /// A bits package can be copied once its bits are in (state READY).

@@ -5,7 +5,7 @@
 use ladle_stager::{FailureKind, StagingFailure, StagingSuccess};
 
 use crate::db::droplets::{self, DropletRecord, StagedBuildpack, StagedFields};
-use crate::db::{buildpacks, builds, DbResult};
+use crate::db::{build_caches, buildpacks, builds, DbResult};
 use crate::domain::{BuildState, BuildpackUrl, Guid};
 use crate::state::AppState;
 
@@ -14,19 +14,31 @@ pub enum Outcome {
         success: Box<StagingSuccess>,
         sha1: String,
         sha256: String,
+        /// Of the build cache stored beside the droplet, if the staging made one.
+        cache_sha256: Option<String>,
     },
     Failed(StagingFailure),
 }
 
 #[tracing::instrument(skip_all, fields(droplet_guid = %droplet.guid))]
-pub async fn record(state: &AppState, droplet: &DropletRecord, outcome: Outcome) -> DbResult<()> {
+pub async fn record(state: &AppState, droplet: &DropletRecord, outcome: &Outcome) -> DbResult<()> {
     match outcome {
         Outcome::Staged {
             success,
             sha1,
             sha256,
-        } => succeed(state, droplet, &success, sha1, sha256).await,
-        Outcome::Failed(failure) => fail(state, droplet, &failure).await,
+            cache_sha256,
+        } => {
+            succeed(
+                state,
+                droplet,
+                success,
+                (sha1, sha256),
+                cache_sha256.as_deref(),
+            )
+            .await
+        }
+        Outcome::Failed(failure) => fail(state, droplet, failure).await,
     }
 }
 
@@ -34,15 +46,15 @@ async fn succeed(
     state: &AppState,
     droplet: &DropletRecord,
     success: &StagingSuccess,
-    sha1: String,
-    sha256: String,
+    (sha1, sha256): (&str, &str),
+    cache_sha256: Option<&str>,
 ) -> DbResult<()> {
     let result = &success.result;
     let buildpack_guid =
         admin_buildpack_guid(state, &result.lifecycle_metadata.buildpack_key).await?;
     let fields = StagedFields {
-        sha1,
-        sha256,
+        sha1: sha1.to_string(),
+        sha256: sha256.to_string(),
         detected_start_command: result.process_types.get("web").cloned().unwrap_or_default(),
         process_types: result.process_types.clone(),
         buildpacks: staged_buildpacks(success),
@@ -52,6 +64,9 @@ async fn succeed(
     let mut tx = state.db.begin().await?;
     if droplets::mark_staged(&mut tx, &droplet.guid, &fields).await? {
         builds::complete(&mut tx, &droplet.guid, BuildState::Staged, None).await?;
+        if let Some(cache_sha256) = cache_sha256 {
+            build_caches::upsert(&mut tx, &droplet.app_guid, cache_sha256).await?;
+        }
         tx.commit().await?;
         state.staging_log_appended.notify_waiters();
         tracing::info!(executor = %success.executor, "staged");

@@ -31,6 +31,7 @@ impl From<PackageError> for ApiError {
                 "PackageBitsAlreadyUploaded",
                 err.to_string(),
             ),
+            PackageError::UploadInterrupted => ApiError::unable_to_perform("Upload", &err),
             PackageError::AppInvalid
             | PackageError::NotBits
             | PackageError::NoBitsToDownload
@@ -146,7 +147,15 @@ pub async fn upload(
     let limits = package_upload::zip_limits(state.config.max_package_size_bytes);
     let form = UploadForm::read(form, &upload_dir(&state), limits.max_upload_bytes(), true).await?;
     let bits = form.bits_without_resources()?;
-    let stored = package_upload::store(&state.db, &state.blobs, limits, &found, bits).await?;
+    let stored = package_upload::store(
+        &state.db,
+        &state.blobs,
+        limits,
+        &found,
+        bits,
+        state.config.staging.job_lease(),
+    )
+    .await?;
     Ok(Json(package::present(&stored, &state.links)))
 }
 

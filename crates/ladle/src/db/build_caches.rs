@@ -11,7 +11,12 @@ pub async fn find(db: &DbPool, app_guid: &str) -> DbResult<Option<String>> {
     Ok(row.map(|(sha,)| sha))
 }
 
-pub async fn upsert(db: &DbPool, app_guid: &str, sha256: &str) -> DbResult<()> {
+/// Records the app's cache inside the caller's transaction (with its droplet's STAGED state).
+pub async fn upsert(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    app_guid: &str,
+    sha256: &str,
+) -> DbResult<()> {
     let now = super::now();
     sqlx::query(
         "INSERT INTO app_build_caches (app_guid, sha256, created_at) VALUES ($1, $2, $3) \
@@ -20,7 +25,7 @@ pub async fn upsert(db: &DbPool, app_guid: &str, sha256: &str) -> DbResult<()> {
     .bind(app_guid)
     .bind(sha256)
     .bind(now)
-    .execute(db)
+    .execute(&mut **tx)
     .await?;
     Ok(())
 }

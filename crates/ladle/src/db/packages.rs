@@ -86,23 +86,54 @@ pub async fn list(db: &DbPool, filter: &Where, page: &Page) -> DbResult<(Vec<Pac
     fetch_page(db, "packages", filter, page).await
 }
 
-/// AWAITING_UPLOAD → PROCESSING_UPLOAD. False when the package was no longer awaiting bits
-/// (another upload got there first).
-pub async fn start_processing_upload(db: &DbPool, guid: &str) -> DbResult<bool> {
-    transition(
-        db,
-        guid,
-        PackageState::AwaitingUpload,
-        PackageState::ProcessingUpload,
+/// AWAITING_UPLOAD → PROCESSING_UPLOAD, the package now `owner`'s (one upload's own id) with a
+/// fresh heartbeat. False when the package was no longer awaiting bits (another upload got
+/// there first).
+pub async fn start_processing_upload(db: &DbPool, guid: &str, owner: &str) -> DbResult<bool> {
+    let now = now();
+    let done = sqlx::query(
+        "UPDATE packages SET state = $1, upload_owner = $2, upload_heartbeat_at = $3, \
+         updated_at = $3 WHERE guid = $4 AND state = $5",
     )
-    .await
+    .bind(PackageState::ProcessingUpload)
+    .bind(owner)
+    .bind(&now)
+    .bind(guid)
+    .bind(PackageState::AwaitingUpload)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }
 
-/// PROCESSING_UPLOAD → READY with the zip's checksums; called once the blob is stored.
-pub async fn finish_upload(db: &DbPool, guid: &str, sha1: &str, sha256: &str) -> DbResult<bool> {
+/// Renews `owner`'s heartbeat on a package it is storing bits for; false when the upload is no
+/// longer `owner`'s (the sweep gave the package back to the client, or it was deleted).
+pub async fn renew_upload(db: &DbPool, guid: &str, owner: &str) -> DbResult<bool> {
     let done = sqlx::query(
-        "UPDATE packages SET state = $1, sha1 = $2, sha256 = $3, error = NULL, updated_at = $4 \
-         WHERE guid = $5 AND state = $6",
+        "UPDATE packages SET upload_heartbeat_at = $1 \
+         WHERE guid = $2 AND state = $3 AND upload_owner = $4",
+    )
+    .bind(now())
+    .bind(guid)
+    .bind(PackageState::ProcessingUpload)
+    .bind(owner)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// PROCESSING_UPLOAD → READY with the zip's checksums; called once the blob is stored. False
+/// when the upload is no longer `owner`'s.
+pub async fn finish_upload(
+    db: &DbPool,
+    guid: &str,
+    owner: &str,
+    sha1: &str,
+    sha256: &str,
+) -> DbResult<bool> {
+    let done = sqlx::query(
+        "UPDATE packages SET state = $1, sha1 = $2, sha256 = $3, error = NULL, updated_at = $4, \
+         upload_owner = NULL, upload_heartbeat_at = NULL \
+         WHERE guid = $5 AND state = $6 AND upload_owner = $7",
     )
     .bind(PackageState::Ready)
     .bind(sha1)
@@ -110,42 +141,53 @@ pub async fn finish_upload(db: &DbPool, guid: &str, sha1: &str, sha256: &str) ->
     .bind(now())
     .bind(guid)
     .bind(PackageState::ProcessingUpload)
+    .bind(owner)
     .execute(db)
     .await?;
     Ok(done.rows_affected() == 1)
 }
 
-/// PROCESSING_UPLOAD → FAILED with the reason shown to the client.
-pub async fn fail_upload(db: &DbPool, guid: &str, error: &str) -> DbResult<()> {
+/// PROCESSING_UPLOAD → FAILED with the reason shown to the client, if the upload is still
+/// `owner`'s.
+pub async fn fail_upload(db: &DbPool, guid: &str, owner: &str, error: &str) -> DbResult<()> {
     sqlx::query(
-        "UPDATE packages SET state = $1, error = $2, updated_at = $3 WHERE guid = $4 AND state = $5",
+        "UPDATE packages SET state = $1, error = $2, updated_at = $3, upload_owner = NULL, \
+         upload_heartbeat_at = NULL WHERE guid = $4 AND state = $5 AND upload_owner = $6",
     )
     .bind(PackageState::Failed)
     .bind(error)
     .bind(now())
     .bind(guid)
     .bind(PackageState::ProcessingUpload)
+    .bind(owner)
     .execute(db)
     .await?;
     Ok(())
 }
 
-async fn transition(
-    db: &DbPool,
-    guid: &str,
-    from: PackageState,
-    to: PackageState,
-) -> DbResult<bool> {
-    let done = sqlx::query(
-        "UPDATE packages SET state = $1, updated_at = $2 WHERE guid = $3 AND state = $4",
-    )
-    .bind(to)
+/// PROCESSING_UPLOAD → AWAITING_UPLOAD for up to `limit` packages whose upload heartbeat is
+/// older than `cutoff`: the node storing their bits died. The client may then upload again; the
+/// blob the dead upload may have left is unreachable (the package is not READY) and the next
+/// upload overwrites it. The stale heartbeat is checked again as each row is updated, so a
+/// heartbeat renewed meanwhile wins, and nodes sweeping at once reset each package once.
+/// Rows without a heartbeat (made before it existed) count from their last change.
+pub async fn reset_stalled_uploads(db: &DbPool, cutoff: &str, limit: i64) -> DbResult<Vec<String>> {
+    const STALLED: &str =
+        "state = $2 AND COALESCE(upload_heartbeat_at, updated_at, created_at) < $3";
+    let reset: Vec<(String,)> = sqlx::query_as(&format!(
+        "UPDATE packages SET state = $1, upload_owner = NULL, upload_heartbeat_at = NULL, \
+         updated_at = $4 \
+         WHERE guid IN (SELECT guid FROM packages WHERE {STALLED} LIMIT $5) AND {STALLED} \
+         RETURNING guid"
+    ))
+    .bind(PackageState::AwaitingUpload)
+    .bind(PackageState::ProcessingUpload)
+    .bind(cutoff)
     .bind(now())
-    .bind(guid)
-    .bind(from)
-    .execute(db)
+    .bind(limit)
+    .fetch_all(db)
     .await?;
-    Ok(done.rows_affected() == 1)
+    Ok(reset.into_iter().map(|(guid,)| guid).collect())
 }
 
 /// Deletes the row; false when it was already gone.

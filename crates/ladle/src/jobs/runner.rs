@@ -128,7 +128,7 @@ impl Slot {
                 // Dropped however the attempt ends, so no lease is renewed for a job nobody runs.
                 let lease = ctx.state.config.staging.job_lease();
                 let _heartbeat = start_heartbeat(&ctx.state.db, &job.guid, owner, lease);
-                run_attempt(ctx, &job, &self.hand_back).await
+                run_attempt(ctx, &job, owner, &self.hand_back).await
             };
             match attempt {
                 Attempt::Done(Ok(())) => queue::finish(&ctx.state.db, &job.guid, owner, None).await,
@@ -168,12 +168,14 @@ fn unfinished(job: &ClaimedJob, max_attempts: i64) -> String {
 async fn run_attempt(
     ctx: &StagingContext,
     job: &ClaimedJob,
+    owner: &str,
     hand_back: &CancellationToken,
 ) -> Attempt {
     let mut attempt = AbortOnDropHandle::new(tokio::spawn({
         let ctx = ctx.clone();
         let job = job.clone();
-        async move { staging::run(&ctx, &job).await }
+        let owner = owner.to_string();
+        async move { staging::run(&ctx, &job, &owner).await }
     }));
     let ended = tokio::select! {
         ended = &mut attempt => ended,

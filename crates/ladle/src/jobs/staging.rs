@@ -1,10 +1,15 @@
 //! The staging job: gather a droplet's inputs from the blobstore, run the stager, store the
 //! droplet and build cache, and record the outcome. Safe to run twice for the same droplet:
 //! completion only changes a droplet that is still in flight.
+//!
+//! An outcome that cannot be recorded because the database is unreachable is not dropped: the
+//! attempt waits for the database, renewing its lease as soon as it answers, and records it
+//! then. Only when the job is no longer this node's (another node took it over, or the sweep
+//! failed it) or the staging deadline has passed does it give up, and the attempt fails.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use ladle_stager::env::{staging_environment, StagingEnvInput};
@@ -18,7 +23,7 @@ use super::staging_metrics::{self, TimedSink};
 use crate::actions::staging_complete::{self, Outcome};
 use crate::blobstore::keys;
 use crate::db::droplets::{self, DropletRecord};
-use crate::db::job_queue::ClaimedJob;
+use crate::db::job_queue::{self as queue, ClaimedJob};
 use crate::db::{build_caches, buildpacks, stacks};
 use crate::domain::BuildpackUrl;
 use crate::state::AppState;
@@ -34,7 +39,7 @@ pub struct StagingContext {
 /// (after the last attempt it calls `give_up`); what the stager reports (a buildpack that fails,
 /// a time limit) is the staging's outcome, recorded here, not an error.
 #[tracing::instrument(skip_all, fields(job_guid = %job.guid, droplet_guid = job.resource_guid.as_deref().unwrap_or("")))]
-pub async fn run(ctx: &StagingContext, job: &ClaimedJob) -> anyhow::Result<()> {
+pub async fn run(ctx: &StagingContext, job: &ClaimedJob, owner: &str) -> anyhow::Result<()> {
     let db = &ctx.state.db;
     let droplet_guid = job
         .resource_guid
@@ -70,13 +75,59 @@ pub async fn run(ctx: &StagingContext, job: &ClaimedJob) -> anyhow::Result<()> {
         Err(failure) => Outcome::Failed(failure),
     };
     staging_metrics::ended(&outcome);
-    staging_complete::record(&ctx.state, &droplet, outcome)
+    record_outcome(ctx, job, owner, &droplet, &outcome)
         .await
         .context("cannot record the staging's outcome")?;
     if droplets::find(db, droplet_guid).await?.is_none() {
         end_for_deleted_droplet(ctx, droplet_guid).await?;
     }
     Ok(())
+}
+
+/// The first wait before recording an outcome again after the database did not answer; each
+/// further wait doubles, up to `RECORD_RETRY_MAX`.
+const RECORD_RETRY_FIRST: Duration = Duration::from_millis(250);
+const RECORD_RETRY_MAX: Duration = Duration::from_secs(2);
+
+/// Records the outcome, waiting out a database outage (see the module's doc). Each retry
+/// first renews the job's lease: that both shows the database is back and keeps the job from
+/// being taken over while its outcome is being written.
+async fn record_outcome(
+    ctx: &StagingContext,
+    job: &ClaimedJob,
+    owner: &str,
+    droplet: &DropletRecord,
+    outcome: &Outcome,
+) -> anyhow::Result<()> {
+    let staging = &ctx.state.config.staging;
+    let give_up_at = Instant::now() + staging.staging_deadline();
+    let mut pause = RECORD_RETRY_FIRST;
+    loop {
+        let err = match staging_complete::record(&ctx.state, droplet, outcome).await {
+            Ok(()) => return Ok(()),
+            Err(err) if crate::outage::database_unreachable(&err) => err,
+            Err(err) => return Err(err.into()),
+        };
+        tracing::warn!(error = %err, "cannot record the staging's outcome; waiting for the database");
+        loop {
+            if Instant::now() >= give_up_at {
+                return Err(anyhow::Error::new(err)
+                    .context("the database stayed unreachable past the staging deadline"));
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(RECORD_RETRY_MAX);
+            match queue::renew(&ctx.state.db, &job.guid, owner, staging.job_lease()).await {
+                Ok(true) => break,
+                Ok(false) => {
+                    return Err(anyhow::Error::new(err).context(
+                        "the staging job is no longer this node's; its outcome is left to its new owner",
+                    ))
+                }
+                Err(renew_err) if crate::outage::database_unreachable(&renew_err) => {}
+                Err(renew_err) => return Err(renew_err.into()),
+            }
+        }
+    }
 }
 
 /// After the last attempt failed with `cause`: the droplet fails with StagerError and the cause
@@ -90,7 +141,7 @@ pub async fn give_up(ctx: &StagingContext, job: &ClaimedJob, cause: &str) -> any
         Some(droplet) => {
             let failure = Outcome::Failed(StagingFailure::stager(cause));
             staging_metrics::gave_up();
-            staging_complete::record(&ctx.state, &droplet, failure).await?
+            staging_complete::record(&ctx.state, &droplet, &failure).await?
         }
         None => staging_complete::fail_build_of_deleted_droplet(&ctx.state, droplet_guid).await?,
     }
@@ -300,21 +351,24 @@ async fn store_outputs(
             .blobs
             .put_file(&keys::droplet(&droplet.guid), &success.droplet)
             .await?;
+        // The cache's row is written with the droplet's STAGED state, in one transaction, so a
+        // database outage here does not fail a staging whose droplet is already stored.
+        let mut cache_sha256 = None;
         if let Some(cache) = &success.cache {
-            let (_, cache_sha256) = crate::digest::file_digests(cache).await?;
+            cache_sha256 = Some(crate::digest::file_digests(cache).await?.1);
             ctx.state
                 .blobs
                 .put_file(&keys::build_cache(&droplet.app_guid), cache)
                 .await?;
-            build_caches::upsert(&ctx.state.db, &droplet.app_guid, &cache_sha256).await?;
         }
-        anyhow::Ok((sha1, sha256))
+        anyhow::Ok((sha1, sha256, cache_sha256))
     };
     match stored.await {
-        Ok((sha1, sha256)) => Outcome::Staged {
+        Ok((sha1, sha256, cache_sha256)) => Outcome::Staged {
             success: Box::new(success),
             sha1,
             sha256,
+            cache_sha256,
         },
         Err(err) => Outcome::Failed(StagingFailure::stager(format!(
             "cannot store the droplet: {err:#}"

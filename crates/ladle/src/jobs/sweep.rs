@@ -1,5 +1,6 @@
 //! The periodic sweep every node runs, with or without staging slots: a staging nobody is
-//! finishing fails with StagingTimeExpired, and finished jobs (and staging scratch) past their
+//! finishing fails with StagingTimeExpired, a package upload whose node stopped renewing its
+//! heartbeat goes back to AWAITING_UPLOAD, and finished jobs (and staging scratch) past their
 //! retention are deleted. All of it is idempotent, so nodes sharing a database may all sweep.
 //!
 //! A staging is "nobody's" when its attempt was claimed longer ago than the staging timeout plus
@@ -16,7 +17,7 @@ use time::OffsetDateTime;
 
 use crate::actions::staging_complete::{self, Outcome};
 use crate::db::job_queue as queue;
-use crate::db::{droplets, format_timestamp, DbResult};
+use crate::db::{droplets, format_timestamp, packages, DbResult};
 use crate::state::AppState;
 
 /// Rows handled per query, so one sweep never holds the database long.
@@ -28,12 +29,16 @@ const ROUNDS: usize = 100;
 pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let staging = &state.config.staging;
-        let mut ticks = tokio::time::interval(sweep_period(staging.staging_deadline()));
+        let period = sweep_period(staging.staging_deadline(), staging.job_lease());
+        let mut ticks = tokio::time::interval(period);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticks.tick().await;
             if let Err(err) = sweep_stagings(&state).await {
                 tracing::warn!(error = %err, "cannot sweep stalled stagings");
+            }
+            if let Err(err) = sweep_uploads(&state).await {
+                tracing::warn!(error = %err, "cannot sweep stalled package uploads");
             }
             if let Err(err) = prune_jobs(&state).await {
                 tracing::warn!(error = %err, "cannot prune finished jobs");
@@ -45,10 +50,35 @@ pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
     })
 }
 
-/// A fifth of the deadline, between one second and a minute: a stalled staging fails at most
-/// about a fifth late.
-fn sweep_period(deadline: Duration) -> Duration {
-    (deadline / 5).clamp(Duration::from_secs(1), Duration::from_secs(60))
+/// A fifth of the staging deadline or the lease, whichever is shorter, between one second and a
+/// minute: a stalled staging fails at most about a fifth late, and a stalled upload goes back to
+/// its client within two leases of its node's death.
+fn sweep_period(deadline: Duration, lease: Duration) -> Duration {
+    (deadline / 5)
+        .min(lease)
+        .clamp(Duration::from_secs(1), Duration::from_secs(60))
+}
+
+/// Puts every package whose upload heartbeat is older than the lease back to AWAITING_UPLOAD
+/// (its node died while storing the bits); how many.
+pub async fn sweep_uploads(state: &AppState) -> DbResult<usize> {
+    let lease = state.config.staging.job_lease();
+    let cutoff = format_timestamp(OffsetDateTime::now_utc() - lease);
+    let mut reset = 0;
+    for _ in 0..ROUNDS {
+        let guids = packages::reset_stalled_uploads(&state.db, &cutoff, BATCH).await?;
+        for package_guid in &guids {
+            tracing::warn!(
+                package_guid,
+                "the node storing this package's bits stopped; the client may upload them again"
+            );
+        }
+        reset += guids.len();
+        if guids.len() < BATCH as usize {
+            break;
+        }
+    }
+    Ok(reset)
 }
 
 /// Fails every staging that has made no progress within the deadline; how many.
@@ -79,7 +109,7 @@ pub async fn sweep_stagings(state: &AppState) -> DbResult<usize> {
 async fn fail_stalled(state: &AppState, droplet_guid: &str, message: &str) -> DbResult<()> {
     if let Some(droplet) = droplets::find(&state.db, droplet_guid).await? {
         let failure = StagingFailure::new(FailureKind::StagingTimeExpired, message);
-        staging_complete::record(state, &droplet, Outcome::Failed(failure)).await?;
+        staging_complete::record(state, &droplet, &Outcome::Failed(failure)).await?;
         tracing::warn!(droplet_guid, "failed a stalled staging");
     }
     let error = staging_complete::describe(FailureKind::StagingTimeExpired, message);
@@ -160,15 +190,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_sweep_runs_a_fifth_of_the_deadline_apart_within_a_second_and_a_minute() {
+    fn the_sweep_runs_a_fifth_of_the_deadline_or_a_lease_apart_within_a_second_and_a_minute() {
+        let long_lease = Duration::from_secs(3600);
         assert_eq!(
-            sweep_period(Duration::from_secs(930)),
+            sweep_period(Duration::from_secs(930), long_lease),
             Duration::from_secs(60)
         );
         assert_eq!(
-            sweep_period(Duration::from_secs(100)),
+            sweep_period(Duration::from_secs(100), long_lease),
             Duration::from_secs(20)
         );
-        assert_eq!(sweep_period(Duration::from_secs(2)), Duration::from_secs(1));
+        assert_eq!(
+            sweep_period(Duration::from_secs(2), long_lease),
+            Duration::from_secs(1)
+        );
+        assert_eq!(
+            sweep_period(Duration::from_secs(960), Duration::from_secs(30)),
+            Duration::from_secs(30)
+        );
+        assert_eq!(
+            sweep_period(Duration::from_secs(960), Duration::from_secs(2)),
+            Duration::from_secs(2)
+        );
     }
 }

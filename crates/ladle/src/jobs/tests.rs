@@ -12,7 +12,7 @@ use super::runner;
 use super::staging::{test_hooks, StagingContext};
 use crate::config::ServeArgs;
 use crate::db::job_queue::{self as queue, STAGING};
-use crate::db::{self, DbPool};
+use crate::db::{self, packages, DbPool};
 use crate::server::Server;
 use clap::Parser;
 use ladle_stager::{ExecutorChoice, Stager, StagerConfig};
@@ -717,4 +717,131 @@ async fn logs_of_final_droplets_older_than_the_retention_are_pruned() {
         .unwrap();
     assert_eq!(droplets, 125);
     assert_eq!(prune(db, &cutoff(now, 30)).await.unwrap(), 0);
+}
+
+impl Node {
+    /// A bits package of a fresh app, in PROCESSING_UPLOAD as `owner`'s upload.
+    async fn package_being_stored(&self, owner: &str) -> String {
+        let db = self.db();
+        let (org, space, app) = (db::new_guid(), db::new_guid(), db::new_guid());
+        let package = db::new_guid().into_string();
+        let now = db::now();
+        let rows: [(&str, [&str; 3]); 4] = [
+            (
+                "INSERT INTO organizations (guid, name, created_at) VALUES ($1, $2, $3)",
+                [&org, &org, &now],
+            ),
+            (
+                "INSERT INTO spaces (guid, name, organization_guid, created_at) \
+                 VALUES ($1, 'dev', $2, $3)",
+                [&space, &org, &now],
+            ),
+            (
+                "INSERT INTO apps (guid, name, space_guid, created_at) VALUES ($1, 'app', $2, $3)",
+                [&app, &space, &now],
+            ),
+            (
+                "INSERT INTO packages (guid, app_guid, package_type, state, created_at) \
+                 VALUES ($1, $2, 'bits', 'AWAITING_UPLOAD', $3)",
+                [&package, &app, &now],
+            ),
+        ];
+        for (sql, [first, second, third]) in rows {
+            sqlx::query(sql)
+                .bind(first)
+                .bind(second)
+                .bind(third)
+                .execute(db)
+                .await
+                .unwrap();
+        }
+        assert!(packages::start_processing_upload(db, &package, owner)
+            .await
+            .unwrap());
+        package
+    }
+
+    async fn package_state(&self, guid: &str) -> String {
+        packages::find(self.db(), guid)
+            .await
+            .unwrap()
+            .expect("package")
+            .state
+            .as_str()
+            .to_string()
+    }
+
+    /// Moves the package's upload heartbeat a lease and more into the past, as if its node
+    /// had stopped renewing it.
+    async fn age_upload_heartbeat(&self, guid: &str) {
+        let stale =
+            db::format_timestamp(time::OffsetDateTime::now_utc() - LEASE - Duration::from_secs(5));
+        sqlx::query(
+            "UPDATE packages SET upload_heartbeat_at = $1, updated_at = $1 WHERE guid = $2",
+        )
+        .bind(stale)
+        .bind(guid)
+        .execute(self.db())
+        .await
+        .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn the_sweep_leaves_a_heartbeating_upload_alone_and_gives_a_stalled_one_back_once() {
+    let node = Node::start().await;
+    let state = &node.ctx.state;
+    let fresh = node.package_being_stored("fresh-upload").await;
+    let renewed = node.package_being_stored("renewed-upload").await;
+    let stalled = node.package_being_stored("dead-upload").await;
+    node.age_upload_heartbeat(&renewed).await;
+    node.age_upload_heartbeat(&stalled).await;
+    // The node storing `renewed` is alive: its next heartbeat lands before the sweep.
+    assert!(
+        packages::renew_upload(node.db(), &renewed, "renewed-upload")
+            .await
+            .unwrap()
+    );
+
+    assert_eq!(super::sweep::sweep_uploads(state).await.unwrap(), 1);
+    assert_eq!(node.package_state(&fresh).await, "PROCESSING_UPLOAD");
+    assert_eq!(node.package_state(&renewed).await, "PROCESSING_UPLOAD");
+    assert_eq!(node.package_state(&stalled).await, "AWAITING_UPLOAD");
+    // Idempotent: a second sweep (another node's) finds nothing more to do.
+    assert_eq!(super::sweep::sweep_uploads(state).await.unwrap(), 0);
+
+    // The dead upload, were it still running somewhere, can neither renew nor finish nor fail
+    // the package now: it is the client's again.
+    assert!(!packages::renew_upload(node.db(), &stalled, "dead-upload")
+        .await
+        .unwrap());
+    assert!(
+        !packages::finish_upload(node.db(), &stalled, "dead-upload", "sha1", "sha256")
+            .await
+            .unwrap()
+    );
+    packages::fail_upload(node.db(), &stalled, "dead-upload", "too late")
+        .await
+        .unwrap();
+    assert_eq!(node.package_state(&stalled).await, "AWAITING_UPLOAD");
+
+    // The client's new upload owns it, and only that one can make it READY.
+    assert!(
+        packages::start_processing_upload(node.db(), &stalled, "retried-upload")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !packages::finish_upload(node.db(), &stalled, "dead-upload", "sha1", "sha256")
+            .await
+            .unwrap()
+    );
+    assert!(
+        packages::finish_upload(node.db(), &stalled, "retried-upload", "sha1", "sha256")
+            .await
+            .unwrap()
+    );
+    assert_eq!(node.package_state(&stalled).await, "READY");
+    assert_eq!(super::sweep::sweep_uploads(state).await.unwrap(), 0);
+    assert_eq!(node.package_state(&stalled).await, "READY");
 }

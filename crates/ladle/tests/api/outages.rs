@@ -1,6 +1,8 @@
 //! The database and the blobstore going away and coming back while a node runs: requests
 //! meanwhile are answered 503 ServiceUnavailable (CF's error body), nothing is half-written,
 //! `/readyz` names what is missing, and the node recovers by itself without a restart.
+//! Stagings in flight when the database goes away end STAGED or FAILED with a reason, each with
+//! its one droplet; one that finishes during the outage keeps its outcome.
 //!
 //! Each test starts what it stops: a PostgreSQL cluster of its own (the installed PostgreSQL's
 //! `initdb` and `pg_ctl`, on its own port) and an S3 server of its own (`scripts/s3-server.sh`).
@@ -14,7 +16,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
+use crate::builds::post_build;
 use crate::packages::{upload, zip_bytes, AppFixture, Entry};
+use crate::staging_recovery::Database;
 use crate::support::{output_within, Response, ServerOptions, TestServer};
 
 /// A PostgreSQL cluster in a temporary directory on a loopback port, stopped on drop.
@@ -393,4 +397,176 @@ async fn database_and_blobstore_outages_are_503s_and_the_node_recovers_by_itself
         .unwrap();
     assert_eq!(download.status(), 200);
     assert_eq!(download.bytes().await.unwrap().to_vec(), bits);
+}
+
+/// What the `pause-pass` buildpack logs as its eight-second compile begins.
+const PAUSING: &str = "pause-pass pausing";
+
+async fn droplets_pausing(db: &Database, droplets: &[String]) -> Vec<String> {
+    let mut pausing = Vec::new();
+    for droplet in droplets {
+        let (lines,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM staging_logs WHERE droplet_guid = $1 AND line LIKE $2",
+        )
+        .bind(droplet)
+        .bind(format!("%{PAUSING}%"))
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+        if lines > 0 {
+            pausing.push(droplet.clone());
+        }
+    }
+    pausing
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "starts and stops its own PostgreSQL and S3 server; the test command's S3 pass runs it"]
+async fn stagings_in_flight_when_the_database_stops_end_staged_or_failed_with_a_reason() {
+    const DEV: &str = "outage-dev";
+    const SLOTS: usize = 2;
+    const BUILDS: usize = 3;
+    let postgres = OwnPostgres::start();
+    let s3 = OwnS3::start();
+    let database_url = postgres.url();
+    let slots = SLOTS.to_string();
+    // The default lease (30 s) outlasts the outage, so no staging is taken over: one that ran
+    // again could only have lost its outcome.
+    let env = [
+        ("DATABASE_URL", database_url.as_str()),
+        ("LADLE_DATABASE_WAIT_SECONDS", "2"),
+        ("LADLE_STAGING_SLOTS", slots.as_str()),
+        ("LADLE_BLOBSTORE", "s3://ladle-test/outages"),
+        ("AWS_ENDPOINT_URL", s3.var("AWS_ENDPOINT_URL")),
+        ("AWS_ALLOW_HTTP", "true"),
+        ("AWS_REGION", s3.var("AWS_REGION")),
+        ("AWS_ACCESS_KEY_ID", s3.var("AWS_ACCESS_KEY_ID")),
+        ("AWS_SECRET_ACCESS_KEY", s3.var("AWS_SECRET_ACCESS_KEY")),
+    ];
+    let server = TestServer::start_with_options(ServerOptions {
+        env: &env,
+        ..ServerOptions::default()
+    })
+    .await;
+    server.admin_buildpack("pause", "pause-pass").await;
+    let token = server.user_token(DEV);
+    // One app each (an app stages one build at a time), all made before the builds start so
+    // that the slots claim theirs together.
+    let mut packages = Vec::new();
+    for _ in 0..BUILDS {
+        packages.push(server.app_with_package(DEV, "plain").await.1);
+    }
+    let mut builds = Vec::new();
+    for package_guid in &packages {
+        let build = post_build(&server, &token, package_guid, Some(&["pause"])).await;
+        build.assert_status(201);
+        builds.push(build.body["guid"].as_str().unwrap().to_string());
+    }
+    let db = Database::connect(&database_url).await;
+    let mut droplets = Vec::new();
+    for build in &builds {
+        droplets.push(db.droplet_of_build(build).await);
+    }
+    // Every slot is in its eight-second compile; the last build waits for a slot.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut first_pausing = None;
+    let in_flight = loop {
+        let pausing = droplets_pausing(&db, &droplets).await;
+        if !pausing.is_empty() {
+            first_pausing.get_or_insert_with(Instant::now);
+        }
+        if pausing.len() == SLOTS {
+            break pausing;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{SLOTS} stagings were not compiling within 120 s: {pausing:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    db.pool.close().await;
+    // Half-way through the compiles the database goes away for ten seconds: the compiles end,
+    // and the stagings try to record their outcome, while it is away.
+    let half_way = first_pausing.unwrap() + Duration::from_secs(4);
+    tokio::time::sleep(half_way.saturating_duration_since(Instant::now())).await;
+    postgres.stop();
+    let stopped = Instant::now();
+    let not_ready = readyz(&server).await;
+    not_ready.assert_status(503);
+    tokio::time::sleep(Duration::from_secs(10).saturating_sub(stopped.elapsed())).await;
+    postgres.start_again();
+    wait_ready(&server, Duration::from_secs(30)).await;
+
+    // Every staging ends, within a bound, STAGED or FAILED with a reason: none is lost.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    for build in &builds {
+        let path = format!("/v3/builds/{build}");
+        let ended = loop {
+            let response = server.get(&path, &token).await;
+            response.assert_status(200);
+            let state = response.body["state"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            if !matches!(state.as_str(), "PENDING" | "STAGING") {
+                break response.body;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{path} still {state} 120 s after the database came back"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
+        match ended["state"].as_str() {
+            Some("STAGED") => {}
+            Some("FAILED") => assert!(
+                ended["error"]
+                    .as_str()
+                    .is_some_and(|error| !error.is_empty()),
+                "a failed build says why: {ended}"
+            ),
+            _ => panic!("not a final build state: {ended}"),
+        }
+    }
+    let db = Database::connect(&database_url).await;
+    for (build, droplet) in builds.iter().zip(&droplets) {
+        let (state, error): (String, Option<String>) =
+            sqlx::query_as("SELECT state, error_message FROM droplets WHERE guid = $1")
+                .bind(droplet)
+                .fetch_one(&db.pool)
+                .await
+                .unwrap();
+        match state.as_str() {
+            "STAGED" => {}
+            "FAILED" => assert!(
+                error.is_some_and(|error| !error.is_empty()),
+                "droplet {droplet} failed without a reason"
+            ),
+            other => panic!("droplet {droplet} is {other}"),
+        }
+        let (droplets_of_build,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM droplets WHERE build_guid = $1")
+                .bind(build)
+                .fetch_one(&db.pool)
+                .await
+                .unwrap();
+        assert_eq!(droplets_of_build, 1, "build {build} has one droplet");
+    }
+    // The stagings whose compiles ended during the outage kept their outcome: each was staged
+    // by its first attempt, which waited for the database rather than dropping what it built.
+    for droplet in &in_flight {
+        let job = db.staging_job(droplet).await;
+        assert_eq!(
+            (job.state.as_str(), job.attempts),
+            ("COMPLETE", 1),
+            "the staging of {droplet} ran again after the outage: {job:?}"
+        );
+        let (state,): (String,) = sqlx::query_as("SELECT state FROM droplets WHERE guid = $1")
+            .bind(droplet)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+        assert_eq!(state, "STAGED", "droplet {droplet}");
+    }
+    db.pool.close().await;
 }

@@ -33,12 +33,17 @@ pub struct StagingJob {
 
 impl Database {
     pub async fn open(server: &TestServer) -> Database {
-        let pool = ladle::db::connect(&server.database_url)
+        Database::connect(&server.database_url).await
+    }
+
+    /// A database the test named to the server itself (`DATABASE_URL` in its environment).
+    pub async fn connect(url: &str) -> Database {
+        let pool = ladle::db::connect(url)
             .await
             .expect("open the server's database");
         Database {
             pool,
-            postgres: server.database_url.starts_with("postgres"),
+            postgres: url.starts_with("postgres"),
         }
     }
 
