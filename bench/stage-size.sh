@@ -8,6 +8,8 @@
 # plus zip, unzip, curl, jq and python3 (scripts/install-packages.sh installs them).
 #
 #   bench/stage-size.sh [runs=7]      (CARGO_TARGET_DIR honoured)
+#   LADLE_BENCH_BIN_DIR=dir bench/stage-size.sh   (ladle and ladle-builder from dir, not built:
+#                                                  to measure another build the same way)
 #
 # Floor and staging runs alternate, so a machine that gets busier half-way slows both alike.
 # The staging is followed through its server-sent log (one idle curl) instead of polling, so
@@ -28,9 +30,13 @@ trap cleanup EXIT
 [[ $(id -u) == 0 ]] || { echo "stage-size.sh needs root (runc stagings)" >&2; exit 1; }
 command -v runc >/dev/null || { echo "stage-size.sh needs runc on PATH" >&2; exit 1; }
 
-echo "building release binaries..." >&2
-(cd "$repo" && cargo build --release -q -p ladle -p ladle-builder)
-ladle=$target/release/ladle
+if [[ -n ${LADLE_BENCH_BIN_DIR:-} ]]; then
+  ladle=$LADLE_BENCH_BIN_DIR/ladle
+else
+  echo "building release binaries..." >&2
+  (cd "$repo" && cargo build --release -q -p ladle -p ladle-builder)
+  ladle=$target/release/ladle
+fi
 
 # The app of bench/builder-package.sh: ~15 MB of source-like text in 300 files, ~15 MB of
 # random bytes in 150, a dotfile and a symlink (zipped as a link, -y, as the CLIs do).
