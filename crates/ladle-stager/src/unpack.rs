@@ -106,14 +106,12 @@ pub fn extract_zip(
                 })
             })
             .collect();
-        running
-            .into_iter()
-            .map(|worker| {
-                worker
-                    .join()
-                    .unwrap_or_else(|_| Err(io::Error::other("unpacking thread panicked").into()))
-            })
-            .collect::<Result<(), ArchiveError>>()
+        // The scope joins every thread before it returns, even after the first error.
+        running.into_iter().try_for_each(|worker| {
+            worker
+                .join()
+                .unwrap_or_else(|_| Err(io::Error::other("unpacking thread panicked").into()))
+        })
     })?;
     for placed in links {
         out.place(placed, |_, _| Ok(()))?;
