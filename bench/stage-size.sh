@@ -135,3 +135,8 @@ stage_median=$(printf '%s\n' "${stage_times[@]}" | median)
 echo "floor (unzip + bin/compile + tar czf), median of $runs: ${floor_median} ms (tgz ${floor_kb} KB)"
 echo "POST to STAGED, median of $runs:                   ${stage_median} ms (droplet ${droplet_kb} KB)"
 awk -v s="$stage_median" -v f="$floor_median" 'BEGIN { printf "ratio staging/floor: %.2fx   (target: <= 1.00x)\n", s / f }'
+# Where the server's time went, mean per staging over all of them (warm-up included).
+curl -sf "$api/metrics" | awk '
+  /^ladle_staging_phase_duration_seconds_sum/ { match($0, /phase="[^"]*"/); p = substr($0, RSTART + 7, RLENGTH - 8); sum[p] = $NF }
+  /^ladle_staging_phase_duration_seconds_count/ { match($0, /phase="[^"]*"/); p = substr($0, RSTART + 7, RLENGTH - 8); n[p] = $NF }
+  END { for (p in sum) if (n[p] > 0) printf "  phase %-16s %6.0f ms mean\n", p, 1000 * sum[p] / n[p] }'
