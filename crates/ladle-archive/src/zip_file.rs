@@ -2,7 +2,10 @@
 //! and copies an entry's contents only as far as it declared. The upload check, the stager and
 //! the builder all read zips through here, so they see the same entries the same way.
 
+use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::FileExt;
+use std::sync::Arc;
 
 use zip::ZipArchive;
 
@@ -142,6 +145,100 @@ pub fn copy_exact(
     Ok(())
 }
 
+/// A reader of a file shared between threads: each clone keeps its own position and buffer
+/// and reads with `pread`, so clones of one [`ZipArchive`] (which share the parsed central
+/// directory) unpack different entries at once without reopening or re-parsing the zip.
+pub struct SharedFile {
+    file: Arc<File>,
+    len: u64,
+    /// Where the next read starts.
+    pos: u64,
+    buffer: Box<[u8]>,
+    /// `buffer[..filled]` holds the file's bytes from `buffer_at`.
+    buffer_at: u64,
+    filled: usize,
+}
+
+/// Large enough that listing a zip's central directory, a few small reads per entry, costs
+/// one `pread` per 64 KiB of it.
+const SHARED_FILE_BUFFER: usize = 64 * 1024;
+
+impl SharedFile {
+    pub fn new(file: File) -> io::Result<SharedFile> {
+        let len = file.metadata()?.len();
+        Ok(SharedFile {
+            file: Arc::new(file),
+            len,
+            pos: 0,
+            buffer: vec![0; SHARED_FILE_BUFFER].into_boxed_slice(),
+            buffer_at: 0,
+            filled: 0,
+        })
+    }
+
+    fn buffered(&self) -> &[u8] {
+        let end = self.buffer_at + self.filled as u64;
+        if self.pos >= self.buffer_at && self.pos < end {
+            &self.buffer[(self.pos - self.buffer_at) as usize..self.filled]
+        } else {
+            &[]
+        }
+    }
+}
+
+impl Clone for SharedFile {
+    fn clone(&self) -> Self {
+        SharedFile {
+            file: self.file.clone(),
+            len: self.len,
+            pos: self.pos,
+            buffer: vec![0; SHARED_FILE_BUFFER].into_boxed_slice(),
+            buffer_at: 0,
+            filled: 0,
+        }
+    }
+}
+
+impl Read for SharedFile {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let buffered = self.buffered();
+        if !buffered.is_empty() {
+            let n = buffered.len().min(out.len());
+            out[..n].copy_from_slice(&buffered[..n]);
+            self.pos += n as u64;
+            return Ok(n);
+        }
+        if out.len() >= self.buffer.len() {
+            let n = self.file.read_at(out, self.pos)?;
+            self.pos += n as u64;
+            return Ok(n);
+        }
+        self.filled = self.file.read_at(&mut self.buffer, self.pos)?;
+        self.buffer_at = self.pos;
+        if self.filled == 0 {
+            return Ok(0);
+        }
+        self.read(out)
+    }
+}
+
+impl Seek for SharedFile {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        let target = match to {
+            SeekFrom::Start(at) => Some(at),
+            SeekFrom::End(delta) => self.len.checked_add_signed(delta),
+            SeekFrom::Current(delta) => self.pos.checked_add_signed(delta),
+        };
+        self.pos = target.ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "seek before the start of the file",
+            )
+        })?;
+        Ok(self.pos)
+    }
+}
+
 fn corrupt(err: zip::result::ZipError) -> ZipFileError {
     match err {
         zip::result::ZipError::Io(err) if err.kind() != io::ErrorKind::UnexpectedEof => {
@@ -187,4 +284,45 @@ fn declared_entry_count<R: Read + Seek>(file: &mut R) -> Option<u64> {
     file.seek(SeekFrom::Start(zip64_offset)).ok()?;
     file.read_exact(&mut record).ok()?;
     Some(u64::from_le_bytes(record[32..40].try_into().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shared_file_clones_read_and_seek_on_their_own() {
+        let bytes: Vec<u8> = (0..200_000u32).map(|n| (n * 7 + n / 251) as u8).collect();
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(&bytes).unwrap();
+        let mut reader = SharedFile::new(file).unwrap();
+
+        let mut small = [0u8; 10];
+        reader.read_exact(&mut small).unwrap();
+        assert_eq!(small, bytes[..10]);
+        let mut other = reader.clone();
+        assert_eq!(reader.seek(SeekFrom::End(-5)).unwrap(), 199_995);
+        let mut tail = Vec::new();
+        reader.read_to_end(&mut tail).unwrap();
+        assert_eq!(tail, bytes[199_995..]);
+        // The clone kept its own position and reads through its own buffer.
+        let mut next = [0u8; 10];
+        other.read_exact(&mut next).unwrap();
+        assert_eq!(next, bytes[10..20]);
+        assert_eq!(other.seek(SeekFrom::Current(-15)).unwrap(), 5);
+        let mut back = [0u8; 5];
+        other.read_exact(&mut back).unwrap();
+        assert_eq!(back, bytes[5..10]);
+        let mut large = vec![0u8; 100_000];
+        other.seek(SeekFrom::Start(65_000)).unwrap();
+        other.read_exact(&mut large).unwrap();
+        assert!(large == bytes[65_000..165_000]);
+        let mut whole = Vec::new();
+        other.seek(SeekFrom::Start(0)).unwrap();
+        other.read_to_end(&mut whole).unwrap();
+        assert!(whole == bytes);
+        assert_eq!(other.seek(SeekFrom::Start(300_000)).unwrap(), 300_000);
+        assert_eq!(other.read(&mut small).unwrap(), 0, "past the end");
+        assert!(other.seek(SeekFrom::Current(-400_000)).is_err());
+    }
 }

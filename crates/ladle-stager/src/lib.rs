@@ -34,7 +34,7 @@ pub use node_dir::NODE_DIR;
 pub use prepare::buildpack_dir_name;
 pub use reap::ReapReport;
 pub use request::{
-    BuildpackSource, ExecutorKind, FailureKind, StackRoot, StagingFailure, StagingRequest,
+    BuildpackSource, Digests, ExecutorKind, FailureKind, StackRoot, StagingFailure, StagingRequest,
     StagingSuccess,
 };
 pub use stager::{Stager, StagerSetupError};

@@ -3,14 +3,17 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read};
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::sync::{mpsc, Arc};
 
 use ladle_contract::paths::STAGING_DETAILS_FILE;
 use ladle_contract::{exit_codes, StagingDetails, StagingResult};
 use serde::de::DeserializeOwned;
+use sha1::Sha1;
+use sha2::{Digest, Sha256};
 
 use crate::prepare::{disk_limit_failure, host_failure};
-use crate::request::{ExecutorKind, FailureKind, StagingFailure, StagingSuccess};
+use crate::request::{Digests, ExecutorKind, FailureKind, StagingFailure, StagingSuccess};
 
 /// result.json and ladle-staging.json are small; anything bigger is not ours to parse.
 const MAX_RESULT_BYTES: u64 = 16 * 1024 * 1024;
@@ -165,7 +168,8 @@ fn read_json<T: DeserializeOwned>(ws: &Path, name: &str) -> Option<T> {
     }
 }
 
-/// Copies droplet (required) and cache (optional) to the caller's folder.
+/// Copies droplet (required) and cache (optional) to the caller's folder, hashing each on the
+/// way: the caller stores them with these digests and need not read them again.
 pub(crate) fn deliver(
     ws: &Path,
     output_dir: &Path,
@@ -176,10 +180,9 @@ pub(crate) fn deliver(
     fs::create_dir_all(output_dir)
         .map_err(|e| host_failure("could not create the output folder", &e))?;
     let droplet = output_dir.join("droplet.tgz");
-    match open_output(ws, "droplet.tgz") {
-        Ok(file) => {
-            copy_to(file, &droplet).map_err(|e| host_failure("could not copy the droplet", &e))?
-        }
+    let droplet_digests = match open_output(ws, "droplet.tgz") {
+        Ok(file) => copy_hashed(file, &droplet)
+            .map_err(|e| host_failure("could not copy the droplet", &e))?,
         Err(_) => {
             let failure =
                 StagingFailure::new(FailureKind::StagingError, "the builder produced no droplet");
@@ -188,12 +191,13 @@ pub(crate) fn deliver(
                 ..failure
             });
         }
-    }
+    };
     let cache = match open_output(ws, "cache.tgz") {
         Ok(file) => {
             let path = output_dir.join("cache.tgz");
-            copy_to(file, &path).map_err(|e| host_failure("could not copy the build cache", &e))?;
-            Some(path)
+            let digests = copy_hashed(file, &path)
+                .map_err(|e| host_failure("could not copy the build cache", &e))?;
+            Some((path, digests))
         }
         Err(_) => None,
     };
@@ -201,6 +205,7 @@ pub(crate) fn deliver(
         result,
         details,
         droplet,
+        droplet_digests,
         cache,
         executor,
     })
@@ -224,10 +229,69 @@ fn open_output(ws: &Path, name: &str) -> io::Result<File> {
     Ok(file)
 }
 
-fn copy_to(mut from: File, to: &PathBuf) -> io::Result<()> {
+/// Bytes read per chunk while copying an output.
+const COPY_CHUNK: usize = 1 << 20;
+/// Chunks queued for each digest: the memory a copy may hold is bounded whatever the size.
+const CHUNKS_QUEUED: usize = 4;
+
+/// Copies `from` into a new file `to` in one pass, sha1 and sha256 each computed on a thread of
+/// its own from the chunks as they go by, so the copy takes about as long as the slowest of the
+/// three. Nothing is synced: the file is a step on the way to the blobstore, which makes the
+/// droplet durable (or not) as it does every blob.
+fn copy_hashed(mut from: File, to: &Path) -> io::Result<Digests> {
+    use std::io::Write;
     let mut out = File::create(to)?;
-    io::copy(&mut from, &mut out)?;
-    out.sync_all()
+    std::thread::scope(|scope| {
+        let (to_sha1, chunks_sha1) = mpsc::sync_channel::<Arc<Vec<u8>>>(CHUNKS_QUEUED);
+        let (to_sha256, chunks_sha256) = mpsc::sync_channel::<Arc<Vec<u8>>>(CHUNKS_QUEUED);
+        let sha1 = scope.spawn(move || hex_digest::<Sha1>(chunks_sha1));
+        let sha256 = scope.spawn(move || hex_digest::<Sha256>(chunks_sha256));
+        let copied = (|| -> io::Result<()> {
+            loop {
+                let mut chunk = vec![0u8; COPY_CHUNK];
+                let read = read_full(&mut from, &mut chunk)?;
+                if read == 0 {
+                    return Ok(());
+                }
+                chunk.truncate(read);
+                out.write_all(&chunk)?;
+                let chunk = Arc::new(chunk);
+                // A hashing thread only stops early by panicking, which the join reports.
+                let _ = to_sha1.send(chunk.clone());
+                let _ = to_sha256.send(chunk);
+            }
+        })();
+        drop((to_sha1, to_sha256));
+        let sha1 = sha1
+            .join()
+            .map_err(|_| io::Error::other("sha1 thread panicked"))?;
+        let sha256 = sha256
+            .join()
+            .map_err(|_| io::Error::other("sha256 thread panicked"))?;
+        copied.map(|()| Digests { sha1, sha256 })
+    })
+}
+
+fn hex_digest<D: Digest>(chunks: mpsc::Receiver<Arc<Vec<u8>>>) -> String {
+    let mut digest = D::new();
+    for chunk in chunks {
+        digest.update(chunk.as_slice());
+    }
+    hex::encode(digest.finalize())
+}
+
+/// Fills `buf` unless the file ends first; returns how much it read.
+fn read_full(from: &mut File, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match from.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(read) => filled += read,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
 }
 
 #[cfg(test)]
@@ -347,6 +411,37 @@ mod tests {
         let staged = judge(&observed(0), &LIMITS, read_written(ws)).unwrap();
         assert_eq!(staged.result.process_types["web"], "go");
         assert_eq!(staged.details.detect_output(0, "k"), Some("K detected"));
+    }
+
+    #[test]
+    fn outputs_are_hashed_as_they_are_copied() {
+        let tmp = tempfile::tempdir().unwrap();
+        // Several chunks and a short last one; bytes that differ from chunk to chunk.
+        let bytes: Vec<u8> = (0..(COPY_CHUNK * 2 + 12_345) as u64)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        let cases: [(&str, &[u8]); 2] = [("empty", b""), ("large", &bytes)];
+        for (name, contents) in cases {
+            let source = tmp.path().join(name);
+            fs::write(&source, contents).unwrap();
+            let copy = tmp.path().join(format!("{name}.copy"));
+            let digests = copy_hashed(File::open(&source).unwrap(), &copy).unwrap();
+            assert!(fs::read(&copy).unwrap() == contents, "{name}: copied whole");
+            assert_eq!(
+                digests,
+                Digests {
+                    sha1: hex::encode(Sha1::digest(contents)),
+                    sha256: hex::encode(Sha256::digest(contents)),
+                },
+                "{name}"
+            );
+        }
+        let empty = copy_hashed(
+            File::open(tmp.path().join("empty")).unwrap(),
+            &tmp.path().join("again"),
+        )
+        .unwrap();
+        assert_eq!(empty.sha1, "da39a3ee5e6b4b0d3255bfef95601890afd80709");
     }
 
     #[test]

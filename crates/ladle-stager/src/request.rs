@@ -86,9 +86,18 @@ pub struct StagingSuccess {
     pub details: StagingDetails,
     /// `<output_dir>/droplet.tgz`.
     pub droplet: PathBuf,
-    /// `<output_dir>/cache.tgz`, when the builder produced a cache.
-    pub cache: Option<PathBuf>,
+    /// Of the bytes copied to `droplet`, taken as they were copied.
+    pub droplet_digests: Digests,
+    /// `<output_dir>/cache.tgz` and its digests, when the builder produced a cache.
+    pub cache: Option<(PathBuf, Digests)>,
     pub executor: ExecutorKind,
+}
+
+/// sha1 and sha256 of a file, lowercase hex, as Cloud Controller records them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Digests {
+    pub sha1: String,
+    pub sha256: String,
 }
 
 /// Cloud Controller's closed set of staging error ids.

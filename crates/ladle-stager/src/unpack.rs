@@ -13,9 +13,10 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufReader, Read};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use flate2::read::GzDecoder;
-use ladle_archive::zip_file::{self, CheckedZip, ZipFileError};
+use ladle_archive::zip_file::{self, CheckedZip, SharedFile, ZipFileError};
 use ladle_archive::{Checker, Entry, Format, Kind, Limits, Placed, Placement, Refusal};
 
 #[derive(Debug, thiserror::Error)]
@@ -51,25 +52,97 @@ impl From<ZipFileError> for ArchiveError {
 }
 
 /// Unpacks a zip into `dest` (which must exist and be empty). `owner` = chown every entry.
+///
+/// Folders first, one by one, each checked to be a real folder; then the files, inflated on as
+/// many threads as there are cores (each a clone of the archive, reading its own part of the
+/// zip); then the symlinks, once nothing more is written below any folder.
 pub fn extract_zip(
     zip_path: &Path,
     dest: &Path,
     owner: Option<(u32, u32)>,
     limits: &Limits,
 ) -> Result<(), ArchiveError> {
-    let file = BufReader::new(File::open(zip_path)?);
-    let CheckedZip { mut archive, plan } = zip_file::check(file, limits)?;
+    let file = SharedFile::new(File::open(zip_path)?)?;
+    let CheckedZip { archive, plan } = zip_file::check(file, limits)?;
     let mut out = Unpacker::new(dest, owner);
+    let mut files = Vec::new();
+    let mut links = Vec::new();
     for placed in &plan {
-        out.place(placed, |file, size| {
-            let mut entry = archive
-                .by_index(placed.index)
-                .map_err(|e| ArchiveError::Corrupt(e.to_string()))?;
-            let name = entry.name().to_string();
-            Ok(zip_file::copy_exact(&mut entry, &name, size, file)?)
-        })?;
+        match &placed.kind {
+            Placement::Dir => out.place(placed, |_, _| Ok(()))?,
+            Placement::File { size } => {
+                out.ensure_parent(&placed.path)?;
+                files.push((placed, *size));
+            }
+            Placement::Symlink { .. } | Placement::HardLink { .. } => links.push(placed),
+        }
+    }
+    let unpacker = &out;
+    let workers = split_by_size(&files, unpack_threads());
+    let failed = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let running: Vec<_> = workers
+            .into_iter()
+            .map(|share| {
+                let mut archive = archive.clone();
+                let failed = &failed;
+                scope.spawn(move || {
+                    let unpacked = share.iter().try_for_each(|&(placed, size)| {
+                        if failed.load(Ordering::Relaxed) {
+                            return Ok(());
+                        }
+                        unpacker.new_file(&placed.path, placed.mode, |file| {
+                            let mut entry = archive
+                                .by_index(placed.index)
+                                .map_err(|e| ArchiveError::Corrupt(e.to_string()))?;
+                            let name = entry.name().to_string();
+                            Ok(zip_file::copy_exact(&mut entry, &name, size, file)?)
+                        })
+                    });
+                    if unpacked.is_err() {
+                        failed.store(true, Ordering::Relaxed);
+                    }
+                    unpacked
+                })
+            })
+            .collect();
+        // The scope joins every thread before it returns, even after the first error.
+        running.into_iter().try_for_each(|worker| {
+            worker
+                .join()
+                .unwrap_or_else(|_| Err(io::Error::other("unpacking thread panicked").into()))
+        })
+    })?;
+    for placed in links {
+        out.place(placed, |_, _| Ok(()))?;
     }
     Ok(())
+}
+
+/// Below this many bytes a second thread costs more than it saves.
+const BYTES_PER_THREAD: u64 = 1 << 20;
+
+fn unpack_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Splits the files into at most `threads` runs of neighbouring entries with about as many bytes
+/// each, so every thread reads one stretch of the zip in order.
+fn split_by_size<'a>(files: &[(&'a Placed, u64)], threads: usize) -> Vec<Vec<(&'a Placed, u64)>> {
+    let total: u64 = files.iter().map(|(_, size)| *size).sum();
+    let threads = threads.clamp(1, (total / BYTES_PER_THREAD).max(1) as usize);
+    let share = total.div_ceil(threads as u64).max(1);
+    let mut runs = vec![Vec::new()];
+    let mut in_run = 0u64;
+    for &(placed, size) in files {
+        if in_run >= share && runs.len() < threads {
+            runs.push(Vec::new());
+            in_run = 0;
+        }
+        runs.last_mut().expect("never empty").push((placed, size));
+        in_run += size;
+    }
+    runs
 }
 
 /// Unpacks a gzip tar (a build-artifacts cache) into `dest` (which must exist and be empty).
@@ -186,6 +259,16 @@ impl<'a> Unpacker<'a> {
         contents: impl FnOnce(&mut File) -> Result<(), ArchiveError>,
     ) -> Result<(), ArchiveError> {
         self.ensure_parent(rel)?;
+        self.new_file(rel, mode, contents)
+    }
+
+    /// Creates `rel`, whose parent the caller made sure is a real folder, and fills it.
+    fn new_file(
+        &self,
+        rel: &Path,
+        mode: u32,
+        contents: impl FnOnce(&mut File) -> Result<(), ArchiveError>,
+    ) -> Result<(), ArchiveError> {
         let path = self.root.join(rel);
         let mut file = OpenOptions::new()
             .write(true)
@@ -350,6 +433,82 @@ mod tests {
             }
         }
         assert!(runs >= 35, "only {runs} archives ran");
+    }
+
+    /// Enough bytes for every core to get a share: the threaded path, checked byte for byte.
+    #[test]
+    fn large_zips_unpack_on_threads_exactly_as_listed() {
+        use std::io::Write;
+        use std::os::unix::fs::MetadataExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let contents = |i: u64| -> Vec<u8> {
+            (0..100_000u64 + i)
+                .map(|n| ((n ^ i).wrapping_mul(2_654_435_761) >> 11) as u8)
+                .collect()
+        };
+        let mut zip = zip::ZipWriter::new(io::Cursor::new(Vec::new()));
+        let options = |mode: u32| zip::write::SimpleFileOptions::default().unix_permissions(mode);
+        zip.add_directory("a/", options(0o755)).unwrap();
+        zip.add_directory("a/b/", options(0o750)).unwrap();
+        let mut expected = Vec::new();
+        for i in 0..48u64 {
+            let name = format!("{}/file-{i}", if i % 3 == 0 { "a" } else { "a/b" });
+            let mode = if i % 2 == 0 { 0o640 } else { 0o755 };
+            zip.start_file(name.as_str(), options(mode)).unwrap();
+            zip.write_all(&contents(i)).unwrap();
+            expected.push((name, mode, contents(i)));
+        }
+        zip.add_symlink("link", "a/b", options(0o777)).unwrap();
+        let archive = tmp.path().join("big.zip");
+        fs::write(&archive, zip.finish().unwrap().into_inner()).unwrap();
+        let dest = tmp.path().join("out");
+        fs::create_dir(&dest).unwrap();
+
+        extract_zip(&archive, &dest, None, &Limits::with_max_bytes(1 << 30)).unwrap();
+        for (name, mode, bytes) in &expected {
+            let path = dest.join(name);
+            assert!(fs::read(&path).unwrap() == *bytes, "{name}: contents");
+            assert_eq!(
+                fs::metadata(&path).unwrap().mode() & 0o7777,
+                *mode,
+                "{name}"
+            );
+        }
+        assert_eq!(
+            fs::metadata(dest.join("a/b")).unwrap().mode() & 0o7777,
+            0o750
+        );
+        assert_eq!(fs::read_link(dest.join("link")).unwrap(), Path::new("a/b"));
+        let unpacked = fs::read_dir(dest.join("a")).unwrap().count()
+            + fs::read_dir(dest.join("a/b")).unwrap().count();
+        assert_eq!(unpacked, expected.len() + 1, "every file, nothing else");
+    }
+
+    #[test]
+    fn files_are_shared_out_in_runs_of_about_as_many_bytes() {
+        let placed: Vec<Placed> = (0..10)
+            .map(|index| Placed {
+                index,
+                path: PathBuf::from(format!("f{index}")),
+                kind: Placement::File { size: 1 << 20 },
+                mode: 0o644,
+            })
+            .collect();
+        let files: Vec<(&Placed, u64)> = placed.iter().map(|p| (p, 1 << 20)).collect();
+        let indexes = |runs: Vec<Vec<(&Placed, u64)>>| -> Vec<Vec<usize>> {
+            runs.iter()
+                .map(|run| run.iter().map(|(p, _)| p.index).collect())
+                .collect()
+        };
+        assert_eq!(
+            indexes(split_by_size(&files, 2)),
+            [vec![0, 1, 2, 3, 4], vec![5, 6, 7, 8, 9]]
+        );
+        assert_eq!(indexes(split_by_size(&files, 1)).len(), 1);
+        // Small archives stay on one thread.
+        let small: Vec<(&Placed, u64)> = placed.iter().map(|p| (p, 1000)).collect();
+        assert_eq!(indexes(split_by_size(&small, 8)).len(), 1);
+        assert_eq!(split_by_size(&[], 4).len(), 1);
     }
 
     #[test]

@@ -43,7 +43,10 @@ async fn stages_an_app_with_phases_in_the_log() {
         Some(fixture_text("apps/plain/hello.txt").as_str())
     );
     assert!(
-        success.cache.as_ref().is_some_and(|c| c.is_file()),
+        success
+            .cache
+            .as_ref()
+            .is_some_and(|(path, _)| path.is_file()),
         "cache.tgz delivered"
     );
 

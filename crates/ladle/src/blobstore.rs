@@ -33,6 +33,9 @@ pub enum BlobError {
 #[derive(Clone)]
 pub struct Blobstore {
     store: Arc<dyn ObjectStore>,
+    /// The same store when it is a local directory: staging links blobs out of it and moves
+    /// droplets into it instead of copying them through the store's streams.
+    local: Option<Arc<LocalFileSystem>>,
     /// Set when downloads are answered with a presigned URL instead of the bytes.
     redirects: Option<Presigner>,
 }
@@ -59,6 +62,7 @@ impl Blobstore {
     /// which only an S3 blobstore can make.
     pub fn open(spec: &str, redirects: bool) -> anyhow::Result<Self> {
         let mut presigner = None;
+        let mut local = None;
         let store: Arc<dyn ObjectStore> = if let Some(rest) = spec.strip_prefix("s3://") {
             let (s3, prefix) = open_s3(rest)?;
             presigner = redirects.then(|| Presigner {
@@ -72,13 +76,16 @@ impl Blobstore {
             }
         } else {
             std::fs::create_dir_all(spec)?;
-            Arc::new(LocalFileSystem::new_with_prefix(spec)?)
+            let directory = Arc::new(LocalFileSystem::new_with_prefix(spec)?);
+            local = Some(directory.clone());
+            directory
         };
         if redirects && presigner.is_none() {
             bail!("download redirects need an s3:// blobstore, not the directory {spec}");
         }
         Ok(Blobstore {
             store,
+            local,
             redirects: presigner,
         })
     }
@@ -117,8 +124,30 @@ impl Blobstore {
         }
         Ok(BlobDownload::Redirect(presigner.get_url(key).await?))
     }
-    /// Copies the blob to a local file (for staging), streaming.
+    /// Puts the blob in a new local file `dest` (for staging). From a local directory it is a
+    /// hard link when both are on one filesystem: blobs there are never written in place (a
+    /// put renames a new file over the old, a delete unlinks), so the link keeps the bytes it
+    /// was made with. Otherwise the bytes are streamed into a copy.
     pub async fn get_to_file(&self, key: &str, dest: &Path) -> Result<(), BlobError> {
+        if let Some(local) = &self.local {
+            let source = local.path_to_filesystem(&ObjectPath::from(key))?;
+            let link = dest.to_path_buf();
+            let linked = tokio::task::spawn_blocking(move || std::fs::hard_link(source, link))
+                .await
+                .map_err(std::io::Error::other)?;
+            match linked {
+                Ok(()) => return Ok(()),
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                    return Err(BlobError::NotFound(key.to_string()))
+                }
+                // Another filesystem, or one without hard links: copy instead.
+                Err(_) => {}
+            }
+        }
+        self.copy_to_file(key, dest).await
+    }
+
+    async fn copy_to_file(&self, key: &str, dest: &Path) -> Result<(), BlobError> {
         use tokio::io::AsyncWriteExt;
         let mut stream = self.get_stream(key).await?;
         let mut file = tokio::fs::File::create(dest).await?;
@@ -127,6 +156,30 @@ impl Blobstore {
         }
         file.flush().await?;
         Ok(())
+    }
+
+    /// Stores the local file `file` under `key` and leaves `file` gone or unchanged: into a
+    /// local directory on the same filesystem it is renamed into place (whole at once, no
+    /// copy); anywhere else it is uploaded as `put_file` does.
+    pub async fn put_file_by_moving(&self, key: &str, file: &Path) -> Result<(), BlobError> {
+        if let Some(local) = &self.local {
+            let dest = local.path_to_filesystem(&ObjectPath::from(key))?;
+            let source = file.to_path_buf();
+            let moved = tokio::task::spawn_blocking(move || {
+                if let Some(parent) = dest.parent() {
+                    std::fs::create_dir_all(parent)?;
+                }
+                std::fs::rename(source, dest)
+            })
+            .await
+            .map_err(std::io::Error::other)?;
+            match moved {
+                Ok(()) => return Ok(()),
+                Err(err) if err.kind() == std::io::ErrorKind::CrossesDevices => {}
+                Err(err) => return Err(err.into()),
+            }
+        }
+        self.put_file(key, file).await
     }
 
     /// Deletes a blob; a missing blob is not an error.
@@ -339,6 +392,55 @@ mod tests {
             sizes.len(),
             "one file per blob, no parts left beside them"
         );
+    }
+
+    async fn blob_bytes(blobs: &Blobstore, key: &str) -> Vec<u8> {
+        let stream = blobs.get_stream(key).await.unwrap();
+        let chunks: Vec<Bytes> = stream.try_collect().await.unwrap();
+        chunks.concat()
+    }
+
+    /// Staging's inputs are hard links into a local blobstore: neither side may see the other
+    /// change.
+    #[tokio::test]
+    async fn a_fetched_blob_keeps_its_bytes_whatever_happens_to_the_blob() {
+        let (dir, blobs) = local_store();
+        let key = keys::package("linked");
+        let source = dir.path().join("source");
+        std::fs::write(&source, b"first bits").unwrap();
+        blobs.put_file(&key, &source).await.unwrap();
+        let first = dir.path().join("first");
+        blobs.get_to_file(&key, &first).await.unwrap();
+
+        std::fs::write(&source, b"second bits, longer").unwrap();
+        blobs.put_file(&key, &source).await.unwrap();
+        assert_eq!(std::fs::read(&first).unwrap(), b"first bits");
+        let second = dir.path().join("second");
+        blobs.get_to_file(&key, &second).await.unwrap();
+        assert_eq!(std::fs::read(&second).unwrap(), b"second bits, longer");
+
+        std::fs::remove_file(&second).unwrap();
+        assert_eq!(blob_bytes(&blobs, &key).await, b"second bits, longer");
+        blobs.delete(&key).await.unwrap();
+        assert_eq!(std::fs::read(&first).unwrap(), b"first bits");
+        assert!(matches!(
+            blobs.get_to_file(&key, &dir.path().join("third")).await,
+            Err(BlobError::NotFound(_))
+        ));
+        assert!(!dir.path().join("third").exists());
+    }
+
+    #[tokio::test]
+    async fn a_file_moved_in_becomes_the_blob_whole() {
+        let (dir, blobs) = local_store();
+        let key = keys::droplet("moved");
+        for contents in [&b"a droplet"[..], &b"another droplet"[..]] {
+            let file = dir.path().join("droplet.tgz");
+            std::fs::write(&file, contents).unwrap();
+            blobs.put_file_by_moving(&key, &file).await.unwrap();
+            assert!(!file.exists(), "moved, not copied");
+            assert_eq!(blob_bytes(&blobs, &key).await, contents);
+        }
     }
 
     #[tokio::test]

@@ -1,7 +1,4 @@
-//! Checksums of files, computed as streams (CC records sha1 and sha256 of packages and droplets).
-
-use std::io::Read;
-use std::path::Path;
+//! Checksums of streams (CC records sha1 and sha256 of packages and droplets).
 
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
@@ -26,26 +23,6 @@ impl Digests {
             hex::encode(self.sha256.finalize()),
         )
     }
-}
-
-/// `(sha1, sha256)` of a file, read in chunks on a blocking thread.
-pub async fn file_digests(path: &Path) -> std::io::Result<(String, String)> {
-    let path = path.to_path_buf();
-    tokio::task::spawn_blocking(move || {
-        let mut file = std::fs::File::open(path)?;
-        let mut digests = Digests::default();
-        let mut buffer = vec![0u8; 1024 * 1024];
-        loop {
-            let n = file.read(&mut buffer)?;
-            if n == 0 {
-                break;
-            }
-            digests.update(&buffer[..n]);
-        }
-        Ok(digests.finish())
-    })
-    .await
-    .map_err(std::io::Error::other)?
 }
 
 #[cfg(test)]

@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use ladle_stager::env::{staging_environment, StagingEnvInput};
 use ladle_stager::{
-    BuildpackSource, FailureKind, StackRoot, Stager, StagingFailure, StagingRequest, StagingSuccess,
+    BuildpackSource, Digests, FailureKind, StackRoot, Stager, StagingFailure, StagingRequest,
+    StagingSuccess,
 };
 use serde_json::{Map, Value};
 
@@ -345,20 +346,22 @@ async fn store_outputs(
             "Start command not specified",
         ));
     }
+    // The stager hashed both files while copying them out of the staging's disk; moved into
+    // a local blobstore they are not copied again.
     let stored = async {
-        let (sha1, sha256) = crate::digest::file_digests(&success.droplet).await?;
+        let Digests { sha1, sha256 } = success.droplet_digests.clone();
         ctx.state
             .blobs
-            .put_file(&keys::droplet(&droplet.guid), &success.droplet)
+            .put_file_by_moving(&keys::droplet(&droplet.guid), &success.droplet)
             .await?;
         // The cache's row is written with the droplet's STAGED state, in one transaction, so a
         // database outage here does not fail a staging whose droplet is already stored.
         let mut cache_sha256 = None;
-        if let Some(cache) = &success.cache {
-            cache_sha256 = Some(crate::digest::file_digests(cache).await?.1);
+        if let Some((cache, digests)) = &success.cache {
+            cache_sha256 = Some(digests.sha256.clone());
             ctx.state
                 .blobs
-                .put_file(&keys::build_cache(&droplet.app_guid), cache)
+                .put_file_by_moving(&keys::build_cache(&droplet.app_guid), cache)
                 .await?;
         }
         anyhow::Ok((sha1, sha256, cache_sha256))

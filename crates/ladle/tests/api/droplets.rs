@@ -931,3 +931,155 @@ async fn a_staged_droplet_is_copied_to_another_app() {
     assert_eq!(listed_after, listed_before, "no refused copy was kept");
     assert_eq!(listed_after, vec![copy]);
 }
+
+/// A tree with what a droplet must carry exactly: megabytes of text and of random-looking bytes
+/// (several gzip blocks, several unpacking threads), modes, a dotfile, an empty file, a name
+/// too long for a tar header, a symlink.
+fn varied_app_tree(root: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let write = |rel: &str, bytes: &[u8], mode: u32| {
+        let path = root.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, bytes).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+    };
+    for i in 0..12u64 {
+        let text: String = (0..4000u64)
+            .map(|line| {
+                format!(
+                    "def method_{line}(arg):\n    return compute({}, {i})\n",
+                    line * 31 % 977
+                )
+            })
+            .collect();
+        write(&format!("src/module_{i}.py"), text.as_bytes(), 0o644);
+    }
+    for i in 0..6u64 {
+        let bytes: Vec<u8> = (0..300_000u64)
+            .map(|n| ((n ^ (i << 40)).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as u8)
+            .collect();
+        write(&format!("assets/blob_{i}.bin"), &bytes, 0o640);
+    }
+    write("bin/run", b"#!/bin/sh\nexec ./server\n", 0o755);
+    write(".env", b"secret=dev\n", 0o600);
+    write("empty", b"", 0o644);
+    write(&format!("deep/{}", "n".repeat(120)), b"long name", 0o644);
+    std::fs::set_permissions(root.join("assets"), std::fs::Permissions::from_mode(0o750)).unwrap();
+    std::os::unix::fs::symlink("src", root.join("lib")).unwrap();
+}
+
+/// Every path under `root` with its kind, permission bits and contents (a link's target).
+fn tree_listing(
+    root: &std::path::Path,
+) -> std::collections::BTreeMap<String, (char, u32, Vec<u8>)> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut found = std::collections::BTreeMap::new();
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let meta = std::fs::symlink_metadata(&path).unwrap();
+            let rel = path
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .to_string();
+            let mode = meta.permissions().mode() & 0o7777;
+            let seen = if meta.file_type().is_symlink() {
+                let target = std::fs::read_link(&path).unwrap();
+                ('l', 0, target.to_string_lossy().as_bytes().to_vec())
+            } else if meta.is_dir() {
+                pending.push(path.clone());
+                ('d', mode, Vec::new())
+            } else {
+                ('f', mode, std::fs::read(&path).unwrap())
+            };
+            found.insert(rel, seen);
+        }
+    }
+    found
+}
+
+#[tokio::test]
+async fn a_large_droplet_is_one_gzip_stream_of_the_app_exactly_with_its_digests() {
+    use sha1::Digest as _;
+    use std::io::Read;
+    let server = TestServer::start().await;
+    let noop = server.admin_buildpack("noop", "noop").await;
+    let (app, _) = server.app_with_package(DEV, "plain").await;
+    let dev = server.user_token(DEV);
+    let tree = tempfile::tempdir().unwrap();
+    varied_app_tree(tree.path());
+    let package = server
+        .post(
+            "/v3/packages",
+            &dev,
+            json!({"type": "bits", "relationships": {"app": {"data": {"guid": app}}}}),
+        )
+        .await;
+    package.assert_status(201);
+    let package = guid_of(&package.body);
+    let bits = crate::staging_support::zip_dir(tree.path());
+    server
+        .upload(&format!("/v3/packages/{package}/upload"), &dev, bits)
+        .await
+        .assert_status(200);
+
+    let staged = stage(&server, &dev, &package, &noop).await;
+    assert_eq!(staged["state"], "STAGED", "{staged}");
+    let response = download(&server, &dev, &guid_of(&staged)).await;
+    assert_eq!(response.status(), 200);
+    let bytes = response.bytes().await.unwrap();
+    assert_eq!(
+        hex::encode(sha2::Sha256::digest(&bytes)),
+        staged["checksum"]["value"].as_str().unwrap(),
+        "sha256 of the bytes served"
+    );
+    assert_eq!(staged["checksum"]["type"], "sha256");
+    assert_eq!(
+        hex::encode(sha1::Sha1::digest(&bytes)),
+        staged["hash"].as_str().unwrap(),
+        "sha1 of the bytes served"
+    );
+
+    // One gzip member: a single-member reader takes all of the tar, and the trailer's length
+    // is the whole tar's.
+    let mut tar_bytes = Vec::new();
+    flate2::read::GzDecoder::new(&bytes[..])
+        .read_to_end(&mut tar_bytes)
+        .unwrap();
+    let trailer_len = u32::from_le_bytes(bytes[bytes.len() - 4..].try_into().unwrap());
+    assert_eq!(tar_bytes.len() as u32, trailer_len, "one gzip member");
+    assert!(
+        tar_bytes.len() > 3 << 20,
+        "{} bytes of tar",
+        tar_bytes.len()
+    );
+
+    // What `tar xzf` makes of it, as root keeping modes, is the package's tree.
+    let out = tempfile::tempdir().unwrap();
+    let droplet = out.path().join("droplet.tgz");
+    std::fs::write(&droplet, &bytes).unwrap();
+    let unpacked = out.path().join("unpacked");
+    std::fs::create_dir(&unpacked).unwrap();
+    let tar = std::process::Command::new("tar")
+        .arg("xzf")
+        .arg(&droplet)
+        .arg("-C")
+        .arg(&unpacked)
+        .status()
+        .unwrap();
+    assert!(tar.success(), "tar xzf reads the droplet");
+    let expected = tree_listing(tree.path());
+    let got = tree_listing(&unpacked.join("app"));
+    assert_eq!(
+        got.keys().collect::<Vec<_>>(),
+        expected.keys().collect::<Vec<_>>(),
+        "the same paths"
+    );
+    for (path, (kind, mode, contents)) in &expected {
+        let (got_kind, got_mode, got_contents) = &got[path];
+        assert_eq!((got_kind, got_mode), (kind, mode), "{path}: kind and mode");
+        assert!(got_contents == contents, "{path}: contents");
+    }
+}
