@@ -24,14 +24,15 @@ async fn second_node(first: &TestServer) -> TestServer {
     .await
 }
 
-/// An app in a fresh space where `DEV` is a space developer: the app's guid and the role's.
+/// An app in a fresh space where `DEV` is a space developer (and an organization user): the
+/// app's guid and the space role's.
 async fn app_with_developer(server: &TestServer) -> (String, String) {
     let admin = server.admin_token();
-    let (_org, space) = server.org_and_space().await;
+    let (org, space) = server.org_and_space().await;
+    // A space role needs a role in the space's organization first.
     server
-        .post("/v3/users", &admin, json!({"guid": DEV}))
-        .await
-        .assert_status(201);
+        .grant(DEV, "organization_user", "organization", &org)
+        .await;
     let role = server
         .post(
             "/v3/roles",
@@ -71,6 +72,11 @@ async fn a_removed_role_is_refused_on_the_next_request_with_the_same_token() {
     let token = server.user_token(DEV);
     let path = format!("/v3/apps/{app}");
     read_twice(&server, &path, &token).await;
+    // Read on the same connections right after, another caller gets only what its roles allow.
+    server
+        .get(&path, &server.user_token("fresh-stranger"))
+        .await
+        .assert_error(404, 10010, "ResourceNotFound", "App not found");
     server
         .delete(&format!("/v3/roles/{role}"), &server.admin_token())
         .await
