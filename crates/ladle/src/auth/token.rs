@@ -156,7 +156,7 @@ pub struct TokenKeys {
     verifying: VerifyingKeys,
     validation: Validation,
     /// Access tokens that passed `verify`, by their text; times are checked again on each use.
-    verified: VerifiedTokens,
+    verified: VerifiedTokens<Claims>,
 }
 
 struct SigningKey {
@@ -297,7 +297,9 @@ impl TokenKeys {
         if claims.is_refresh_token() {
             return Err(TokenError::RefreshToken);
         }
-        self.verified.insert(token, Arc::new(claims.clone()), now);
+        let expires_at = claims.exp;
+        self.verified
+            .insert(token, Arc::new(claims.clone()), expires_at, now);
         Ok(claims)
     }
 
@@ -417,7 +419,11 @@ impl UaaKeys {
 
     /// Fetches the keys again; tokens verified with the old list are then verified again, as
     /// the UAA may have dropped the key they were signed with.
-    async fn refetch(&self, kid: Option<&str>, verified: &VerifiedTokens) -> Option<DecodingKey> {
+    async fn refetch(
+        &self,
+        kid: Option<&str>,
+        verified: &VerifiedTokens<Claims>,
+    ) -> Option<DecodingKey> {
         let mut last_fetch = self.last_fetch.lock().await;
         // Another request may have fetched while this one waited.
         if let Some(key) = self.key(kid) {

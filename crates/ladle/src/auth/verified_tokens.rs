@@ -8,24 +8,28 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use super::token::Claims;
-
 /// How many tokens are remembered at most: a few MiB at UAA's token sizes, and more callers than
 /// one node sees within a token's lifetime.
 pub const CAPACITY: usize = 4096;
 
-pub struct VerifiedTokens {
-    entries: Mutex<HashMap<Box<str>, Arc<Claims>>>,
+/// What each token said (`T`, its claims), with its `exp`.
+pub struct VerifiedTokens<T> {
+    entries: Mutex<HashMap<Box<str>, Verified<T>>>,
     capacity: usize,
 }
 
-impl Default for VerifiedTokens {
+struct Verified<T> {
+    expires_at: i64,
+    claims: Arc<T>,
+}
+
+impl<T> Default for VerifiedTokens<T> {
     fn default() -> Self {
         VerifiedTokens::with_capacity(CAPACITY)
     }
 }
 
-impl VerifiedTokens {
+impl<T> VerifiedTokens<T> {
     pub fn with_capacity(capacity: usize) -> Self {
         VerifiedTokens {
             entries: Mutex::new(HashMap::new()),
@@ -34,22 +38,24 @@ impl VerifiedTokens {
     }
 
     /// The claims of `token`, if exactly this text was verified before.
-    pub fn get(&self, token: &str) -> Option<Arc<Claims>> {
-        self.lock().get(token).cloned()
+    pub fn get(&self, token: &str) -> Option<Arc<T>> {
+        self.lock()
+            .get(token)
+            .map(|verified| verified.claims.clone())
     }
 
     /// Remembers a token that passed verification. When full, tokens expired by `now` go first;
     /// if that frees nothing, everything goes (each is verified again on its next use), which
     /// keeps the bound without keeping an order of use.
-    pub fn insert(&self, token: &str, claims: Arc<Claims>, now: i64) {
+    pub fn insert(&self, token: &str, claims: Arc<T>, expires_at: i64, now: i64) {
         let mut entries = self.lock();
         if entries.len() >= self.capacity && !entries.contains_key(token) {
-            entries.retain(|_, claims| claims.exp >= now);
+            entries.retain(|_, verified| verified.expires_at >= now);
             if entries.len() >= self.capacity {
                 entries.clear();
             }
         }
-        entries.insert(token.into(), claims);
+        entries.insert(token.into(), Verified { expires_at, claims });
     }
 
     /// Forgets every token (the keys they were verified with changed).
@@ -67,7 +73,7 @@ impl VerifiedTokens {
         self.len() == 0
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Box<str>, Arc<Claims>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Box<str>, Verified<T>>> {
         // A panic while holding the lock cannot leave a half-written entry: HashMap's own
         // operations do not unwind midway, so the map is usable.
         self.entries
@@ -80,18 +86,14 @@ impl VerifiedTokens {
 mod tests {
     use super::*;
 
-    fn claims(exp: i64) -> Arc<Claims> {
-        Arc::new(Claims {
-            user_id: Some("u1".into()),
-            exp,
-            ..Claims::default()
-        })
+    fn insert(tokens: &VerifiedTokens<&'static str>, token: &str, exp: i64, now: i64) {
+        tokens.insert(token, Arc::new("u1"), exp, now);
     }
 
     #[test]
     fn only_the_exact_text_is_found() {
         let tokens = VerifiedTokens::default();
-        tokens.insert("a.b.c", claims(100), 0);
+        insert(&tokens, "a.b.c", 100, 0);
         assert!(tokens.get("a.b.c").is_some());
         assert!(tokens.get("a.b.C").is_none());
         assert!(tokens.get("a.b.c ").is_none());
@@ -102,20 +104,20 @@ mod tests {
     fn never_holds_more_than_its_capacity() {
         let tokens = VerifiedTokens::with_capacity(3);
         for n in 0..3 {
-            tokens.insert(&format!("live-{n}"), claims(100), 0);
+            insert(&tokens, &format!("live-{n}"), 100, 0);
         }
         // Full of live tokens: everything goes, the newcomer stays.
-        tokens.insert("newcomer", claims(100), 0);
+        insert(&tokens, "newcomer", 100, 0);
         assert_eq!(tokens.len(), 1);
         assert!(tokens.get("newcomer").is_some());
         // Expired ones go first and the live ones stay.
-        tokens.insert("old-1", claims(10), 0);
-        tokens.insert("old-2", claims(10), 0);
-        tokens.insert("fresh", claims(100), 50);
+        insert(&tokens, "old-1", 10, 0);
+        insert(&tokens, "old-2", 10, 0);
+        insert(&tokens, "fresh", 100, 50);
         assert_eq!(tokens.len(), 2);
         assert!(tokens.get("newcomer").is_some() && tokens.get("fresh").is_some());
         for n in 0..100 {
-            tokens.insert(&format!("many-{n}"), claims(100), 0);
+            insert(&tokens, &format!("many-{n}"), 100, 0);
             assert!(tokens.len() <= 3);
         }
     }
