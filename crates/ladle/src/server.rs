@@ -82,7 +82,12 @@ async fn open_state(
     config: Config,
 ) -> anyhow::Result<AppState> {
     let tokens = common.token_keys_or_create()?;
-    let pool = db::connect_waiting(&common.database_url(), common.database_wait())
+    let database_url = common.database_url();
+    let pool = db::connect_waiting(&database_url, common.database_wait())
+        .await
+        .context("cannot open the database")?;
+    // One per core: a SQLite read is CPU work on the connection's own thread.
+    let readers = db::readers::Readers::open(&pool, &database_url, num_cores())
         .await
         .context("cannot open the database")?;
     ensure_default_stack(&pool, &config.default_stack).await?;
@@ -94,6 +99,7 @@ async fn open_state(
         .with_context(|| format!("cannot open blobstore {blob_spec}"))?;
     Ok(AppState {
         db: pool,
+        readers,
         blobs,
         tokens: Arc::new(tokens),
         links: match &config.uaa_url {

@@ -6,12 +6,15 @@ use std::sync::{Arc, Mutex};
 use crate::auth::{TokenKeys, User};
 use crate::blobstore::Blobstore;
 use crate::config::Config;
+use crate::db::readers::Readers;
 use crate::db::{self, DbPool, DbResult};
 use crate::presenters::Links;
 
 #[derive(Clone)]
 pub struct AppState {
     pub db: DbPool,
+    /// The hottest reads' connections (`db::readers`): the pool on PostgreSQL.
+    pub readers: Readers,
     pub blobs: Blobstore,
     pub tokens: Arc<TokenKeys>,
     pub config: Arc<Config>,

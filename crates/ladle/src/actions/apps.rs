@@ -15,6 +15,7 @@ use crate::cause_chain::CauseChain;
 use crate::db::apps::{self, AppRecord, OrphanedBlobs};
 use crate::db::organizations::{self, OrganizationRecord};
 use crate::db::processes::{self, ProcessRecord};
+use crate::db::readers::Readers;
 use crate::db::spaces::{self, SpaceRecord};
 use crate::db::stacks;
 use crate::db::{self, DbPool, JsonText};
@@ -168,8 +169,8 @@ async fn find_readable(db: &DbPool, user: &User, guid: &str) -> Result<ReadableA
 }
 
 /// One query (see `db::apps::find_with_roles`): this is the endpoint clients poll.
-pub async fn show(db: &DbPool, user: &User, guid: &str) -> Result<AppDetails, AppError> {
-    let rows = apps::find_with_roles(db, guid, &user.guid).await?;
+pub async fn show(readers: &Readers, user: &User, guid: &str) -> Result<AppDetails, AppError> {
+    let rows = apps::find_with_roles(readers, guid, &user.guid).await?;
     let first = rows.first().ok_or(AppError::NotFound)?;
     let roles: Vec<RoleType> = rows
         .iter()

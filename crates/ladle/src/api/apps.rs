@@ -52,7 +52,7 @@ pub async fn show(
     RawQuery(query): RawQuery,
 ) -> ApiResult<Json<WithIncluded<AppView>>> {
     let include = Include::from_show_query(query.as_deref(), include::APP)?;
-    let details = actions::show(&state.db, &user, &guid).await?;
+    let details = actions::show(&state.readers, &user, &guid).await?;
     let included = included::for_apps(&state.db, &[&details.app], &include).await?;
     let view = view(&state, &details);
     Ok(Json(super::with_included(view, &included, &state.links)))

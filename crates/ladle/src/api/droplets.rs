@@ -266,7 +266,7 @@ pub async fn assign_current_2015(
     let choice = CurrentDropletChoice::parse_2015(&body)?;
     let guid = choice.droplet_guid.as_deref();
     current_droplet::assign(&state.db, &user, &app_guid, guid, Dialect::Experimental2015).await?;
-    let details = crate::actions::apps::show(&state.db, &user, &app_guid).await?;
+    let details = crate::actions::apps::show(&state.readers, &user, &app_guid).await?;
     Ok(Json(super::apps::view(&state, &details)))
 }
 

@@ -4,6 +4,7 @@
 pub mod password;
 pub mod permissions;
 pub mod token;
+mod verified_tokens;
 
 pub use token::{Claims, TokenError, TokenKeys};
 

@@ -7,6 +7,9 @@ use base64::Engine;
 use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Deserializer, Serialize};
 use sha2::Digest;
+use std::sync::Arc;
+
+use super::verified_tokens::VerifiedTokens;
 
 pub const AUDIENCE: &str = "cloud_controller";
 
@@ -152,6 +155,8 @@ pub struct TokenKeys {
     signing: Option<SigningKey>,
     verifying: VerifyingKeys,
     validation: Validation,
+    /// Access tokens that passed `verify`, by their text; times are checked again on each use.
+    verified: VerifiedTokens<Claims>,
 }
 
 struct SigningKey {
@@ -226,6 +231,7 @@ impl TokenKeys {
             }),
             verifying: VerifyingKeys::Own(DecodingKey::from_secret(secret.as_bytes())),
             validation: validation(Algorithm::HS256),
+            verified: VerifiedTokens::default(),
         }
     }
 
@@ -261,6 +267,7 @@ impl TokenKeys {
             }),
             verifying: VerifyingKeys::Own(DecodingKey::from_rsa_pem(pem.as_bytes())?),
             validation: validation(Algorithm::RS256),
+            verified: VerifiedTokens::default(),
         })
     }
 
@@ -271,15 +278,28 @@ impl TokenKeys {
             signing: None,
             verifying: VerifyingKeys::Uaa(UaaKeys::new(uaa_url)),
             validation: validation(Algorithm::RS256),
+            verified: VerifiedTokens::default(),
         }
     }
 
-    /// An access token: verified, and not a refresh token.
+    /// An access token: verified, and not a refresh token. The same text verified before is
+    /// not checked for its signature again, but its `exp` and `nbf` are, on every call.
     pub async fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+        self.verify_at(token, now()).await
+    }
+
+    async fn verify_at(&self, token: &str, now: i64) -> Result<Claims, TokenError> {
+        if let Some(claims) = self.verified.get(token) {
+            check_times(&claims, now)?;
+            return Ok(Claims::clone(&claims));
+        }
         let claims = self.verify_signed(token).await?;
         if claims.is_refresh_token() {
             return Err(TokenError::RefreshToken);
         }
+        let expires_at = claims.exp;
+        self.verified
+            .insert(token, Arc::new(claims.clone()), expires_at, now);
         Ok(claims)
     }
 
@@ -301,7 +321,7 @@ impl TokenKeys {
                 let key = match uaa.key(kid.as_deref()) {
                     Some(key) => key,
                     None => uaa
-                        .refetch(kid.as_deref())
+                        .refetch(kid.as_deref(), &self.verified)
                         .await
                         .ok_or(TokenError::UnknownKey)?,
                 };
@@ -328,6 +348,24 @@ impl TokenKeys {
     pub fn issues_tokens(&self) -> bool {
         self.signing.is_some()
     }
+}
+
+/// Seconds since the epoch, as `jsonwebtoken` reads the clock for `exp` and `nbf`.
+fn now() -> i64 {
+    i64::try_from(jsonwebtoken::get_current_timestamp()).unwrap_or(i64::MAX)
+}
+
+/// `exp` and `nbf` of claims verified earlier, judged as `validation` judges them (no leeway):
+/// expired once `exp` is in the past, not yet valid while `nbf` is in the future.
+fn check_times(claims: &Claims, now: i64) -> Result<(), TokenError> {
+    use jsonwebtoken::errors::ErrorKind;
+    if claims.exp < now {
+        return Err(TokenError::Invalid(ErrorKind::ExpiredSignature.into()));
+    }
+    if claims.nbf.is_some_and(|nbf| nbf > now) {
+        return Err(TokenError::Invalid(ErrorKind::ImmatureSignature.into()));
+    }
+    Ok(())
 }
 
 /// A new 2048-bit RSA private key, PKCS#8 PEM (`LADLE_TOKEN_SIGNING=rs256`).
@@ -379,7 +417,13 @@ impl UaaKeys {
         }
     }
 
-    async fn refetch(&self, kid: Option<&str>) -> Option<DecodingKey> {
+    /// Fetches the keys again; tokens verified with the old list are then verified again, as
+    /// the UAA may have dropped the key they were signed with.
+    async fn refetch(
+        &self,
+        kid: Option<&str>,
+        verified: &VerifiedTokens<Claims>,
+    ) -> Option<DecodingKey> {
         let mut last_fetch = self.last_fetch.lock().await;
         // Another request may have fetched while this one waited.
         if let Some(key) = self.key(kid) {
@@ -393,6 +437,7 @@ impl UaaKeys {
             Ok(keys) => {
                 tracing::info!(url = %self.url, keys = keys.len(), "fetched the UAA's token keys");
                 *self.keys.write().expect("UAA keys lock poisoned") = keys;
+                verified.clear();
             }
             Err(err) => {
                 tracing::warn!(url = %self.url, error = %err, "cannot fetch the UAA's token keys")
@@ -605,6 +650,85 @@ mod tests {
         ));
         // A not-before that is not a time cannot be honoured.
         assert!(verify(&keys, &sign_json("s3cret", claims("tomorrow".into()))).is_err());
+    }
+
+    #[test]
+    fn a_changed_signature_never_hits_the_verified_token() {
+        let keys = TokenKeys::new("s3cret");
+        let good = keys.sign(&claims_for(request(60))).unwrap();
+        verify(&keys, &good).unwrap();
+        assert!(
+            keys.verified.get(&good).is_some(),
+            "the good token is remembered"
+        );
+        let (signed, signature) = good.rsplit_once('.').unwrap();
+        // One character of the signature changed, the signature dropped, another key's signature
+        // over the same header and claims.
+        let last = signature.chars().last().unwrap();
+        let flipped = format!(
+            "{signed}.{}{}",
+            &signature[..signature.len() - 1],
+            if last == 'A' { 'B' } else { 'A' }
+        );
+        let other_key = TokenKeys::new("other")
+            .sign(&claims_for(request(60)))
+            .unwrap();
+        let resigned = format!(
+            "{signed}.{}",
+            jsonwebtoken::crypto::sign(
+                signed.as_bytes(),
+                &EncodingKey::from_secret(b"other"),
+                Algorithm::HS256
+            )
+            .unwrap()
+        );
+        for forged in [flipped, format!("{signed}."), other_key, resigned] {
+            assert!(
+                matches!(verify(&keys, &forged), Err(TokenError::Invalid(_))),
+                "{forged}"
+            );
+            assert!(keys.verified.get(&forged).is_none());
+        }
+        // The good token still verifies, and only it is remembered.
+        verify(&keys, &good).unwrap();
+        assert_eq!(keys.verified.len(), 1);
+    }
+
+    #[test]
+    fn a_verified_token_expires_on_time() {
+        let keys = TokenKeys::new("s3cret");
+        let now = super::now();
+        let token = keys.sign(&claims_for(request(5))).unwrap();
+        let at = |now| futures::executor::block_on(keys.verify_at(&token, now));
+        at(now).unwrap();
+        assert!(keys.verified.get(&token).is_some());
+        at(now + 5).unwrap();
+        assert!(matches!(at(now + 6), Err(TokenError::Invalid(_))));
+        // Not yet valid: refused while `nbf` is ahead, whether remembered or not.
+        let early = sign_json(
+            "s3cret",
+            serde_json::json!({"user_id": "u1", "aud": "cloud_controller", "exp": now + 600, "nbf": now - 1}),
+        );
+        futures::executor::block_on(keys.verify_at(&early, now)).unwrap();
+        assert!(matches!(
+            futures::executor::block_on(keys.verify_at(&early, now - 2)),
+            Err(TokenError::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn refresh_tokens_are_never_remembered() {
+        let keys = TokenKeys::new("s3cret");
+        let mut claims = claims_for(request(60));
+        claims.jti = Some("abc-r".into());
+        let refresh = keys.sign(&claims).unwrap();
+        for _ in 0..2 {
+            assert!(matches!(
+                verify(&keys, &refresh),
+                Err(TokenError::RefreshToken)
+            ));
+        }
+        assert!(keys.verified.is_empty());
     }
 
     #[test]

@@ -7,6 +7,7 @@ use sqlx::AnyConnection;
 
 use super::processes::{self, ProcessRecord};
 use super::query::{fetch_page, Where};
+use super::readers::Readers;
 use super::{DbPool, DbResult, JsonText};
 use crate::domain::{Guid, Page};
 
@@ -69,24 +70,39 @@ pub struct AppWithRole {
 /// `GET /v3/apps/:guid` is the hottest read there is, so it is one query: the app, its instance
 /// count, and the caller's space roles and org roles in the space's organization.
 pub async fn find_with_roles(
-    db: &DbPool,
+    readers: &Readers,
     guid: &str,
     user_guid: &str,
 ) -> DbResult<Vec<AppWithRole>> {
-    sqlx::query_as(
-        "SELECT a.*, \
+    const SQL: &str = "SELECT a.*, \
            CAST((SELECT COALESCE(SUM(p.instances), 0) FROM processes p WHERE p.app_guid = a.guid) AS BIGINT) \
              AS total_instances, \
            r.role_type AS role_type \
          FROM apps a LEFT JOIN roles r ON r.user_guid = $2 AND (r.space_guid = a.space_guid OR \
            (r.space_guid IS NULL AND r.organization_guid = \
              (SELECT s.organization_guid FROM spaces s WHERE s.guid = a.space_guid))) \
-         WHERE a.guid = $1",
-    )
-    .bind(guid)
-    .bind(user_guid)
-    .fetch_all(db)
-    .await
+         WHERE a.guid = $1";
+    match readers {
+        Readers::Pool(pool) => {
+            sqlx::query_as(SQL)
+                .bind(guid)
+                .bind(user_guid)
+                .fetch_all(pool)
+                .await
+        }
+        Readers::Sqlite(readers) => {
+            let mut reader = readers.acquire().await?;
+            let found = sqlx::query_as(SQL)
+                .bind(guid)
+                .bind(user_guid)
+                .fetch_all(reader.connection())
+                .await;
+            if let Err(err) = &found {
+                reader.discard_after(err);
+            }
+            found
+        }
+    }
 }
 
 pub async fn list(db: &DbPool, filter: &Where, page: &Page) -> DbResult<(Vec<AppRecord>, u64)> {

@@ -17,6 +17,7 @@ pub mod organizations;
 pub mod packages;
 pub mod processes;
 pub mod query;
+pub mod readers;
 pub mod roles;
 pub mod spaces;
 pub mod stacks;
@@ -84,6 +85,11 @@ pub async fn connect_waiting(url: &str, acquire_timeout: Duration) -> anyhow::Re
             Backend::Postgres => 32,
         })
         .acquire_timeout(acquire_timeout)
+        // A pooled SQLite connection is a file handle on its own thread: it cannot go stale
+        // the way a PostgreSQL socket does, and a check before each use is one more round trip
+        // to that thread per query. PostgreSQL's connections are checked, so that a restarted
+        // server costs reconnects, not failed requests.
+        .test_before_acquire(backend == Backend::Postgres)
         .after_connect(move |conn, _| {
             Box::pin(async move {
                 if backend == Backend::Sqlite {

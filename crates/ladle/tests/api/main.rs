@@ -17,6 +17,7 @@ mod droplets;
 mod environment_variables;
 mod faults;
 mod files_at_rest;
+mod fresh_reads;
 mod includes;
 mod leases;
 mod links;
