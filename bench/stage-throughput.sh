@@ -16,6 +16,7 @@
 # Needs root and runc (as the server's stager does), python3, curl, jq, zip.
 #
 #   bench/stage-throughput.sh [sequential=20] [queued=100]     (CARGO_TARGET_DIR honoured)
+#   LADLE_BENCH_BIN_DIR=dir bench/stage-throughput.sh          (ladle and ladle-builder from dir)
 set -euo pipefail
 
 sequential=${1:-20}
@@ -31,10 +32,16 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "building release binaries..." >&2
-(cd "$repo" && cargo build --release -q -p ladle -p ladle-builder)
-ladle=$target/release/ladle
-builder=$target/release/ladle-builder
+if [[ -n ${LADLE_BENCH_BIN_DIR:-} ]]; then
+  # An already-built pair, e.g. an older commit's, to compare with in the same session.
+  ladle=$LADLE_BENCH_BIN_DIR/ladle
+  builder=$LADLE_BENCH_BIN_DIR/ladle-builder
+else
+  echo "building release binaries..." >&2
+  (cd "$repo" && cargo build --release -q -p ladle -p ladle-builder)
+  ladle=$target/release/ladle
+  builder=$target/release/ladle-builder
+fi
 data=$work/data
 
 # The 1 KB app and the noop buildpack, zipped for upload.
