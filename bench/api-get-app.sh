@@ -47,9 +47,13 @@ if [[ -n $postgres ]]; then
   database_args=(--database-url "${postgres%/*}/$bench_db")
 fi
 
-echo "building release binary..." >&2
-(cd "$repo" && cargo build --release -q -p ladle)
-ladle=$target/release/ladle
+if [[ -n ${LADLE_BENCH_BIN_DIR:-} ]]; then
+  ladle=$LADLE_BENCH_BIN_DIR/ladle   # an already-built binary, e.g. an older commit's
+else
+  echo "building release binary..." >&2
+  (cd "$repo" && cargo build --release -q -p ladle)
+  ladle=$target/release/ladle
+fi
 data=$work/data
 free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
